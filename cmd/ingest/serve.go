@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/ingest"
+)
+
+// serveConfig is the configuration of `ingest serve`. Every field has a flag;
+// every flag has an environment override CSPWATCH_<FLAG> (upper case, '-'
+// as '_'), e.g. --nats-url and CSPWATCH_NATS_URL. A flag on the command line
+// wins over the environment, which wins over the default.
+type serveConfig struct {
+	Listen        string
+	TLSCert       string
+	TLSKey        string
+	Credentials   string
+	Insecure      bool
+	ShutdownGrace time.Duration
+	LogFormat     string
+	LogLevel      string
+
+	// NATS: an external server when NATSURL is set, else an embedded one.
+	NATSURL            string
+	NATSCreds          string
+	NATSNKey           string
+	NATSUser           string
+	NATSPassword       string
+	NATSCA             string
+	NATSCert           string
+	NATSKey            string
+	NATSConnectTimeout time.Duration
+	NATSListen         string
+	NATSData           string
+	NATSSyncAlways     bool
+
+	Stream bus.StreamConfig
+	Ingest ingest.Config
+}
+
+func defaultServeConfig() serveConfig {
+	emb := bus.DefaultEmbeddedConfig()
+	return serveConfig{
+		Listen:             ":8080",
+		ShutdownGrace:      30 * time.Second,
+		LogFormat:          "json",
+		LogLevel:           "info",
+		NATSConnectTimeout: 30 * time.Second,
+		NATSListen:         net.JoinHostPort(emb.Host, strconv.Itoa(emb.Port)),
+		NATSData:           emb.DataDir,
+		Stream:             bus.DefaultStreamConfig(),
+		Ingest:             ingest.DefaultConfig(),
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c *serveConfig) Validate() error {
+	if c.Listen == "" {
+		return errors.New("--listen: empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.Credentials == "" && !c.Insecure {
+		return errors.New("no credentials: set --credentials FILE (CSPWATCH_CREDENTIALS), or --insecure for development only")
+	}
+	if c.Credentials != "" && c.Insecure {
+		return errors.New("--credentials and --insecure exclude each other")
+	}
+	if c.ShutdownGrace <= 0 {
+		return errors.New("--shutdown-grace: want positive")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", c.LogLevel)
+	}
+	if c.NATSURL == "" {
+		if _, err := c.embedded(); err != nil {
+			return err
+		}
+	} else if err := c.conn().Validate(); err != nil {
+		return err
+	}
+	if c.NATSConnectTimeout <= 0 {
+		return errors.New("--nats-connect-timeout: want positive")
+	}
+	if err := c.Stream.Validate(); err != nil {
+		return err
+	}
+	return c.Ingest.Validate()
+}
+
+func (c *serveConfig) embedded() (bus.EmbeddedConfig, error) {
+	e := bus.DefaultEmbeddedConfig()
+	host, port, err := net.SplitHostPort(c.NATSListen)
+	if err != nil {
+		return e, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < -1 || p > 65535 {
+		return e, fmt.Errorf("--nats-listen %q: bad port", c.NATSListen)
+	}
+	if p == 0 {
+		p = -1 // nats-server reads 0 as its default port; 0 means any free port here
+	}
+	e.Host, e.Port, e.DataDir, e.SyncAlways = host, p, c.NATSData, c.NATSSyncAlways
+	return e, e.Validate()
+}
+
+func (c *serveConfig) conn() bus.ConnConfig {
+	cc := bus.DefaultConnConfig()
+	cc.URL, cc.Name = c.NATSURL, "cspwatch-ingest"
+	cc.CredsFile, cc.NKeySeedFile, cc.User, cc.Password = c.NATSCreds, c.NATSNKey, c.NATSUser, c.NATSPassword
+	cc.TLSCA, cc.TLSCert, cc.TLSKey = c.NATSCA, c.NATSCert, c.NATSKey
+	return cc
+}
+
+// parseServeConfig reads flags and CSPWATCH_* environment overrides.
+func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	c := defaultServeConfig()
+	fs := flag.NewFlagSet("ingest serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM); with --tls-key, serve HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "tenant credentials file (JSON: tenants with HMAC secrets and/or bearer tokens)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "accept unauthenticated requests as tenant \"default\" (development only)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long requests in flight may take to finish at shutdown")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
+	fs.BoolVar(&c.Ingest.AccessLog, "access-log", c.Ingest.AccessLog, "log every accepted request at info level (otherwise debug)")
+
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS server URL(s), comma-separated; empty embeds a nats-server")
+	fs.StringVar(&c.NATSCreds, "nats-creds", c.NATSCreds, "NATS credentials file (JWT + nkey)")
+	fs.StringVar(&c.NATSNKey, "nats-nkey", c.NATSNKey, "NATS user nkey seed file")
+	fs.StringVar(&c.NATSUser, "nats-user", c.NATSUser, "NATS user")
+	fs.StringVar(&c.NATSPassword, "nats-password", c.NATSPassword, "NATS password (prefer the environment variable)")
+	fs.StringVar(&c.NATSCA, "nats-ca", c.NATSCA, "CA file verifying the NATS server's certificate")
+	fs.StringVar(&c.NATSCert, "nats-cert", c.NATSCert, "client certificate for NATS mutual TLS")
+	fs.StringVar(&c.NATSKey, "nats-key", c.NATSKey, "client key for NATS mutual TLS")
+	fs.DurationVar(&c.NATSConnectTimeout, "nats-connect-timeout", c.NATSConnectTimeout, "how long to wait for NATS at start")
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded nats-server listen address, for the aggregator (port 0 picks a free one)")
+	fs.StringVar(&c.NATSData, "nats-data", c.NATSData, "embedded nats-server JetStream data directory")
+	fs.BoolVar(&c.NATSSyncAlways, "nats-sync-always", c.NATSSyncAlways, "embedded nats-server fsyncs every write before acknowledging (durable against power loss, slower)")
+
+	fs.IntVar(&c.Stream.Replicas, "stream-replicas", c.Stream.Replicas, "replicas of the install stream (3 in a NATS cluster)")
+	fs.DurationVar(&c.Stream.MaxAge, "stream-max-age", c.Stream.MaxAge, "how long the install stream keeps events")
+	fs.Int64Var(&c.Stream.MaxBytes, "stream-max-bytes", c.Stream.MaxBytes, "size bound of the install stream in bytes (-1 unlimited)")
+	fs.DurationVar(&c.Stream.Duplicates, "stream-duplicates", c.Stream.Duplicates, "duplicate window: longer than the MDM server's retry horizon")
+	fs.StringVar(&c.Stream.Persist, "stream-persist", c.Stream.Persist, "stream persist mode: default (ack after store) or async")
+
+	fs.Int64Var(&c.Ingest.MaxBodyBytes, "max-body", c.Ingest.MaxBodyBytes, "largest request body in bytes, as sent")
+	fs.Int64Var(&c.Ingest.MaxDecompressedBytes, "max-decompressed", c.Ingest.MaxDecompressedBytes, "largest gzip body once decompressed, in bytes")
+	fs.DurationVar(&c.Ingest.Tolerance, "signature-tolerance", c.Ingest.Tolerance, "how far webhook-timestamp may be from now")
+	fs.DurationVar(&c.Ingest.PublishTimeout, "publish-timeout", c.Ingest.PublishTimeout, "longest wait for JetStream to acknowledge a message's events; then 503")
+	fs.IntVar(&c.Ingest.MaxPending, "max-pending", c.Ingest.MaxPending, "events published and not yet acknowledged, across all requests")
+	fs.DurationVar(&c.Ingest.RetryAfter, "retry-after", c.Ingest.RetryAfter, "Retry-After of a 503")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ingest serve [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	c.Ingest.Insecure = c.Insecure
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+// applyEnv sets every flag not given on the command line from its
+// CSPWATCH_<FLAG> environment variable, when that is set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		key := "CSPWATCH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", key, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(c *serveConfig, stderr io.Writer) zerolog.Logger {
+	var w io.Writer = stderr
+	if c.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
+	}
+	lvl, _ := zerolog.ParseLevel(c.LogLevel)
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "ingest").Logger()
+}
+
+// serve runs the webhook service until ctx ends, then shuts down gracefully:
+// it stops accepting, lets requests in flight finish, drains the NATS
+// connection and stops the embedded nats-server. It prints the addresses it
+// listens on to stdout once it is ready.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServeConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(&c, stderr)
+
+	var creds *ingest.Credentials
+	if c.Credentials != "" {
+		if creds, err = ingest.LoadCredentials(c.Credentials); err != nil {
+			return err
+		}
+		log.Info().Int("tenants", creds.Tenants()).Str("file", c.Credentials).Msg("credentials loaded")
+	} else {
+		for i := 0; i < 3; i++ {
+			log.Warn().Str("tenant", ingest.InsecureTenant).
+				Msg("INSECURE MODE: webhooks are accepted WITHOUT authentication; never run this in production")
+		}
+	}
+
+	var tlsCfg *tls.Config
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	cc := c.conn()
+	cc.Log = log.With().Str("component", "nats-client").Logger()
+	var emb *bus.Embedded
+	if c.NATSURL == "" {
+		ec, _ := c.embedded()
+		if err := os.MkdirAll(ec.DataDir, 0o750); err != nil {
+			return fmt.Errorf("nats data dir: %w", err)
+		}
+		ec.Log = log.With().Str("component", "nats-server").Logger().Level(zerolog.WarnLevel)
+		if emb, err = bus.StartEmbedded(ec); err != nil {
+			return err
+		}
+		defer emb.Shutdown()
+		cc.URL = emb.ClientURL()
+		log.Info().Str("url", cc.URL).Str("data", ec.DataDir).Bool("sync_always", ec.SyncAlways).Msg("embedded nats-server started")
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.NATSConnectTimeout)
+	nc, err := bus.Connect(cctx, cc)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = bus.EnsureStream(sctx, js, c.Stream)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	srv, err := ingest.New(c.Ingest, creds, nc, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("nats", cc.URL).Msg("ingest listening")
+	fmt.Fprintf(stdout, "ingest listening on %s://%s nats %s\n", scheme, ln.Addr(), natsURLs(cc.URL))
+
+	serveErr := srv.Serve(ctx, ln, tlsCfg, c.ShutdownGrace)
+	log.Info().Msg("http server stopped; draining nats")
+	if err := drain(nc, 10*time.Second); err != nil {
+		log.Error().Err(err).Msg("nats drain")
+		if serveErr == nil {
+			serveErr = err
+		}
+	}
+	return serveErr
+}
+
+// drain flushes what the connection still holds and closes it, waiting at
+// most d.
+func drain(nc *nats.Conn, d time.Duration) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return nil
+		}
+		return fmt.Errorf("nats drain: %w", err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(d):
+		return errors.New("nats drain: not closed after " + d.String())
+	}
+}
+
+func natsURLs(u string) string {
+	if i := strings.IndexByte(u, '@'); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "***" + u[i:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/loadgen"
+)
+
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage:
+  loadgen run [flags]     send a synthetic fleet's messages to a running ingest
+  loadgen bench [flags]   run ingest with embedded NATS in a child process and measure it
+                          against the raw JetStream publish rate, in the same run
+  loadgen <command> -h    the command's flags
+Every flag can be set as CSPWATCH_LOADGEN_<FLAG> in the environment.
+`
+
+// Main runs one loadgen subcommand; main and the tests call it.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command", errUsage)
+	}
+	switch args[0] {
+	case "run":
+		return run(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], getenv, stdout, stderr)
+	case childCommand:
+		return child(ctx, args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q (want run or bench)", errUsage, args[0])
+}
+
+// childCommand is the hidden command bench re-executes itself with.
+const childCommand = "_ingest"
+
+type fleetFlags struct {
+	devices int
+	seed    uint64
+	mix     string
+}
+
+func (f *fleetFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.devices, "devices", 5000, "devices in the synthetic fleet")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the synthetic fleet")
+	fs.StringVar(&f.mix, "mix", "default", "message mix: default (alerts, results, statuses; ~4 events/msg) or inventory (full MSI inventories; ~24 events/msg)")
+}
+
+func (f *fleetFlags) source() loadgen.Source {
+	b := loadgen.NewBuiltin(f.devices, f.seed)
+	b.Inventory = f.mix == "inventory"
+	return b.Next
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "CSPWATCH_LOADGEN_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%w: %s=%q: %v", errUsage, key, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c loadgen.Config
+	var ff fleetFlags
+	ff.register(fs)
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "ingest base URL")
+	fs.StringVar(&c.Tenant, "tenant", "", "tenant (in the path; required with --secret)")
+	fs.StringVar(&c.Secret, "secret", "", "the tenant's webhook HMAC secret (prefer the environment variable)")
+	fs.StringVar(&c.Token, "token", "", "a bearer token instead of a signature")
+	fs.IntVar(&c.Workers, "workers", 16, "concurrent clients")
+	fs.Float64Var(&c.Rate, "rate", 0, "messages per second over all workers (0: as fast as possible)")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to send (0: until --count)")
+	fs.Int64Var(&c.Count, "count", 0, "how many messages to send (0: until --duration)")
+	fs.BoolVar(&c.Gzip, "gzip", false, "gzip the bodies")
+	fs.BoolVar(&c.FastClient, "fast-client", false, "use a minimal HTTP/1.1 client (plain http only) instead of net/http")
+	fs.IntVar(&c.Retries, "retries", 5, "resends of a message answered 503 or not answered")
+	fs.DurationVar(&c.RetryWait, "retry-wait", 500*time.Millisecond, "pause before a resend")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !*quiet {
+		c.ProgressEvery = time.Second
+		c.Progress = func(s loadgen.Snapshot) {
+			fmt.Fprintf(stderr, "%6.1fs  %9d msgs  %8.0f msgs/s  %9.0f events/s  %d errors\n",
+				s.Elapsed.Seconds(), s.Messages, s.MessageRate, s.EventRate, s.Errors)
+		}
+	}
+	r, err := loadgen.Run(ctx, c, ff.source())
+	if err != nil {
+		return err
+	}
+	printResult(stdout, "run", r)
+	if r.Errors > 0 {
+		return fmt.Errorf("%d messages failed", r.Errors)
+	}
+	return nil
+}
+
+func printResult(w io.Writer, name string, r loadgen.Result) {
+	fmt.Fprintf(w, "%-6s %8d msgs in %5.2fs  %8.0f msgs/s  %9.0f events/s acked  %5.2f events/msg  p50 %6.2fms  p90 %6.2fms  p99 %6.2fms  max %7.2fms  %d dup events  %d errors  %d retries",
+		name, r.Messages, r.Elapsed.Seconds(), r.MessageRate(), r.EventRate(), float64(r.Events)/max(float64(r.Messages), 1),
+		ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Duplicates, r.Errors, r.Retries)
+	if len(r.ByStatus) > 0 {
+		var ks []int
+		for k := range r.ByStatus {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		fmt.Fprint(w, "  failed attempts by status:")
+		for _, k := range ks {
+			fmt.Fprintf(w, " %d:%d", k, r.ByStatus[k])
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ff fleetFlags
+	ff.register(fs)
+	c := loadgen.BenchConfig{Log: stderr}
+	fs.DurationVar(&c.Phase, "phase", 5*time.Second, "length of each measured phase")
+	fs.IntVar(&c.Workers, "workers", 32, "concurrent HTTP clients at full load")
+	fs.BoolVar(&c.FastClient, "fast-client", true, "use the minimal HTTP/1.1 client, which leaves ingest more of the machine; false uses net/http")
+	fs.BoolVar(&c.Gzip, "gzip", false, "gzip the bodies")
+	fs.IntVar(&c.RawSize, "raw-size", 300, "payload bytes of the raw publish baseline")
+	fs.IntVar(&c.RawConns, "raw-publishers", 1, "connections publishing in the raw baseline")
+	maxPending := fs.Int("max-pending", ingest.DefaultConfig().MaxPending, "ingest's --max-pending")
+	persist := fs.String("stream-persist", bus.PersistDefault, "ingest stream persist mode: default or async")
+	cpuprofile := fs.String("cpuprofile", "", "write the ingest child's CPU profile to this file")
+	pregen := fs.Int("pregenerate", 384, "MB of messages made before the full-load phase, so that making them does not load the machine while it is measured")
+	selfprofile := fs.String("loadgen-cpuprofile", "", "write the load generator's own CPU profile to this file")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if *selfprofile != "" {
+		f, err := os.Create(*selfprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	dir, err := os.MkdirTemp("", "cspwatch-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	c.Child = []string{exe, childCommand, "--data", dir, "--max-pending", fmt.Sprint(*maxPending), "--stream-persist", *persist}
+	if *cpuprofile != "" {
+		c.Child = append(c.Child, "--cpuprofile", *cpuprofile)
+	}
+	c.Source, c.PoolBytes = ff.source(), int64(*pregen)<<20
+	c.Persist = *persist
+	rep, err := loadgen.Bench(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "raw    %8d msgs in %5.2fs  %8.0f msgs/s  (JetStream async publish, %d B, Nats-Msg-Id, file stream, %d publisher(s), %d failed)\n",
+		rep.Raw.Acked, rep.Raw.Elapsed.Seconds(), rep.Raw.Rate(), c.RawSize, c.RawConns, rep.Raw.Failed)
+	client := "net/http"
+	if c.FastClient {
+		client = "minimal HTTP/1.1"
+	}
+	fmt.Fprintf(stdout, "ingest phases: %d workers, %s client, signed requests, %s\n", c.Workers, client, ff.mix+" mix")
+	printResult(stdout, "full", rep.Full)
+	printResult(stdout, "half", rep.Half)
+	printResult(stdout, "own/2", rep.Own)
+	fmt.Fprintf(stdout, "ingest CPU: %.3f s per 1,000 messages at full load (%.2f cores); %.3f s per 1,000 at half load\n",
+		rep.CPUPer1000(), rep.FullCPU.Seconds()/rep.Full.Elapsed.Seconds(),
+		rep.HalfCPU.Seconds()/max(float64(rep.Half.Messages), 1)*1000)
+	if rep.Live > 0 {
+		fmt.Fprintf(stdout, "WARNING: %d messages were made during measured phases (raise --pregenerate)\n", rep.Live)
+	}
+	fmt.Fprintf(stdout, "loadgen CPU at full load: %.2f cores (HTTP client, signing, message generation)\n",
+		rep.LoadgenCPU.Seconds()/rep.Full.Elapsed.Seconds())
+	fmt.Fprintf(stdout, "nats-server CPU in the raw phase: %.2f cores (%.1f us per message)\n",
+		rep.RawCPU.Seconds()/rep.Raw.Elapsed.Seconds(), rep.RawCPU.Seconds()/max(float64(rep.Raw.Acked), 1)*1e6)
+	fmt.Fprintf(stdout, "ratio: ingest %.0f events/s / raw %.0f msgs/s = %.1f%% (target >= 80%%)\n",
+		rep.Full.EventRate(), rep.Raw.Rate(), 100*rep.Ratio())
+	fmt.Fprintf(stdout, "p99 at half the raw rate (%.0f msgs/s offered): %.2f ms; at half ingest's own maximum (%.0f msgs/s): %.2f ms (target < 50 ms)\n",
+		rep.HalfRate, ms(rep.Half.P99), rep.OwnRate, ms(rep.Own.P99))
+	return nil
+}
+
+// child runs ingest for bench until its stdin closes or ctx ends.
+func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadgen "+childCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data", "", "nats data directory")
+	cfg := ingest.DefaultConfig()
+	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "ingest max pending")
+	persist := fs.String("stream-persist", bus.PersistDefault, "stream persist mode")
+	cpuprofile := fs.String("cpuprofile", "", "write the child's CPU profile to this file")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *dir == "" {
+		return fmt.Errorf("%w: --data is required", errUsage)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	return loadgen.ServeIngest(ctx, stdout, *dir, cfg, *persist)
+}

@@ -1,0 +1,511 @@
+package codes
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite codes.md from the catalog")
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"1603", 1603, true},
+		{"0010", 10, true},
+		{"-0", 0, true},
+		{"-2147023293", -2147023293, true},
+		{"2147944003", -2147023293, true},
+		{"0x80070643", -2147023293, true},
+		{"0X80070643", -2147023293, true},
+		{"0x80070643", -2147023293, true},
+		{"0x8007064a", -2147023286, true},
+		{"0x8007064A", -2147023286, true},
+		{"0x643", 1603, true},
+		{"0x0", 0, true},
+		{"0x00000000", 0, true},
+		{"4294967295", -1, true},
+		{"0xffffffff", -1, true},
+		{"2147483647", math.MaxInt32, true},
+		{"2147483648", math.MinInt32, true},
+		{"-2147483648", math.MinInt32, true},
+		{"0x7fffffff", math.MaxInt32, true},
+		{"", 0, false},
+		{"-", 0, false},
+		{"+5", 0, false},
+		{"0x", 0, false},
+		{"-0x1", 0, false},
+		{"+0x1", 0, false},
+		{"0x123456789", 0, false},
+		{"0x1g", 0, false},
+		{"4294967296", 0, false},
+		{"99999999999999999999999", 0, false},
+		{"-2147483649", 0, false},
+		{"12a", 0, false},
+		{" 12", 0, false},
+		{"12 ", 0, false},
+		{"1.5", 0, false},
+		{"x10", 0, false},
+		{"0x-1", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := Parse([]byte(tt.in))
+			if ok != tt.ok || (ok && got != tt.want) {
+				t.Fatalf("Parse(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestParseSameHRESULTAllForms(t *testing.T) {
+	forms := []string{"0x80070643", "2147944003", "-2147023293", "0X80070643"}
+	var first int64
+	for i, f := range forms {
+		v, ok := Parse([]byte(f))
+		if !ok {
+			t.Fatalf("Parse(%q) not ok", f)
+		}
+		if i == 0 {
+			first = v
+		} else if v != first {
+			t.Errorf("Parse(%q) = %d, Parse(%q) = %d", f, v, forms[0], first)
+		}
+	}
+}
+
+func TestWin32FromHRESULT(t *testing.T) {
+	tests := []struct {
+		v    int64
+		want int64
+		ok   bool
+	}{
+		{hr(0x80070643), 1603, true},
+		{hr(0x80070005), 5, true},
+		{hr(0x80070BC2), 3010, true},
+		{hr(0x80004005), 0, false},
+		{hr(0x86000002), 0, false},
+		{1603, 0, false},
+		{0, 0, false},
+		{0x00070643, 0, false}, // severity bit clear: not a failure HRESULT
+	}
+	for _, tt := range tests {
+		t.Run(string(AppendHex(nil, tt.v)), func(t *testing.T) {
+			got, ok := Win32FromHRESULT(tt.v)
+			if ok != tt.ok || got != tt.want {
+				t.Fatalf("Win32FromHRESULT(%#x) = %d, %v; want %d, %v", tt.v, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestAppendHex(t *testing.T) {
+	tests := []struct {
+		v    int64
+		want string
+	}{
+		{-2147023293, "0x80070643"},
+		{0, "0x00000000"},
+		{1603, "0x00000643"},
+		{-1, "0xffffffff"},
+		{hr(0x8000FFFF), "0x8000ffff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			got := string(AppendHex([]byte("x="), tt.v))
+			if got != "x="+tt.want {
+				t.Fatalf("AppendHex(%d) = %q, want %q", tt.v, got, "x="+tt.want)
+			}
+			back, ok := Parse([]byte(tt.want))
+			if !ok || back != tt.v {
+				t.Fatalf("Parse(AppendHex(%d)) = %d, %v", tt.v, back, ok)
+			}
+		})
+	}
+}
+
+func TestIsHRESULT(t *testing.T) {
+	for v, want := range map[int64]bool{0: false, 1603: false, -1: true, math.MinInt32: true, math.MinInt32 - 1: false, -2147023293: true} {
+		if got := IsHRESULT(v); got != want {
+			t.Errorf("IsHRESULT(%d) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestRequiredEntries checks that every code the foundation issue lists has
+// its own entry (Known), with the name the references give where it matters.
+func TestRequiredEntries(t *testing.T) {
+	type want struct {
+		s    Space
+		v    int64
+		name string
+	}
+	var req []want
+	for _, v := range []int64{0, 997, 13, 1460, 1602, 1603, 17000, 17001, 17002, 17003, 17004, 17005, 17006, 17007, 17100, hr(0x80004005), hr(0x8000FFFF)} {
+		req = append(req, want{SpaceOfficeStatus, v, ""})
+	}
+	req = append(req, want{SpaceOfficeFinal, 70, ""}, want{SpaceOfficeFinal, 60, ""})
+	for _, v := range []int64{10, 20, 25, 30, 40, 48, 50, 55, 60, 70} {
+		req = append(req, want{SpaceMSIStatus, v, ""})
+	}
+	for _, v := range []int64{0, 13, 1460, 1601, 1602, 1603, 1605, 1606, 1612, 1614, 1618, 1619, 1620, 1624, 1625, 1633, 1638, 1639, 1641, 3010,
+		17000, 17001, 17002, 17003, 17004, 17005, 17006, 17007, 17100, 1604, 1607, 1608, 1613, 1615, 1616, 1621, 1622, 1623,
+		1626, 1627, 1628, 1629, 1630, 1631, 1632, 1634, 1635, 1636, 1637, 1640, 1642, 1643, 1644, 1645, 1646, 1647, 1648, 1649, 1650,
+		2, 3, 5, 87, 112, 1223, 1392} {
+		req = append(req, want{SpaceWin32, v, ""})
+	}
+	req = append(req,
+		want{SpaceWin32, 1603, "ERROR_INSTALL_FAILURE"},
+		want{SpaceWin32, 1618, "ERROR_INSTALL_ALREADY_RUNNING"},
+		want{SpaceWin32, 3010, "ERROR_SUCCESS_REBOOT_REQUIRED"},
+		want{SpaceWin32, 1641, "ERROR_SUCCESS_REBOOT_INITIATED"},
+		want{SpaceHRESULT, 0, "S_OK"},
+		want{SpaceHRESULT, hr(0x80004005), "E_FAIL"},
+		want{SpaceHRESULT, hr(0x8000FFFF), "E_UNEXPECTED"},
+		want{SpaceHRESULT, hr(0x80070005), "E_ACCESSDENIED"},
+		want{SpaceHRESULT, hr(0x80070057), "E_INVALIDARG"},
+		want{SpaceHRESULT, hr(0x8007000E), "E_OUTOFMEMORY"},
+		want{SpaceHRESULT, hr(0x80004001), "E_NOTIMPL"},
+		want{SpaceHRESULT, hr(0x80004004), "E_ABORT"},
+		want{SpaceOMADM, 404, "Not found"},
+		want{SpaceOMADM, 405, "Command not allowed"},
+		want{SpaceOMADM, 406, "Optional feature not supported"},
+		want{SpaceOMADM, 418, "Already exists"},
+		want{SpaceOMADM, 500, "Command failed"},
+		want{SpaceOMADM, 507, "Atomic failed"},
+		want{SpaceOMADM, 516, "Atomic roll back failed"},
+	)
+	for _, v := range []int64{200, 202, 212, 213, 214, 215, 216} {
+		req = append(req, want{SpaceOMADM, v, ""})
+	}
+	for v := int64(400); v <= 425; v++ {
+		req = append(req, want{SpaceOMADM, v, ""})
+	}
+	for v := int64(500); v <= 516; v++ {
+		if v == 509 || v == 515 { // reserved in SyncML RepPro: no name to give
+			continue
+		}
+		req = append(req, want{SpaceOMADM, v, ""})
+	}
+	for _, w := range req {
+		in := Classify(w.s, w.v)
+		if !in.Known || in.Name == "" || in.Description == "" {
+			t.Errorf("%s %d: Known=%v name=%q desc=%q, want an entry", w.s, w.v, in.Known, in.Name, in.Description)
+			continue
+		}
+		if w.name != "" && in.Name != w.name {
+			t.Errorf("%s %d: name %q, want %q", w.s, w.v, in.Name, w.name)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name  string
+		s     Space
+		v     int64
+		out   Outcome
+		cat   Category
+		known bool
+		cname string
+	}{
+		{"office 0", SpaceOfficeStatus, 0, Succeeded, CatNone, true, "ERROR_SUCCESS"},
+		{"office 997", SpaceOfficeStatus, 997, InProgress, CatNone, true, ""},
+		{"office 13 signature", SpaceOfficeStatus, 13, Failed, CatSignature, true, "ERROR_INVALID_DATA"},
+		{"office 1460 network", SpaceOfficeStatus, 1460, Failed, CatNetwork, true, "ERROR_TIMEOUT"},
+		{"office 1603 prerequisite", SpaceOfficeStatus, 1603, Failed, CatPrerequisite, true, "ERROR_INSTALL_FAILURE"},
+		{"office 17003 conflict", SpaceOfficeStatus, 17003, Failed, CatConflict, true, "ERROR_ANOTHER_RUNNING_SCENARIO"},
+		{"office E_FAIL", SpaceOfficeStatus, hr(0x80004005), Failed, CatPrerequisite, true, "E_FAIL"},
+		{"office unlisted 3010 fails", SpaceOfficeStatus, 3010, Failed, CatUnknown, true, "ERROR_SUCCESS_REBOOT_REQUIRED"},
+		{"office unlisted 1618 borrows", SpaceOfficeStatus, 1618, Failed, CatConflict, true, "ERROR_INSTALL_ALREADY_RUNNING"},
+		{"office unlisted hresult borrows", SpaceOfficeStatus, hr(0x80070643), Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
+		{"office unlisted unknown", SpaceOfficeStatus, 12345, Failed, CatUnknown, false, ""},
+		{"final 70", SpaceOfficeFinal, 70, Succeeded, CatNone, true, ""},
+		{"final 60", SpaceOfficeFinal, 60, Failed, CatUnknown, true, ""},
+		{"final other", SpaceOfficeFinal, 0, Unknown, CatNone, false, ""},
+		{"msi 10", SpaceMSIStatus, 10, Pending, CatNone, true, "Initialized"},
+		{"msi 20", SpaceMSIStatus, 20, InProgress, CatNone, true, "Download In Progress"},
+		{"msi 25", SpaceMSIStatus, 25, Retrying, CatNetwork, true, "Pending Download Retry"},
+		{"msi 30", SpaceMSIStatus, 30, Failed, CatNetwork, true, "Download Failed"},
+		{"msi 40", SpaceMSIStatus, 40, InProgress, CatNone, true, "Download Completed"},
+		{"msi 48", SpaceMSIStatus, 48, Pending, CatNone, true, "Pending User Session"},
+		{"msi 50", SpaceMSIStatus, 50, InProgress, CatNone, true, "Enforcement In Progress"},
+		{"msi 55", SpaceMSIStatus, 55, Retrying, CatNone, true, "Pending Enforcement Retry"},
+		{"msi 60", SpaceMSIStatus, 60, Failed, CatUnknown, true, "Enforcement Failed"},
+		{"msi 70", SpaceMSIStatus, 70, Succeeded, CatNone, true, "Enforcement Completed"},
+		{"msi other", SpaceMSIStatus, 0, Unknown, CatNone, false, ""},
+		{"win32 0", SpaceWin32, 0, Succeeded, CatNone, true, "ERROR_SUCCESS"},
+		{"win32 3010", SpaceWin32, 3010, Succeeded, CatRebootRequired, true, "ERROR_SUCCESS_REBOOT_REQUIRED"},
+		{"win32 1641", SpaceWin32, 1641, Succeeded, CatRebootRequired, true, "ERROR_SUCCESS_REBOOT_INITIATED"},
+		{"win32 1618", SpaceWin32, 1618, Failed, CatConflict, true, "ERROR_INSTALL_ALREADY_RUNNING"},
+		{"win32 1602", SpaceWin32, 1602, Failed, CatUserCancel, true, "ERROR_INSTALL_USEREXIT"},
+		{"win32 1605", SpaceWin32, 1605, Failed, CatNotFound, true, "ERROR_UNKNOWN_PRODUCT"},
+		{"win32 112", SpaceWin32, 112, Failed, CatDisk, true, "ERROR_DISK_FULL"},
+		{"win32 1612", SpaceWin32, 1612, Failed, CatContent, true, "ERROR_INSTALL_SOURCE_ABSENT"},
+		{"win32 1625", SpaceWin32, 1625, Failed, CatPolicy, true, "ERROR_INSTALL_PACKAGE_REJECTED"},
+		{"win32 17002", SpaceWin32, 17002, Failed, CatUnknown, true, "ERROR_COMPLETING_SCENARIO"},
+		{"win32 unlisted", SpaceWin32, 4242, Failed, CatUnknown, false, ""},
+		{"win32 given an hresult", SpaceWin32, -2147023293, Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
+		{"hresult facility win32", SpaceHRESULT, -2147023293, Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
+		{"hresult facility win32 1618", SpaceHRESULT, hr(0x80070652), Failed, CatConflict, true, "ERROR_INSTALL_ALREADY_RUNNING"},
+		{"hresult facility win32 unlisted", SpaceHRESULT, hr(0x80071234), Failed, CatUnknown, false, ""},
+		{"hresult own entry wins", SpaceHRESULT, hr(0x80070005), Failed, CatPolicy, true, "E_ACCESSDENIED"},
+		{"hresult E_FAIL", SpaceHRESULT, hr(0x80004005), Failed, CatUnknown, true, "E_FAIL"},
+		{"hresult E_ABORT", SpaceHRESULT, hr(0x80004004), Failed, CatUnknown, true, "E_ABORT"},
+		{"hresult signature", SpaceHRESULT, hr(0x800B0100), Failed, CatSignature, true, "TRUST_E_NOSIGNATURE"},
+		{"hresult S_OK", SpaceHRESULT, 0, Succeeded, CatNone, true, "S_OK"},
+		{"hresult unlisted negative", SpaceHRESULT, hr(0x86000002), Failed, CatUnknown, false, ""},
+		{"hresult unlisted positive", SpaceHRESULT, 7, Succeeded, CatNone, false, ""},
+		{"omadm 200", SpaceOMADM, 200, Succeeded, CatNone, true, "OK"},
+		{"omadm 202", SpaceOMADM, 202, InProgress, CatNone, true, "Accepted for processing"},
+		{"omadm 404", SpaceOMADM, 404, Failed, CatNotFound, true, "Not found"},
+		{"omadm 418", SpaceOMADM, 418, Failed, CatConflict, true, "Already exists"},
+		{"omadm 500", SpaceOMADM, 500, Failed, CatUnknown, true, "Command failed"},
+		{"omadm unlisted 201", SpaceOMADM, 201, Succeeded, CatNone, false, ""},
+		{"omadm unlisted 101", SpaceOMADM, 101, InProgress, CatNone, false, ""},
+		{"omadm unlisted 301", SpaceOMADM, 301, Failed, CatUnknown, false, ""},
+		{"omadm unlisted 599", SpaceOMADM, 599, Failed, CatUnknown, false, ""},
+		{"omadm unlisted 0", SpaceOMADM, 0, Unknown, CatNone, false, ""},
+		{"unknown space", Space("nope"), 0, Unknown, CatNone, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Classify(tt.s, tt.v)
+			if in.Outcome != tt.out || in.Category != tt.cat || in.Known != tt.known {
+				t.Fatalf("Classify(%s, %d) = outcome %q category %q known %v; want %q %q %v",
+					tt.s, tt.v, in.Outcome, in.Category, in.Known, tt.out, tt.cat, tt.known)
+			}
+			if tt.cname != "" && in.Name != tt.cname {
+				t.Fatalf("Classify(%s, %d).Name = %q, want %q", tt.s, tt.v, in.Name, tt.cname)
+			}
+			if in.Value != tt.v {
+				t.Fatalf("Classify(%s, %d).Value = %d", tt.s, tt.v, in.Value)
+			}
+		})
+	}
+}
+
+// TestDesignOutcomes checks the DESIGN.md outcome rules over whole ranges,
+// listed entries and defaults alike.
+func TestDesignOutcomes(t *testing.T) {
+	for v := int64(-5); v < 20000; v++ {
+		o := Classify(SpaceOfficeStatus, v).Outcome
+		switch {
+		case v == 0 && o != Succeeded, v == 997 && o != InProgress, v != 0 && v != 997 && o != Failed:
+			t.Fatalf("office status %d: outcome %s", v, o)
+		}
+		w := Classify(SpaceWin32, v)
+		switch {
+		case v == 0 && w.Outcome != Succeeded,
+			(v == 3010 || v == 1641) && (w.Outcome != Succeeded || w.Category != CatRebootRequired),
+			v != 0 && v != 3010 && v != 1641 && w.Outcome != Failed:
+			t.Fatalf("win32 %d: %s/%s", v, w.Outcome, w.Category)
+		}
+		m := Classify(SpaceOMADM, v).Outcome
+		switch {
+		case v == 202 && m != InProgress,
+			v >= 400 && v < 600 && m != Failed:
+			t.Fatalf("omadm %d: %s", v, m)
+		}
+		if v >= 200 && v < 300 && v != 202 && v != 213 && v != 215 && v != 216 && m != Succeeded {
+			t.Fatalf("omadm %d: %s", v, m)
+		}
+	}
+}
+
+func TestCatalogWellFormed(t *testing.T) {
+	valid := map[Outcome]bool{Succeeded: true, Failed: true, InProgress: true, Pending: true, Retrying: true, Unknown: true}
+	all := All()
+	if len(all) != len(catalog) {
+		t.Fatalf("All has %d entries, catalog %d", len(all), len(catalog))
+	}
+	for i, e := range all {
+		if !e.Known || e.Name == "" || e.Description == "" || !valid[e.Outcome] {
+			t.Errorf("entry %s %d %q: incomplete (%+v)", e.Space, e.Value, e.Name, e)
+		}
+		if e.Outcome == Failed && e.Category == CatNone {
+			t.Errorf("entry %s %d %q: a failure needs a category", e.Space, e.Value, e.Name)
+		}
+		if (e.Outcome == Succeeded || e.Outcome == InProgress || e.Outcome == Pending) && e.Category != CatNone && e.Category != CatRebootRequired {
+			t.Errorf("entry %s %d %q: %s with category %q", e.Space, e.Value, e.Name, e.Outcome, e.Category)
+		}
+		if e.Space == SpaceHRESULT || (e.Value < 0) {
+			if e.Value < math.MinInt32 || e.Value > math.MaxInt32 {
+				t.Errorf("entry %s %d: outside int32", e.Space, e.Value)
+			}
+		}
+		if i > 0 {
+			p := all[i-1]
+			if p.Space == e.Space && p.Value >= e.Value {
+				t.Errorf("All not sorted at %s %d", e.Space, e.Value)
+			}
+		}
+		if got := Classify(e.Space, e.Value); got != e {
+			t.Errorf("Classify(%s, %d) = %+v, want its entry %+v", e.Space, e.Value, got, e)
+		}
+	}
+	// All returns a copy: changing it must not change the catalog.
+	all[0].Name = "changed"
+	if All()[0].Name == "changed" {
+		t.Fatal("All returned the catalog's own slice")
+	}
+}
+
+func TestBuildTablesRejectsDuplicates(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("duplicate entry accepted")
+		}
+	}()
+	buildTables([]entry{{SpaceWin32, 1, "A", "a", Failed, CatUnknown}, {SpaceWin32, 1, "B", "b", Failed, CatUnknown}})
+}
+
+func TestClassifyDoesNotAllocate(t *testing.T) {
+	cases := []struct {
+		s Space
+		v int64
+	}{
+		{SpaceWin32, 1603}, {SpaceHRESULT, -2147023293}, {SpaceOfficeStatus, 1618}, {SpaceOfficeStatus, 4242},
+		{SpaceMSIStatus, 70}, {SpaceOMADM, 299}, {SpaceOfficeFinal, 60}, {SpaceWin32, -2147467259},
+	}
+	var sink Info
+	for _, c := range cases {
+		if n := testing.AllocsPerRun(100, func() { sink = Classify(c.s, c.v) }); n != 0 {
+			t.Errorf("Classify(%s, %d) allocates %.1f times", c.s, c.v, n)
+		}
+	}
+	in := [][]byte{[]byte("0x80070643"), []byte("-2147023293"), []byte("4294967295"), []byte("bad")}
+	for _, b := range in {
+		if n := testing.AllocsPerRun(100, func() { Parse(b) }); n != 0 {
+			t.Errorf("Parse(%q) allocates %.1f times", b, n)
+		}
+	}
+	buf := make([]byte, 0, 16)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendHex(buf[:0], -1) }); n != 0 {
+		t.Errorf("AppendHex allocates %.1f times", n)
+	}
+	_ = sink
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	got := Markdown()
+	const path = "codes.md"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./internal/codes -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("codes.md is out of date with catalog.go; run go test ./internal/codes -update")
+	}
+	for _, name := range []string{"ERROR_INSTALL_FAILURE", "Enforcement Completed", "Atomic roll back failed", "0x80004005"} {
+		if !strings.Contains(string(got), name) {
+			t.Errorf("Markdown lacks %q", name)
+		}
+	}
+}
+
+// parseRef is the strconv-based reference the fuzz target checks Parse
+// against.
+func parseRef(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		h := s[2:]
+		if len(h) == 0 || len(h) > 8 || strings.ContainsAny(h, "+-_") {
+			return 0, false
+		}
+		u, err := strconv.ParseUint(h, 16, 32)
+		if err != nil {
+			return 0, false
+		}
+		return int64(int32(uint32(u))), true
+	}
+	if s[0] == '+' || strings.Contains(s, "_") {
+		return 0, false
+	}
+	if s[0] == '-' {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < math.MinInt32 || len(s) < 2 || s[1] < '0' || s[1] > '9' {
+			return 0, false
+		}
+		return n, true
+	}
+	u, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int64(int32(uint32(u))), true
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"0", "1603", "-2147023293", "2147944003", "0x80070643", "0X8000FFFF", "4294967296", "-", "0x", "+1", "-0x1", "0x123456789", "00000000000000000000001603"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, ok := Parse(b)
+		rv, rok := parseRef(string(b))
+		if ok != rok || v != rv {
+			t.Fatalf("Parse(%q) = %d, %v; reference %d, %v", b, v, ok, rv, rok)
+		}
+		if ok {
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				t.Fatalf("Parse(%q) = %d outside int32", b, v)
+			}
+			back, ok := Parse(AppendHex(nil, v))
+			if !ok || back != v {
+				t.Fatalf("hex round trip of %d gave %d, %v", v, back, ok)
+			}
+			_ = Classify(SpaceWin32, v)
+		}
+	})
+}
+
+func BenchmarkClassify(b *testing.B) {
+	cases := []struct {
+		name string
+		s    Space
+		v    int64
+	}{
+		{"win32", SpaceWin32, 1603},
+		{"hresult_win32", SpaceHRESULT, -2147023293},
+		{"msi", SpaceMSIStatus, 50},
+		{"omadm_default", SpaceOMADM, 299},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var sink Info
+			for b.Loop() {
+				sink = Classify(c.s, c.v)
+			}
+			_ = sink
+		})
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, s := range []string{"1603", "-2147023293", "0x80070643"} {
+		in := []byte(s)
+		b.Run(s, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				Parse(in)
+			}
+		})
+	}
+}

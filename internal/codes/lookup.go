@@ -1,0 +1,279 @@
+package codes
+
+import "sort"
+
+// facilityWin32Mask selects the severity and facility bits of an HRESULT;
+// a failure HRESULT with FACILITY_WIN32 (7) carries a Win32 code in its low
+// 16 bits (HRESULT_FROM_WIN32).
+const (
+	facilityMask  = 0xFFFF0000
+	facilityWin32 = 0x80070000
+)
+
+// Parse reads a result code as devices send it: decimal, a negative int32
+// HRESULT (-2147023293), an unsigned decimal up to 4294967295, or 0x-prefixed
+// hex of one to eight digits (0x80070643). Values of 0x80000000 and above are
+// returned as their signed 32-bit value, so one HRESULT always has one value:
+// 0x80070643, 2147944003 and -2147023293 all give -2147023293. The input must
+// already be trimmed. ok is false for anything else: empty input, a '+' sign,
+// a sign on hex, a value outside the 32-bit range, or any other byte. Parse
+// does not allocate.
+func Parse(b []byte) (v int64, ok bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	if len(b) > 2 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X') {
+		h := b[2:]
+		if len(h) > 8 {
+			return 0, false
+		}
+		var u uint32
+		for _, c := range h {
+			var d byte
+			switch {
+			case c >= '0' && c <= '9':
+				d = c - '0'
+			case c >= 'a' && c <= 'f':
+				d = c - 'a' + 10
+			case c >= 'A' && c <= 'F':
+				d = c - 'A' + 10
+			default:
+				return 0, false
+			}
+			u = u<<4 | uint32(d)
+		}
+		return int64(int32(u)), true
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+		if u > 1<<32-1 {
+			return 0, false
+		}
+	}
+	if neg {
+		if u > 1<<31 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	return int64(int32(uint32(u))), true
+}
+
+// IsHRESULT reports whether v, as Parse returns it, is a failure HRESULT
+// (severity bit set).
+func IsHRESULT(v int64) bool { return v < 0 && v >= -1<<31 }
+
+// Win32FromHRESULT returns the Win32 code inside a FACILITY_WIN32 failure
+// HRESULT (0x80070643 gives 1603). ok is false for any other value.
+func Win32FromHRESULT(v int64) (int64, bool) {
+	if !IsHRESULT(v) {
+		return 0, false
+	}
+	u := uint32(v)
+	if u&facilityMask != facilityWin32 {
+		return 0, false
+	}
+	return int64(u & 0xFFFF), true
+}
+
+// AppendHex appends the 32-bit hex form of v as 0x followed by eight
+// lower-case digits (0x80070643). Only the low 32 bits of v are written.
+func AppendHex(dst []byte, v int64) []byte {
+	const digits = "0123456789abcdef"
+	u := uint32(v)
+	dst = append(dst, '0', 'x')
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, digits[(u>>uint(shift))&0xF])
+	}
+	return dst
+}
+
+// Classify returns what the catalog knows of v in space s. It always answers:
+// a value without its own entry gets the space's default outcome and
+// category, with Known false (see DESIGN.md "Outcomes"). It never allocates.
+//
+// Resolution rules beyond the space's own table:
+//   - SpaceHRESULT: a value with its own HRESULT entry (E_ACCESSDENIED, ...)
+//     uses it; otherwise a FACILITY_WIN32 value takes the name, description,
+//     outcome and category of its Win32 code (0x80070643 is
+//     ERROR_INSTALL_FAILURE), keeping Space hresult and Value v.
+//   - SpaceWin32 given a failure HRESULT (negative) classifies it as
+//     SpaceHRESULT, since that is what the value is.
+//   - SpaceOfficeStatus: an unlisted value borrows the name, description and
+//     category of its Win32 or HRESULT entry, but its outcome stays the Office
+//     rule (0 succeeded, 997 in_progress, any other failed).
+//
+// An unknown space answers Unknown with Known false.
+func Classify(s Space, v int64) Info {
+	switch s {
+	case SpaceOfficeStatus:
+		if e, ok := tables.officeStatus[v]; ok {
+			return *e
+		}
+		in := Info{Space: s, Value: v, Outcome: Failed, Category: CatUnknown}
+		var b Info
+		if IsHRESULT(v) {
+			b = Classify(SpaceHRESULT, v)
+		} else {
+			b = Classify(SpaceWin32, v)
+		}
+		if b.Known {
+			in.Name, in.Description, in.Category, in.Known = b.Name, b.Description, b.Category, true
+			if in.Category == CatNone || in.Category == CatRebootRequired {
+				in.Category = CatUnknown
+			}
+		}
+		return in
+	case SpaceOfficeFinal:
+		if e, ok := tables.officeFinal[v]; ok {
+			return *e
+		}
+		return Info{Space: s, Value: v, Outcome: Unknown}
+	case SpaceMSIStatus:
+		if e, ok := tables.msiStatus[v]; ok {
+			return *e
+		}
+		return Info{Space: s, Value: v, Outcome: Unknown}
+	case SpaceWin32:
+		if IsHRESULT(v) {
+			return Classify(SpaceHRESULT, v)
+		}
+		if e, ok := tables.win32[v]; ok {
+			return *e
+		}
+		if v == 0 {
+			return Info{Space: s, Value: v, Outcome: Succeeded}
+		}
+		return Info{Space: s, Value: v, Outcome: Failed, Category: CatUnknown}
+	case SpaceHRESULT:
+		if e, ok := tables.hresult[v]; ok {
+			return *e
+		}
+		if w, ok := Win32FromHRESULT(v); ok {
+			if e, ok := tables.win32[w]; ok {
+				in := *e
+				in.Space, in.Value = s, v
+				return in
+			}
+		}
+		if v < 0 {
+			return Info{Space: s, Value: v, Outcome: Failed, Category: CatUnknown}
+		}
+		return Info{Space: s, Value: v, Outcome: Succeeded}
+	case SpaceOMADM:
+		if e, ok := tables.omadm[v]; ok {
+			return *e
+		}
+		return Info{Space: s, Value: v, Outcome: omadmDefault(v), Category: omadmDefaultCategory(v)}
+	}
+	return Info{Space: s, Value: v, Outcome: Unknown}
+}
+
+// omadmDefault is the outcome of an unlisted OMA-DM status by its class.
+func omadmDefault(v int64) Outcome {
+	switch {
+	case v == 202:
+		return InProgress
+	case v >= 100 && v < 200:
+		return InProgress
+	case v >= 200 && v < 300:
+		return Succeeded
+	case v >= 300 && v < 600:
+		return Failed
+	}
+	return Unknown
+}
+
+func omadmDefaultCategory(v int64) Category {
+	if v >= 300 && v < 600 {
+		return CatUnknown
+	}
+	return CatNone
+}
+
+// Spaces lists every space in the order All and Markdown use.
+func Spaces() []Space {
+	return []Space{SpaceOfficeStatus, SpaceOfficeFinal, SpaceMSIStatus, SpaceWin32, SpaceHRESULT, SpaceOMADM}
+}
+
+// All returns every catalog entry, ordered by space (as Spaces lists them)
+// and then by value. The slice is a fresh copy the caller may keep or change.
+func All() []Info {
+	out := make([]Info, len(tables.all))
+	copy(out, tables.all)
+	return out
+}
+
+type spaceTables struct {
+	officeStatus, officeFinal, msiStatus, win32, hresult, omadm map[int64]*Info
+	all                                                         []Info
+}
+
+// tables is built once from catalog at init and only read afterwards, so
+// concurrent lookups need no lock.
+var tables = buildTables(catalog)
+
+func buildTables(rows []entry) spaceTables {
+	t := spaceTables{
+		officeStatus: map[int64]*Info{},
+		officeFinal:  map[int64]*Info{},
+		msiStatus:    map[int64]*Info{},
+		win32:        map[int64]*Info{},
+		hresult:      map[int64]*Info{},
+		omadm:        map[int64]*Info{},
+	}
+	t.all = make([]Info, 0, len(rows))
+	for _, r := range rows {
+		t.all = append(t.all, Info{
+			Space: r.space, Value: r.value, Name: r.name, Description: r.desc,
+			Outcome: r.outcome, Category: r.cat, Known: true,
+		})
+	}
+	order := map[Space]int{}
+	for i, s := range Spaces() {
+		order[s] = i
+	}
+	sort.SliceStable(t.all, func(i, j int) bool {
+		a, b := t.all[i], t.all[j]
+		if a.Space != b.Space {
+			return order[a.Space] < order[b.Space]
+		}
+		return a.Value < b.Value
+	})
+	for i := range t.all {
+		e := &t.all[i]
+		var m map[int64]*Info
+		switch e.Space {
+		case SpaceOfficeStatus:
+			m = t.officeStatus
+		case SpaceOfficeFinal:
+			m = t.officeFinal
+		case SpaceMSIStatus:
+			m = t.msiStatus
+		case SpaceWin32:
+			m = t.win32
+		case SpaceHRESULT:
+			m = t.hresult
+		case SpaceOMADM:
+			m = t.omadm
+		default:
+			panic("codes: catalog entry in unknown space " + string(e.Space))
+		}
+		if _, dup := m[e.Value]; dup {
+			panic("codes: duplicate catalog entry " + string(e.Space) + " " + e.Name)
+		}
+		m[e.Value] = e
+	}
+	return t
+}

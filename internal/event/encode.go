@@ -1,0 +1,227 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the contract-v1 JSON object of e to dst. The output
+// decodes with encoding/json to e (received_at at millisecond precision) and
+// escapes strings as encoding/json does; unlike it, AppendJSON always writes
+// received_at with exactly three fractional digits, as the contract says, and
+// allocates nothing beyond growing dst.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"event_id":`...)
+	dst = appendString(dst, e.EventID)
+	dst = append(dst, `,"schema_version":`...)
+	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
+	dst = append(dst, `,"received_at":"`...)
+	dst = e.ReceivedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","tenant":`...)
+	dst = appendString(dst, e.Tenant)
+	dst = append(dst, `,"device_id":`...)
+	dst = appendString(dst, e.DeviceID)
+	dst = append(dst, `,"session_id":`...)
+	dst = appendString(dst, e.SessionID)
+	dst = append(dst, `,"msg_id":`...)
+	dst = appendString(dst, e.MsgID)
+	dst = append(dst, `,"kind":`...)
+	dst = appendString(dst, e.Kind)
+	dst = append(dst, `,"cmd_id":`...)
+	dst = strconv.AppendInt(dst, e.CmdID, 10)
+	dst = append(dst, `,"cmd_ref":`...)
+	dst = strconv.AppendInt(dst, e.CmdRef, 10)
+	dst = append(dst, `,"scope":`...)
+	dst = appendString(dst, e.Scope)
+	dst = append(dst, `,"csp":`...)
+	dst = appendString(dst, e.CSP)
+	dst = append(dst, `,"target_id":`...)
+	dst = appendString(dst, e.TargetID)
+	dst = append(dst, `,"node":`...)
+	dst = appendString(dst, e.Node)
+	dst = append(dst, `,"loc_uri":`...)
+	dst = appendString(dst, e.LocURI)
+	dst = append(dst, `,"code":`...)
+	dst = strconv.AppendInt(dst, e.Code, 10)
+	dst = appendOpt(dst, `,"code_hex":`, e.CodeHex)
+	if e.Win32Code != 0 {
+		dst = append(dst, `,"win32_code":`...)
+		dst = strconv.AppendInt(dst, e.Win32Code, 10)
+	}
+	dst = appendOpt(dst, `,"code_space":`, e.CodeSpace)
+	dst = appendOpt(dst, `,"code_name":`, e.CodeName)
+	dst = append(dst, `,"outcome":`...)
+	dst = appendString(dst, e.Outcome)
+	dst = appendOpt(dst, `,"category":`, e.Category)
+	dst = appendOpt(dst, `,"alert_type":`, e.AlertType)
+	dst = appendOpt(dst, `,"mark":`, e.Mark)
+	dst = appendOpt(dst, `,"text":`, e.Text)
+	dst = appendOpt(dst, `,"original_error":`, e.OriginalError)
+	dst = appendOpt(dst, `,"mdm_received_at":`, e.MDMReceivedAt)
+	dst = appendOpt(dst, `,"mdm_generic_alert":`, e.GenericAlert)
+	if p := e.Product; p != nil {
+		dst = append(dst, `,"product":{`...)
+		n := len(dst)
+		dst = appendOpt(dst, `,"name":`, p.Name)
+		dst = appendOpt(dst, `,"version":`, p.Version)
+		dst = appendOpt(dst, `,"publisher":`, p.Publisher)
+		dst = appendOpt(dst, `,"install_date":`, p.InstallDate)
+		dst = appendOpt(dst, `,"install_path":`, p.InstallPath)
+		dst = appendOpt(dst, `,"last_error_desc":`, p.LastErrorDesc)
+		if len(dst) > n {
+			// Drop the comma the first field wrote after the brace.
+			copy(dst[n:], dst[n+1:])
+			dst = dst[:len(dst)-1]
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func appendOpt(dst []byte, key, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	dst = append(dst, key...)
+	return appendString(dst, s)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// safe marks the ASCII bytes a JSON string holds unescaped, with the same
+// HTML-safe choices as encoding/json (<, > and & escaped).
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string, escaping as encoding/json does,
+// invalid UTF-8 becoming U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// SubjectPrefix is the NATS subject prefix of install events.
+const SubjectPrefix = "cspwatch.install."
+
+// AppendSubject appends cspwatch.install.<tenant>.<csp>.<outcome> for e, with
+// <csp> one of office, msi or none, and every token sanitised to NATS subject
+// rules: a byte other than an ASCII letter, digit, '-' or '_' becomes '_', and
+// an empty token becomes '_'.
+func (e *Event) AppendSubject(dst []byte) []byte {
+	dst = append(dst, SubjectPrefix...)
+	dst = AppendToken(dst, e.Tenant)
+	dst = append(dst, '.')
+	switch e.CSP {
+	case CSPOffice:
+		dst = append(dst, "office"...)
+	case CSPMSI:
+		dst = append(dst, "msi"...)
+	default:
+		dst = append(dst, "none"...)
+	}
+	dst = append(dst, '.')
+	return AppendToken(dst, e.Outcome)
+}
+
+// AppendToken appends s as one NATS subject token (see AppendSubject).
+func AppendToken(dst []byte, s string) []byte {
+	if s == "" {
+		return append(dst, '_')
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '_')
+		}
+	}
+	return dst
+}
+
+// ErrInvalid marks an event that decodes but breaks the contract; such a
+// message will never become valid, so consumers dead-letter it.
+var ErrInvalid = errors.New("invalid event")
+
+// Decode parses one contract-v1 JSON event and checks it: malformed JSON, a
+// schema_version other than 1, or a missing event_id, tenant, device_id,
+// kind or received_at is an error. Every error Decode returns is permanent.
+func Decode(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	switch {
+	case e.SchemaVersion != SchemaVersion:
+		return Event{}, fmt.Errorf("%w: schema_version %d, want %d", ErrInvalid, e.SchemaVersion, SchemaVersion)
+	case e.EventID == "":
+		return Event{}, fmt.Errorf("%w: no event_id", ErrInvalid)
+	case e.Tenant == "":
+		return Event{}, fmt.Errorf("%w: no tenant", ErrInvalid)
+	case e.DeviceID == "":
+		return Event{}, fmt.Errorf("%w: no device_id", ErrInvalid)
+	case e.Kind != KindAlert && e.Kind != KindResult && e.Kind != KindStatus && e.Kind != KindInventory:
+		return Event{}, fmt.Errorf("%w: kind %q", ErrInvalid, e.Kind)
+	case e.ReceivedAt.IsZero():
+		return Event{}, fmt.Errorf("%w: no received_at", ErrInvalid)
+	}
+	e.ReceivedAt = e.ReceivedAt.UTC()
+	return e, nil
+}
+
+// Time layout of received_at, for consumers that format it themselves.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"

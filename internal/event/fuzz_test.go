@@ -1,0 +1,86 @@
+package event
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cspwatch/cspwatch/internal/syncml"
+)
+
+// FuzzDecode: Decode never panics, and what it accepts re-encodes to an
+// event that decodes to the same value.
+func FuzzDecode(f *testing.F) {
+	e := sampleEvent()
+	f.Add(e.AppendJSON(nil))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"schema_version":1,"event_id":"x","tenant":"t","device_id":"d","kind":"alert","received_at":"2026-01-01T00:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Decode(data)
+		if err != nil {
+			return
+		}
+		again, err := Decode(e.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-encoded event does not decode: %v", err)
+		}
+		if again.EventID != e.EventID || again.Tenant != e.Tenant || again.Code != e.Code {
+			t.Fatalf("round trip changed the event: %+v vs %+v", again, e)
+		}
+	})
+}
+
+// FuzzBuild: whatever message the scanner accepts, Build never panics, every
+// event has an id and an outcome, and its JSON is valid.
+func FuzzBuild(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.xml")
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	sc := syncml.NewScanner(syncml.DefaultLimits)
+	var b Builder
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg, err := sc.Parse(data)
+		if err != nil {
+			return
+		}
+		events, st := b.Build(msg, testMeta, nil)
+		if st.Events != len(events) {
+			t.Fatalf("Stats.Events %d, built %d", st.Events, len(events))
+		}
+		for i := range events {
+			e := &events[i]
+			if len(e.EventID) != 32 || e.Outcome == "" || e.Kind == "" {
+				t.Fatalf("incomplete event %+v", e)
+			}
+			if _, err := Decode(e.AppendJSON(nil)); err != nil {
+				t.Fatalf("event does not decode: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzParsePath: LocURI parsing never panics and a GUID target comes out
+// canonical.
+func FuzzParsePath(f *testing.F) {
+	f.Add("./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7Baf9257ba-6bbd-4624-aa9b-0182d50292c3%7D/Status")
+	f.Add("./User/Vendor/MSFT/Office/Installation/CurrentStatus")
+	f.Fuzz(func(t *testing.T, loc string) {
+		p := parsePath([]byte(loc))
+		id := appendTargetID(nil, p.target)
+		if len(id) > len(p.target) {
+			t.Fatalf("target id %q longer than its source %q", id, p.target)
+		}
+		if isGUID(id) {
+			for _, c := range id {
+				if 'a' <= c && c <= 'f' {
+					t.Fatalf("GUID target %q not upper case", id)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,95 @@
+package event
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// jsonSchema is the subset of JSON Schema that schema/install_event.v1.schema.json uses.
+type jsonSchema struct {
+	Required   []string               `json:"required"`
+	Properties map[string]*jsonSchema `json:"properties"`
+	Type       string                 `json:"type"`
+	Enum       []any                  `json:"enum"`
+	Const      any                    `json:"const"`
+}
+
+// TestEventsMatchSchema keeps the published JSON Schema and the encoder in
+// step: every event of the testdata corpus has every required field, no field
+// the schema does not describe, the declared types, and enum values.
+func TestEventsMatchSchema(t *testing.T) {
+	raw, err := os.ReadFile("../../schema/install_event.v1.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jsonSchema
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/*.xml")
+	n := 0
+	for _, f := range files {
+		events, _ := buildFile(t, f)
+		for i := range events {
+			var obj map[string]any
+			if err := json.Unmarshal(events[i].AppendJSON(nil), &obj); err != nil {
+				t.Fatal(err)
+			}
+			checkSchema(t, f, &s, obj)
+			n++
+		}
+	}
+	// An event with every optional field set must pass too.
+	full := sampleEvent()
+	full.Text, full.MDMReceivedAt = "x", time.Now().Format(time.RFC3339)
+	full.Product = &Product{"n", "v", "p", "d", "path", "desc"}
+	var obj map[string]any
+	json.Unmarshal(full.AppendJSON(nil), &obj)
+	checkSchema(t, "full", &s, obj)
+	if n < 10 {
+		t.Fatalf("only %d events checked", n)
+	}
+}
+
+func checkSchema(t *testing.T, where string, s *jsonSchema, obj map[string]any) {
+	t.Helper()
+	for _, r := range s.Required {
+		if _, ok := obj[r]; !ok {
+			t.Errorf("%s: required field %q missing", where, r)
+		}
+	}
+	for k, v := range obj {
+		p, ok := s.Properties[k]
+		if !ok {
+			t.Errorf("%s: field %q is not in the schema", where, k)
+			continue
+		}
+		switch p.Type {
+		case "string":
+			if _, ok := v.(string); !ok {
+				t.Errorf("%s: %s = %v, want a string", where, k, v)
+			}
+		case "integer":
+			if f, ok := v.(float64); !ok || f != float64(int64(f)) {
+				t.Errorf("%s: %s = %v, want an integer", where, k, v)
+			}
+		case "object":
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Errorf("%s: %s = %v, want an object", where, k, v)
+				continue
+			}
+			checkSchema(t, where+"."+k, p, m)
+		}
+		if p.Enum != nil && !slices.Contains(p.Enum, v) {
+			t.Errorf("%s: %s = %v, not one of %v", where, k, v, p.Enum)
+		}
+		if p.Const != nil && p.Const != v {
+			t.Errorf("%s: %s = %v, want %v", where, k, v, p.Const)
+		}
+	}
+}

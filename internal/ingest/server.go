@@ -1,0 +1,598 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/syncml"
+)
+
+// Server is the webhook service. It is safe for concurrent use; its handler
+// serves any number of requests at once, bounded in what they publish by
+// Config.MaxPending.
+type Server struct {
+	cfg   Config
+	creds *Credentials
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	pub   *publisher
+	log   zerolog.Logger
+	m     *metrics
+	mux   *http.ServeMux
+	work  sync.Pool
+	ids   idGen
+	now   func() time.Time
+
+	ready struct {
+		sync.Mutex
+		at  time.Time
+		err error
+	}
+}
+
+// New builds the service over a NATS connection. creds is nil only with
+// cfg.Insecure, which makes every request tenant InsecureTenant.
+func New(cfg Config, creds *Credentials, nc *nats.Conn, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if creds == nil && !cfg.Insecure {
+		return nil, errors.New("ingest: no credentials configured (set a credentials file, or run insecure for development)")
+	}
+	if creds != nil && cfg.Insecure {
+		return nil, errors.New("ingest: credentials and insecure mode exclude each other")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: jetstream: %w", err)
+	}
+	pub, err := newPublisher(nc, cfg.MaxPending)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	s := &Server{cfg: cfg, creds: creds, nc: nc, js: js, pub: pub, log: log, now: time.Now}
+	s.m = newMetrics(func() float64 { return float64(pub.pendingCount()) })
+	s.ids.init()
+	lim := cfg.Limits
+	s.work.New = func() any { return &work{scanner: syncml.NewScanner(lim)} }
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("/v1/syncml", s.handleSyncML)
+	s.mux.HandleFunc("/v1/syncml/{tenant}", s.handleSyncML)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler (all endpoints).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Registry returns the service's Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
+
+// HTTPServer returns an http.Server for the handler with timeouts against
+// slow clients and a header size limit. WriteTimeout leaves room for the
+// publish timeout.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      s.cfg.PublishTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// net/http's own complaints (TLS handshakes, bad requests) go to
+		// the service log.
+		ErrorLog: stdlog.New(s.log.With().Str("component", "http").Logger(), "", 0),
+	}
+}
+
+// Serve answers on ln (with TLS when tlsCfg is not nil) until ctx ends, then
+// shuts down gracefully: it stops accepting, lets the requests in flight
+// finish (at most grace), and returns. The NATS connection is the caller's
+// to drain afterwards.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, grace time.Duration) error {
+	hs := s.HTTPServer()
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc // http.ErrServerClosed once Shutdown began
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+// work is the reusable state of one request.
+type work struct {
+	scanner  *syncml.Scanner
+	builder  event.Builder
+	events   []event.Event
+	body     []byte
+	plain    []byte
+	data     []byte // the events' JSON, back to back
+	ends     []int
+	subj     []byte
+	reply    []byte
+	subjects map[string]string // interned subjects: a few per tenant
+	msg      nats.Msg
+	msgID    []string // msg's Nats-Msg-Id header value
+	batch    batch
+	gz       *gzip.Reader
+}
+
+// apiError is a 4xx or 5xx answer with the reason a client and a metric see.
+type apiError struct {
+	status int
+	reason string
+	detail string
+}
+
+func (s *Server) handleSyncML(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	s.m.inFlight.Inc()
+	defer s.m.inFlight.Dec()
+
+	reqID := requestID(r, &s.ids)
+	w.Header().Set(HeaderRequestID, reqID)
+	log := reqLog{base: &s.log, id: reqID}
+
+	wk := s.work.Get().(*work)
+	defer func() {
+		wk.reset()
+		s.work.Put(wk)
+	}()
+
+	status, res, aerr := s.process(r, wk, &log)
+	s.m.requestLat.Observe(s.now().Sub(start).Seconds())
+	if aerr != nil {
+		s.fail(w, &log, aerr)
+		return
+	}
+	s.m.answered(status)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(res)
+}
+
+// process handles one webhook request; it returns the 200 body or the error
+// to answer.
+func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *apiError) {
+	if r.Method != http.MethodPost {
+		return 0, nil, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"}
+	}
+	if ct := r.Header.Get("Content-Type"); !syncmlType(ct) {
+		return 0, nil, &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type " + strconv.Quote(clip(ct, 64)) + ", want application/vnd.syncml.dm+xml"}
+	}
+	gz := false
+	switch ce := r.Header.Get("Content-Encoding"); ce {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz = true
+	default:
+		return 0, nil, &apiError{http.StatusUnsupportedMediaType, "unsupported_encoding",
+			"Content-Encoding " + strconv.Quote(clip(ce, 64)) + ", want gzip or none"}
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return 0, nil, &apiError{http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("body of %d bytes, limit %d", r.ContentLength, s.cfg.MaxBodyBytes)}
+	}
+	var err error
+	wk.body, err = readLimited(wk.body[:0], r.Body, s.cfg.MaxBodyBytes)
+	if errors.Is(err, errTooLarge) {
+		return 0, nil, &apiError{http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("body over the limit of %d bytes", s.cfg.MaxBodyBytes)}
+	}
+	if err != nil {
+		return 0, nil, &apiError{http.StatusBadRequest, "read_error", "reading the body: " + err.Error()}
+	}
+
+	// Authenticate on the raw bytes, before any decompression or parsing.
+	tenant := InsecureTenant
+	if s.creds != nil {
+		t, aerr := s.creds.authenticate(r.Header, r.PathValue("tenant"), wk.body, s.now(), s.cfg.Tolerance)
+		if aerr != nil {
+			log.with(log.base.Warn()).Str("reason", aerr.reason).Str("path_tenant", clip(r.PathValue("tenant"), 64)).
+				Str("remote", r.RemoteAddr).Msg("webhook not authenticated")
+			s.m.rejected.WithLabelValues(aerr.reason).Inc()
+			return 0, nil, &apiError{http.StatusUnauthorized, aerr.public, aerr.detail}
+		}
+		tenant = t
+	} else if pt := r.PathValue("tenant"); pt != "" && pt != InsecureTenant {
+		return 0, nil, &apiError{http.StatusNotFound, "unknown_tenant",
+			"insecure mode serves only tenant " + InsecureTenant}
+	}
+	log.tenant = tenant
+
+	data := wk.body
+	if gz {
+		wk.plain, err = wk.gunzip(wk.plain[:0], wk.body, s.cfg.MaxDecompressedBytes)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return 0, nil, &apiError{http.StatusRequestEntityTooLarge, "decompressed_too_large",
+				fmt.Sprintf("gzip body decompresses beyond %d bytes", s.cfg.MaxDecompressedBytes)}
+		case err != nil:
+			return 0, nil, &apiError{http.StatusBadRequest, "bad_gzip", err.Error()}
+		}
+		data = wk.plain
+	}
+
+	meta := event.Meta{Tenant: tenant, ReceivedAt: s.now()}
+	if v := r.Header.Get(HeaderReceivedAt); v != "" {
+		if len(v) > 64 {
+			return 0, nil, &apiError{http.StatusBadRequest, "bad_header", HeaderReceivedAt + " longer than 64 bytes"}
+		}
+		meta.MDMReceivedAt = v
+	}
+	if v := r.Header.Get(HeaderGenericAlert); v != "" {
+		if len(v) > 1024 {
+			return 0, nil, &apiError{http.StatusBadRequest, "bad_header", HeaderGenericAlert + " longer than 1024 bytes"}
+		}
+		meta.GenericAlert = v
+	}
+
+	msg, err := wk.scanner.Parse(data)
+	if err != nil {
+		var se *syncml.Error
+		if errors.As(err, &se) {
+			s.m.parseErrors.WithLabelValues(string(se.Reason)).Inc()
+			return 0, nil, &apiError{http.StatusBadRequest, string(se.Reason), se.Error()}
+		}
+		s.m.parseErrors.WithLabelValues("other").Inc()
+		return 0, nil, &apiError{http.StatusBadRequest, "malformed", err.Error()}
+	}
+	log.device = msg.Header.Source
+	var st event.Stats
+	wk.events, st = wk.builder.Build(msg, meta, wk.events[:0])
+	s.m.skipped.Add(float64(st.Skipped))
+
+	dups, perr := s.publish(r.Context(), wk)
+	if perr != nil {
+		return 0, nil, perr
+	}
+	s.countEvents(wk.events)
+	s.m.duplicates.Add(float64(dups))
+
+	if e := s.accessEvent(log); e != nil {
+		e.Int("events", len(wk.events)).Int("duplicates", dups).Int("skipped", st.Skipped).
+			Int("bytes", len(wk.body)).Msg("webhook accepted")
+	}
+	res := make([]byte, 0, 64)
+	res = append(res, `{"events":`...)
+	res = strconv.AppendInt(res, int64(len(wk.events)), 10)
+	res = append(res, `,"duplicates":`...)
+	res = strconv.AppendInt(res, int64(dups), 10)
+	res = append(res, `,"skipped":`...)
+	res = strconv.AppendInt(res, int64(st.Skipped), 10)
+	res = append(res, "}\n"...)
+	return http.StatusOK, res, nil
+}
+
+func (s *Server) accessEvent(log *reqLog) *zerolog.Event {
+	if s.cfg.AccessLog {
+		return log.with(log.base.Info())
+	}
+	return log.with(log.base.Debug())
+}
+
+// reqLog holds what a request's log lines name; the fields are added only
+// to lines that are written, so that an accepted request logged at a
+// disabled level costs nothing.
+type reqLog struct {
+	base       *zerolog.Logger
+	id, tenant string
+	device     []byte // valid until the scanner's next message
+}
+
+func (l *reqLog) with(e *zerolog.Event) *zerolog.Event {
+	if e == nil {
+		return nil
+	}
+	e = e.Str("request_id", l.id)
+	if l.tenant != "" {
+		e = e.Str("tenant", l.tenant)
+	}
+	if len(l.device) > 0 {
+		e = e.Bytes("device", l.device[:min(len(l.device), 256)])
+	}
+	return e
+}
+
+var errNotConnected = errors.New("nats not connected")
+
+// publish publishes the events of wk asynchronously, each with its event_id
+// as Nats-Msg-Id, and waits for every acknowledgement. It returns how many
+// JetStream reported as duplicates.
+func (s *Server) publish(ctx context.Context, wk *work) (int, *apiError) {
+	if len(wk.events) == 0 {
+		return 0, nil
+	}
+	if !s.nc.IsConnected() {
+		return 0, s.unavailable("nats_disconnected", errNotConnected)
+	}
+	wk.data = wk.data[:0]
+	wk.ends = wk.ends[:0]
+	for i := range wk.events {
+		wk.data = wk.events[i].AppendJSON(wk.data)
+		wk.ends = append(wk.ends, len(wk.data))
+	}
+	begin := time.Now()
+	deadline := begin.Add(s.cfg.PublishTimeout)
+	if wk.subjects == nil || len(wk.subjects) > 1024 {
+		wk.subjects = map[string]string{}
+		wk.msgID = []string{""}
+		wk.msg.Header = nats.Header{bus.MsgIDHeader: wk.msgID}
+	}
+	b := &wk.batch
+	b.start()
+	prev := 0
+	for i := range wk.events {
+		e := &wk.events[i]
+		wk.subj = e.AppendSubject(wk.subj[:0])
+		subj, ok := wk.subjects[string(wk.subj)]
+		if !ok {
+			subj = string(wk.subj)
+			wk.subjects[subj] = subj
+		}
+		wk.msg.Subject = subj
+		wk.msg.Data = wk.data[prev:wk.ends[i]]
+		wk.msgID[0] = e.EventID
+		prev = wk.ends[i]
+		var err error
+		// The connection copies the message before publish returns, so
+		// wk's buffers are free again once publish has returned.
+		if wk.reply, err = s.pub.publish(b, &wk.msg, deadline, wk.reply); err != nil {
+			s.pub.abandon(b)
+			switch {
+			case errors.Is(err, errBackpressure):
+				return 0, s.unavailable("backpressure", err)
+			case errors.Is(err, context.DeadlineExceeded):
+				return 0, s.unavailable("timeout", err)
+			}
+			return 0, s.unavailable("publish", err)
+		}
+	}
+	s.pub.seal(b)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-b.done:
+	case <-timer.C:
+		s.pub.abandon(b)
+		return 0, s.unavailable("timeout", context.DeadlineExceeded)
+	case <-ctx.Done():
+		s.pub.abandon(b)
+		return 0, s.unavailable("client_gone", ctx.Err())
+	}
+	dups, err := s.pub.result(b)
+	if err != nil {
+		cause := "nack"
+		switch {
+		case errors.Is(err, nats.ErrDisconnected):
+			cause = "nats_disconnected"
+		case errors.Is(err, errNoResponders):
+			cause = "no_stream"
+		}
+		return 0, s.unavailable(cause, err)
+	}
+	s.m.publishLat.Observe(time.Since(begin).Seconds())
+	return dups, nil
+}
+
+func (s *Server) unavailable(cause string, err error) *apiError {
+	s.m.publishErrs.WithLabelValues(cause).Inc()
+	return &apiError{http.StatusServiceUnavailable, "publish_failed", cause + ": " + err.Error()}
+}
+
+func (s *Server) countEvents(evs []event.Event) {
+	var n [len(kinds)][len(outcomes)]int
+	for i := range evs {
+		n[kindIndex(evs[i].Kind)][outcomeIndex(evs[i].Outcome)]++
+	}
+	for i := range n {
+		for j, c := range n[i] {
+			if c > 0 {
+				s.m.eventCtr[i][j].Add(float64(c))
+			}
+		}
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, log *reqLog, e *apiError) {
+	s.m.answered(e.status)
+	switch {
+	case e.status == http.StatusServiceUnavailable:
+		log.with(log.base.Error()).Str("reason", e.reason).Str("detail", e.detail).Msg("webhook not published")
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+	case e.status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cspwatch"`)
+	default:
+		s.m.rejected.WithLabelValues(e.reason).Inc()
+		log.with(log.base.Warn()).Int("status", e.status).Str("reason", e.reason).Str("detail", e.detail).Msg("webhook rejected")
+	}
+	if e.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	body, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Detail string `json:"detail,omitempty"`
+	}{e.reason, e.detail})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	w.Write(append(body, '\n'))
+}
+
+// handleReady answers 200 when NATS is connected and the stream exists. The
+// stream check is cached for two seconds so that probes cost no API call
+// each.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	err := s.Ready(r.Context())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// Ready reports why the service cannot publish, or nil.
+func (s *Server) Ready(ctx context.Context) error {
+	if !s.nc.IsConnected() {
+		return errNotConnected
+	}
+	s.ready.Lock()
+	defer s.ready.Unlock()
+	if time.Since(s.ready.at) < 2*time.Second {
+		return s.ready.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := s.js.Stream(ctx, s.cfg.Stream)
+	if err != nil {
+		err = fmt.Errorf("stream %s: %w", s.cfg.Stream, err)
+	}
+	s.ready.at, s.ready.err = time.Now(), err
+	return err
+}
+
+func (wk *work) reset() {
+	wk.msg.Data = nil
+	// Events hold strings of the last message; drop them unless the slice
+	// is small enough to be worth keeping.
+	if cap(wk.events) > 4096 {
+		wk.events = nil
+	}
+	if cap(wk.body) > 1<<20 {
+		wk.body = nil
+	}
+	if cap(wk.plain) > 1<<20 {
+		wk.plain = nil
+	}
+	if cap(wk.data) > 4<<20 {
+		wk.data = nil
+	}
+}
+
+var errTooLarge = errors.New("too large")
+
+// readLimited appends r to dst, failing with errTooLarge past limit bytes.
+func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+func (wk *work) gunzip(dst, src []byte, limit int64) ([]byte, error) {
+	br := bytes.NewReader(src)
+	if wk.gz == nil {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return dst, err
+		}
+		wk.gz = zr
+	} else if err := wk.gz.Reset(br); err != nil {
+		return dst, err
+	}
+	return readLimited(dst, wk.gz, limit)
+}
+
+// syncmlType accepts the SyncML DM XML media type and generic XML types
+// (some proxies rewrite it), with any parameters. WBXML is refused: the
+// scanner reads XML only.
+func syncmlType(ct string) bool {
+	if ct == "application/vnd.syncml.dm+xml" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/vnd.syncml.dm+xml", "application/vnd.syncml+xml", "application/xml", "text/xml":
+		return true
+	}
+	return false
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// idGen makes request ids: a random process prefix and a counter.
+type idGen struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func (g *idGen) init() {
+	var b [4]byte
+	rand.Read(b[:])
+	g.prefix = hex.EncodeToString(b[:]) + "-"
+}
+
+func requestID(r *http.Request, g *idGen) string {
+	if v := r.Header.Get(HeaderRequestID); v != "" && len(v) <= 128 {
+		return v
+	}
+	if v := r.Header.Get(HeaderWebhookID); v != "" && len(v) <= 128 {
+		return v
+	}
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 10)
+}

@@ -1,0 +1,141 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/syncml"
+)
+
+// startIngest runs ingest over an embedded JetStream for tenant BenchTenant.
+func startIngest(t *testing.T) (url string, st jetstream.Stream, ns *bustest.Server) {
+	t.Helper()
+	ns = bustest.Start(t)
+	st = ns.InstallStream()
+	creds, err := ingest.ParseCredentials([]byte(`{"tenants":[{"name":"` + BenchTenant + `","secrets":["` + BenchSecret + `"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ingest.New(ingest.DefaultConfig(), creds, ns.Conn(), zerolog.New(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return "http://" + ln.Addr().String(), st, ns
+}
+
+// A counted run sends exactly that many messages, and the stream ends with
+// exactly the events they yield.
+func TestRunCountsExactly(t *testing.T) {
+	url, st, _ := startIngest(t)
+	const count = 300
+	// The same seed twice: one copy to compute what the run must yield.
+	want := 0
+	ref := NewBuiltin(50, 11)
+	sc := syncml.NewScanner(syncml.DefaultLimits)
+	var b event.Builder
+	for i := 0; i < count; i++ {
+		msg, err := sc.Parse(ref.Next().Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := b.Build(msg, event.Meta{Tenant: BenchTenant}, nil)
+		want += len(evs)
+	}
+	src := NewBuiltin(50, 11)
+	r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, Gzip: true}, src.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same messages again through the minimal client: all duplicates.
+	again := NewBuiltin(50, 11)
+	r2, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, FastClient: true}, again.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Messages != count || r2.Errors != 0 || r2.Events != int64(want) || r2.Duplicates != int64(want) {
+		t.Fatalf("fast client replay %+v, want %d messages, %d events all duplicates", r2, count, want)
+	}
+	if r.Messages != count || r.Errors != 0 || r.Events != int64(want) || r.Duplicates != 0 {
+		t.Fatalf("result %+v, want %d messages and %d events", r, count, want)
+	}
+	if r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
+		t.Fatalf("latencies p50 %v p99 %v max %v", r.P50, r.P99, r.Max)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(want) {
+		t.Fatalf("stream holds %d events, want %d", info.State.Msgs, want)
+	}
+}
+
+// A wrong secret fails every message, and the failures are counted by status.
+func TestRunCountsErrors(t *testing.T) {
+	url, _, _ := startIngest(t)
+	src := NewBuiltin(5, 1)
+	for _, fast := range []bool{false, true} {
+		r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: "not-the-bench-secret-0123", Workers: 2, Count: 10, FastClient: fast}, src.Next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Messages != 0 || r.Errors != 10 || r.ByStatus[401] != 10 {
+			t.Fatalf("fast client %v: result %+v, want 10 errors, all 401", fast, r)
+		}
+	}
+}
+
+func TestRawPublish(t *testing.T) {
+	ns := bustest.Start(t)
+	r, err := RawPublish(context.Background(), RawConfig{URL: ns.URL, Duration: 200 * time.Millisecond, Size: 300, Publishers: 1, MaxPending: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Acked == 0 || r.Failed != 0 {
+		t.Fatalf("raw %+v", r)
+	}
+	if _, err := ns.JetStream().Stream(context.Background(), RawStream); err == nil {
+		t.Fatal("raw stream left behind")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{URL: "http://x", Workers: 1, Count: 1}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Config{
+		{Workers: 1, Count: 1},
+		{URL: "http://x", Count: 1},
+		{URL: "http://x", Workers: 1},
+		{URL: "http://x", Workers: 1, Count: 1, Secret: "s"},
+		{URL: "http://x", Workers: 1, Count: 1, Tenant: "t", Secret: "s", Token: "t"},
+		{URL: "http://x", Workers: 1, Count: 1, Rate: -1},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil", c)
+		}
+	}
+}

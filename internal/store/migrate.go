@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspwatch/cspwatch/schema"
+)
+
+// Migration is one numbered file of schema/.
+type Migration struct {
+	Version int
+	Name    string
+	// Statements are the file's statements without their final ";".
+	Statements []string
+	// Requires is the oldest server version ([major, minor]) the migration
+	// runs on; zero for every version.
+	Requires [2]int
+	Checksum string
+}
+
+// Migrations parses the embedded migration files, ordered by version.
+func Migrations() ([]Migration, error) { return parseMigrations(schema.FS) }
+
+func parseMigrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, name := range names {
+		num, rest, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			continue // queries.sql and other non-migrations
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migration %d: both %s and %s", v, prev, name)
+		}
+		seen[v] = name
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		m := Migration{Version: v, Name: strings.TrimSuffix(rest, ".sql"), Checksum: hex.EncodeToString(sum[:8])}
+		text := string(data)
+		if first, _, _ := strings.Cut(text, "\n"); strings.HasPrefix(first, "-- requires:") {
+			want := strings.TrimSpace(strings.TrimPrefix(first, "-- requires:"))
+			maj, minr, ok := strings.Cut(want, ".")
+			a, err1 := strconv.Atoi(maj)
+			b, err2 := strconv.Atoi(minr)
+			if !ok || err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("migration %s: bad requires %q", name, want)
+			}
+			m.Requires = [2]int{a, b}
+		}
+		m.Statements = splitStatements(text)
+		if len(m.Statements) == 0 {
+			return nil, fmt.Errorf("migration %s: no statements", name)
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// splitStatements drops "--" comment lines and splits on ";" at the end of a
+// line. Migrations are ours, so this simple grammar is a rule for writing them
+// rather than a SQL parser.
+func splitStatements(text string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.SplitSeq(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			st := strings.TrimSpace(cur.String())
+			out = append(out, strings.TrimSpace(strings.TrimSuffix(st, ";")))
+			cur.Reset()
+		}
+	}
+	if st := strings.TrimSpace(cur.String()); st != "" {
+		out = append(out, st)
+	}
+	return out
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime
+) ENGINE = MergeTree ORDER BY version`
+
+// MigrateResult says what Migrate did.
+type MigrateResult struct {
+	Applied []int // versions applied by this call
+	Pending []int // versions waiting for a newer server
+}
+
+// Migrate applies the embedded migrations not yet recorded in
+// schema_migrations, in order, and records each after its last statement.
+// It is idempotent, and safe when several processes start together: every
+// statement is itself idempotent, so the worst case is a migration run twice
+// and recorded twice (readers use DISTINCT). A migration whose "requires"
+// is newer than the server is left pending.
+func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
+	var res MigrateResult
+	ms, err := Migrations()
+	if err != nil {
+		return res, fmt.Errorf("migrations: %w", err)
+	}
+	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
+		return res, fmt.Errorf("migrations table: %w", err)
+	}
+	done, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return res, err
+	}
+	major, minor, err := s.ServerVersion()
+	if err != nil {
+		return res, err
+	}
+	for _, m := range ms {
+		if _, ok := done[m.Version]; ok {
+			continue
+		}
+		if m.Requires != [2]int{} && (major < m.Requires[0] || major == m.Requires[0] && minor < m.Requires[1]) {
+			res.Pending = append(res.Pending, m.Version)
+			continue
+		}
+		for i, st := range m.Statements {
+			if err := s.conn.Exec(ctx, st); err != nil {
+				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		// INSERT ... SELECT rather than VALUES: clickhouse-go's Exec of an
+		// INSERT with inline VALUES waits forever on 18.16.
+		err := s.conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, ?",
+			uint32(m.Version), m.Name, m.Checksum, time.Now().UTC().Truncate(time.Second))
+		if err != nil {
+			return res, fmt.Errorf("migration %03d_%s record: %w", m.Version, m.Name, err)
+		}
+		res.Applied = append(res.Applied, m.Version)
+	}
+	return res, nil
+}
+
+// AppliedMigrations returns the recorded versions with their checksums.
+func (s *Store) AppliedMigrations(ctx context.Context) (map[int]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version, checksum FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations read: %w", err)
+	}
+	defer rows.Close()
+	done := map[int]string{}
+	for rows.Next() {
+		var v uint32
+		var sum string
+		if err := rows.Scan(&v, &sum); err != nil {
+			return nil, fmt.Errorf("migrations read: %w", err)
+		}
+		done[int(v)] = sum
+	}
+	return done, rows.Err()
+}

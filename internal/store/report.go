@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ReportOptions select the fleet summary.
+type ReportOptions struct {
+	// Now is the report's reference time (the caller's clock, so that tests
+	// can fix it).
+	Now time.Time
+	// Since is how far back the report looks.
+	Since time.Duration
+	// Tenant restricts the report to one tenant; empty means all.
+	Tenant string
+	// StuckAfter is how long a device may stay in progress before it is
+	// listed as stuck.
+	StuckAfter time.Duration
+	// Top bounds the failure codes and stuck devices listed.
+	Top int
+}
+
+// ProductRate is the current state of one product version across the
+// devices seen in the window.
+type ProductRate struct {
+	Tenant, CSP, Product, Version      string
+	Devices, Succeeded, Failed, Active uint64 // Active: in progress, pending or retrying
+}
+
+// SuccessRate is Succeeded / (Succeeded + Failed), or -1 when nothing
+// finished.
+func (p ProductRate) SuccessRate() float64 {
+	if p.Succeeded+p.Failed == 0 {
+		return -1
+	}
+	return float64(p.Succeeded) / float64(p.Succeeded+p.Failed)
+}
+
+// FailureCode is one failure code's weight in the window.
+type FailureCode struct {
+	CodeSpace string
+	Code      int64
+	Events    uint64
+	// Devices is approximate above ~65,000 (uniq state of the rollup).
+	Devices  uint64
+	Products uint64 // distinct targets
+}
+
+// StuckDevice is a device whose latest state of a target has been in
+// progress, pending or retrying since at least StuckAfter.
+type StuckDevice struct {
+	Tenant, DeviceID, Scope, CSP, TargetID string
+	Product, Version, Outcome              string
+	Code                                   int64
+	Since                                  time.Time
+}
+
+// Report is the fleet summary of `aggregator report`.
+type Report struct {
+	From, To     time.Time
+	Events       uint64
+	Devices      uint64
+	Products     []ProductRate
+	FailureCodes []FailureCode
+	Stuck        []StuckDevice
+}
+
+// tenantFilter is "" or " AND tenant = ?" with its argument appended.
+func tenantFilter(tenant string, args []any) (string, []any) {
+	if tenant == "" {
+		return "", args
+	}
+	return " AND tenant = ?", append(args, tenant)
+}
+
+// FleetReport computes the fleet summary. Success rates come from
+// install_state (the latest state per device and target seen in the window,
+// with the last product name and version any event carried), failure codes
+// from the hourly rollup, stuck devices from install_state joined with the
+// progress events since the device's last final outcome.
+func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error) {
+	if o.Top <= 0 {
+		o.Top = 10
+	}
+	to := o.Now.UTC().Truncate(time.Second)
+	from := to.Add(-o.Since)
+	rep := Report{From: from, To: to}
+
+	tf, args := tenantFilter(o.Tenant, []any{from, to})
+	q := "SELECT count(), uniqExact(device_id) FROM install_events WHERE received_at >= ? AND received_at <= ?" + tf
+	if err := s.conn.QueryRow(ctx, q, args...).Scan(&rep.Events, &rep.Devices); err != nil {
+		return rep, fmt.Errorf("report totals: %w", err)
+	}
+
+	tf, args = tenantFilter(o.Tenant, nil)
+	q = `SELECT tenant, csp, if(pn = '', target_id, pn) AS product, pv,
+		count() AS devices,
+		countIf(outcome = 'succeeded'), countIf(outcome = 'failed'),
+		countIf(outcome IN ('in_progress', 'pending', 'retrying'))
+	FROM (
+		SELECT tenant, device_id, scope, csp, target_id,
+			argMaxIfMerge(last_outcome) AS outcome,
+			argMaxIfMerge(last_product_name) AS pn,
+			argMaxIfMerge(last_product_version) AS pv,
+			maxMerge(last_at) AS la
+		FROM install_state
+		WHERE 1 = 1` + tf + `
+		GROUP BY tenant, device_id, scope, csp, target_id
+	)
+	WHERE la >= ? AND outcome != ''
+	GROUP BY tenant, csp, product, pv
+	ORDER BY tenant, csp, product, pv`
+	args = append(args, from)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return rep, fmt.Errorf("report products: %w", err)
+	}
+	for rows.Next() {
+		var p ProductRate
+		if err := rows.Scan(&p.Tenant, &p.CSP, &p.Product, &p.Version, &p.Devices, &p.Succeeded, &p.Failed, &p.Active); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("report products: %w", err)
+		}
+		rep.Products = append(rep.Products, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rep, fmt.Errorf("report products: %w", err)
+	}
+
+	tf, args = tenantFilter(o.Tenant, []any{from.Truncate(time.Hour), to})
+	q = `SELECT code_space, code, sumMerge(events) AS n, uniqMerge(devices), uniqExact(target_id)
+	FROM install_rollup_hourly
+	WHERE hour >= ? AND hour <= ? AND outcome = 'failed'` + tf + `
+	GROUP BY code_space, code
+	ORDER BY n DESC, code_space, code
+	LIMIT ?`
+	rows, err = s.conn.Query(ctx, q, append(args, o.Top)...)
+	if err != nil {
+		return rep, fmt.Errorf("report failure codes: %w", err)
+	}
+	for rows.Next() {
+		var f FailureCode
+		if err := rows.Scan(&f.CodeSpace, &f.Code, &f.Events, &f.Devices, &f.Products); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("report failure codes: %w", err)
+		}
+		rep.FailureCodes = append(rep.FailureCodes, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rep, fmt.Errorf("report failure codes: %w", err)
+	}
+
+	rep.Stuck, err = s.stuck(ctx, o.Tenant, to.Add(-o.StuckAfter), o.Top)
+	if err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// StuckQuery finds devices in progress since before a time: the latest
+// state says in progress, and the first progress event after the last final
+// outcome is older than the bound. Arguments: tenant filter inside the
+// state subquery (see tenantFilter), the bound, the limit.
+const stuckQuery = `SELECT tenant, device_id, scope, csp, target_id,
+	any(s_pn), any(s_pv), any(s_outcome), any(s_code), min(received_at) AS since
+FROM install_events
+ANY INNER JOIN (
+	SELECT tenant, device_id, scope, csp, target_id,
+		argMaxIfMerge(last_outcome) AS s_outcome,
+		argMaxIfMerge(last_code) AS s_code,
+		argMaxIfMerge(last_product_name) AS s_pn,
+		argMaxIfMerge(last_product_version) AS s_pv,
+		maxIfMerge(last_final_at) AS s_final
+	FROM install_state
+	WHERE 1 = 1%s
+	GROUP BY tenant, device_id, scope, csp, target_id
+	HAVING s_outcome IN ('in_progress', 'pending', 'retrying')
+) USING (tenant, device_id, scope, csp, target_id)
+WHERE outcome IN ('in_progress', 'pending', 'retrying') AND received_at > s_final
+GROUP BY tenant, device_id, scope, csp, target_id
+HAVING since <= ?
+ORDER BY since, tenant, device_id
+LIMIT ?`
+
+func (s *Store) stuck(ctx context.Context, tenant string, before time.Time, limit int) ([]StuckDevice, error) {
+	tf, args := tenantFilter(tenant, nil)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(stuckQuery, tf), append(args, before, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("report stuck devices: %w", err)
+	}
+	defer rows.Close()
+	var out []StuckDevice
+	for rows.Next() {
+		var d StuckDevice
+		if err := rows.Scan(&d.Tenant, &d.DeviceID, &d.Scope, &d.CSP, &d.TargetID, &d.Product, &d.Version, &d.Outcome, &d.Code, &d.Since); err != nil {
+			return nil, fmt.Errorf("report stuck devices: %w", err)
+		}
+		d.Since = d.Since.UTC()
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("report stuck devices: %w", err)
+	}
+	return out, nil
+}

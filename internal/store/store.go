@@ -1,0 +1,398 @@
+// Package store writes install events to ClickHouse and applies the schema
+// migrations embedded from schema/.
+//
+// It speaks the native protocol only (clickhouse-go's HTTP protocol does not
+// work with ClickHouse 18.16) and names the columns of every INSERT.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/cspwatch/cspwatch/internal/event"
+)
+
+// Config says how to reach ClickHouse.
+type Config struct {
+	// Addrs are host:port of native-protocol endpoints (port 9000, or 9440
+	// with TLS); several are tried in order.
+	Addrs    []string
+	Database string
+	User     string
+	Password string
+	// TLS turns on TLS; TLSCA verifies the server, TLSCert and TLSKey are a
+	// client certificate, TLSSkipVerify disables verification (development
+	// only).
+	TLS                    bool
+	TLSCA, TLSCert, TLSKey string
+	TLSSkipVerify          bool
+	DialTimeout            time.Duration
+	// ReadTimeout bounds one server answer; a large INSERT is answered when
+	// the whole batch is written, so keep it well above the slowest insert.
+	ReadTimeout  time.Duration
+	MaxOpenConns int
+	// CreateDatabase issues CREATE DATABASE IF NOT EXISTS before Migrate.
+	CreateDatabase bool
+}
+
+// DefaultConfig is a local server's default user and database.
+func DefaultConfig() Config {
+	return Config{
+		Addrs:          []string{"127.0.0.1:9000"},
+		Database:       "cspwatch",
+		User:           "default",
+		DialTimeout:    5 * time.Second,
+		ReadTimeout:    2 * time.Minute,
+		MaxOpenConns:   4,
+		CreateDatabase: true,
+	}
+}
+
+// Validate reports the first inconsistent setting.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Addrs) == 0 || c.Addrs[0] == "":
+		return errors.New("clickhouse: no address")
+	case c.Database == "" || strings.ContainsAny(c.Database, "`.; \t\n"):
+		return fmt.Errorf("clickhouse: bad database name %q", c.Database)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("clickhouse: tls cert and key go together")
+	case !c.TLS && (c.TLSCA != "" || c.TLSCert != "" || c.TLSSkipVerify):
+		return errors.New("clickhouse: tls settings given but tls is off")
+	case c.DialTimeout <= 0 || c.ReadTimeout <= 0:
+		return errors.New("clickhouse: timeouts must be positive")
+	case c.MaxOpenConns < 1:
+		return errors.New("clickhouse: max open conns must be at least 1")
+	}
+	return nil
+}
+
+func (c Config) options(database string) (*clickhouse.Options, error) {
+	o := &clickhouse.Options{
+		Addr:         c.Addrs,
+		Protocol:     clickhouse.Native,
+		Auth:         clickhouse.Auth{Database: database, Username: c.User, Password: c.Password},
+		DialTimeout:  c.DialTimeout,
+		ReadTimeout:  c.ReadTimeout,
+		MaxOpenConns: c.MaxOpenConns,
+		MaxIdleConns: c.MaxOpenConns,
+		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	}
+	if c.TLS {
+		t := &tls.Config{InsecureSkipVerify: c.TLSSkipVerify} //nolint:gosec // opt-in, documented as development only
+		if c.TLSCA != "" {
+			pem, err := os.ReadFile(c.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("clickhouse tls ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("clickhouse tls ca: no certificate in %s", c.TLSCA)
+			}
+			t.RootCAs = pool
+		}
+		if c.TLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("clickhouse tls cert: %w", err)
+			}
+			t.Certificates = []tls.Certificate{cert}
+		}
+		o.TLS = t
+	}
+	return o, nil
+}
+
+// Store is a connection pool to one ClickHouse database. It is safe for
+// concurrent use.
+type Store struct {
+	cfg  Config
+	conn driver.Conn
+}
+
+// Open connects and checks the server answers. With CreateDatabase it
+// first creates the database. An error from an unreachable server is
+// retryable (see Retryable).
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.CreateDatabase {
+		o, err := cfg.options("default")
+		if err != nil {
+			return nil, err
+		}
+		c, err := clickhouse.Open(o)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse open: %w", err)
+		}
+		err = c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`")
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse create database: %w", err)
+		}
+	}
+	o, err := cfg.options(cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse open: %w", err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse ping: %w", err)
+	}
+	return &Store{cfg: cfg, conn: conn}, nil
+}
+
+// Conn returns the underlying connection, for queries.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Ping checks the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse ping: %w", err)
+	}
+	return nil
+}
+
+// Row is an event with the JetStream stream sequence it came from (0 when it
+// did not come from the stream).
+type Row struct {
+	event.Event
+	Seq uint64
+}
+
+// columns is the INSERT column list, in the order insertColumns fills them.
+const columns = "event_id, schema_version, received_at, received_ms, tenant, device_id, session_id, msg_id, kind, " +
+	"cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, code_space, code_name, " +
+	"outcome, category, alert_type, mark, text, original_error, mdm_received_at, mdm_generic_alert, " +
+	"product_name, product_version, product_publisher, product_install_date, product_install_path, " +
+	"product_last_error_desc, stream_seq"
+
+// InsertQuery is the statement InsertRows prepares.
+const InsertQuery = "INSERT INTO install_events (" + columns + ")"
+
+// InsertEvents inserts events as rows with no stream sequence.
+func (s *Store) InsertEvents(ctx context.Context, events []event.Event) error {
+	rows := make([]Row, len(events))
+	for i := range events {
+		rows[i].Event = events[i]
+	}
+	return s.InsertRows(ctx, rows)
+}
+
+// InsertRows inserts rows in one native INSERT, column by column. ClickHouse
+// writes the rows of one partition (month) atomically; a batch spanning
+// months is written as one part per month, so after an error some months may
+// be stored: callers retrying an insert must first drop the rows that exist
+// (ExistingIDs). Errors are classified by Retryable.
+func (s *Store) InsertRows(ctx context.Context, rows []Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch, err := s.conn.PrepareBatch(ctx, InsertQuery)
+	if err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	defer batch.Close()
+	if err := appendColumns(batch, rows); err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	return nil
+}
+
+// appendColumns fills batch column by column, which is several times faster
+// than row-wise Append in clickhouse-go.
+func appendColumns(batch driver.Batch, rows []Row) error {
+	n := len(rows)
+	strs := func(f func(*Row) string) []string {
+		out := make([]string, n)
+		for i := range rows {
+			out[i] = f(&rows[i])
+		}
+		return out
+	}
+	ints := func(f func(*Row) int64) []int64 {
+		out := make([]int64, n)
+		for i := range rows {
+			out[i] = f(&rows[i])
+		}
+		return out
+	}
+	prod := func(f func(*event.Product) string) []string {
+		return strs(func(r *Row) string {
+			if r.Product == nil {
+				return ""
+			}
+			return f(r.Product)
+		})
+	}
+	ver := make([]uint8, n)
+	at := make([]time.Time, n)
+	ms := make([]uint16, n)
+	seq := make([]uint64, n)
+	for i := range rows {
+		r := &rows[i]
+		ver[i] = uint8(r.SchemaVersion)
+		t := r.ReceivedAt.UTC()
+		at[i] = t.Truncate(time.Second)
+		ms[i] = uint16(t.Nanosecond() / int(time.Millisecond))
+		seq[i] = r.Seq
+	}
+	cols := []any{
+		strs(func(r *Row) string { return r.EventID }),
+		ver, at, ms,
+		strs(func(r *Row) string { return r.Tenant }),
+		strs(func(r *Row) string { return r.DeviceID }),
+		strs(func(r *Row) string { return r.SessionID }),
+		strs(func(r *Row) string { return r.MsgID }),
+		strs(func(r *Row) string { return r.Kind }),
+		ints(func(r *Row) int64 { return r.CmdID }),
+		ints(func(r *Row) int64 { return r.CmdRef }),
+		strs(func(r *Row) string { return r.Scope }),
+		strs(func(r *Row) string { return r.CSP }),
+		strs(func(r *Row) string { return r.TargetID }),
+		strs(func(r *Row) string { return r.Node }),
+		strs(func(r *Row) string { return r.LocURI }),
+		ints(func(r *Row) int64 { return r.Code }),
+		strs(func(r *Row) string { return r.CodeHex }),
+		ints(func(r *Row) int64 { return r.Win32Code }),
+		strs(func(r *Row) string { return r.CodeSpace }),
+		strs(func(r *Row) string { return r.CodeName }),
+		strs(func(r *Row) string { return r.Outcome }),
+		strs(func(r *Row) string { return r.Category }),
+		strs(func(r *Row) string { return r.AlertType }),
+		strs(func(r *Row) string { return r.Mark }),
+		strs(func(r *Row) string { return r.Text }),
+		strs(func(r *Row) string { return r.OriginalError }),
+		strs(func(r *Row) string { return r.MDMReceivedAt }),
+		strs(func(r *Row) string { return r.GenericAlert }),
+		prod(func(p *event.Product) string { return p.Name }),
+		prod(func(p *event.Product) string { return p.Version }),
+		prod(func(p *event.Product) string { return p.Publisher }),
+		prod(func(p *event.Product) string { return p.InstallDate }),
+		prod(func(p *event.Product) string { return p.InstallPath }),
+		prod(func(p *event.Product) string { return p.LastErrorDesc }),
+		seq,
+	}
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// existingChunk bounds the ids of one existence query, keeping the query text
+// (about 35 bytes an id) under the server's default max_query_size of 256 KiB.
+const existingChunk = 4000
+
+// ExistingIDs returns which event_ids of rows are already in install_events.
+// The tenants and the received_at range of rows narrow the scan to the parts
+// that can hold them (partition min/max index and the sort key), so the cost
+// grows with the data of that time range, not with the table.
+func (s *Store) ExistingIDs(ctx context.Context, rows []Row) (map[string]struct{}, error) {
+	found := make(map[string]struct{})
+	for start := 0; start < len(rows); start += existingChunk {
+		chunk := rows[start:min(start+existingChunk, len(rows))]
+		ids := make([]any, len(chunk))
+		tenantSet := make(map[string]struct{})
+		lo, hi := chunk[0].ReceivedAt, chunk[0].ReceivedAt
+		for i := range chunk {
+			ids[i] = chunk[i].EventID
+			tenantSet[chunk[i].Tenant] = struct{}{}
+			if t := chunk[i].ReceivedAt; t.Before(lo) {
+				lo = t
+			} else if t.After(hi) {
+				hi = t
+			}
+		}
+		tenants := make([]any, 0, len(tenantSet))
+		for t := range tenantSet {
+			tenants = append(tenants, t)
+		}
+		// GroupSet binds as a parenthesised list; a plain slice would bind
+		// as an array, which IN rejects on 18.16.
+		q := "SELECT event_id FROM install_events WHERE tenant IN ? AND received_at >= ? AND received_at <= ? AND event_id IN ?"
+		r, err := s.conn.Query(ctx, q, clickhouse.GroupSet{Value: tenants},
+			lo.UTC().Truncate(time.Second), hi.UTC().Truncate(time.Second), clickhouse.GroupSet{Value: ids})
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse existing ids: %w", err)
+		}
+		for r.Next() {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("clickhouse existing ids: %w", err)
+			}
+			found[id] = struct{}{}
+		}
+		err = r.Err()
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse existing ids: %w", err)
+		}
+	}
+	return found, nil
+}
+
+// ServerVersion returns the server's major and minor version.
+func (s *Store) ServerVersion() (major, minor int, err error) {
+	v, err := s.conn.ServerVersion()
+	if err != nil {
+		return 0, 0, fmt.Errorf("clickhouse server version: %w", err)
+	}
+	return int(v.Version.Major), int(v.Version.Minor), nil
+}
+
+// Retryable reports whether err may go away by itself: the server or the
+// network is unreachable, slow or overloaded. Other server exceptions
+// (unknown table or column, type mismatch, syntax, authentication) need a
+// person or a deployment to fix; retrying them is still safe but useless, so
+// callers report them loudly.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		// Dial failures, resets, time-outs, io.EOF: the connection, not the data.
+		return !errors.Is(err, context.Canceled)
+	}
+	switch ex.Code {
+	case 3, // UNEXPECTED_END_OF_FILE
+		159, // TIMEOUT_EXCEEDED
+		160, // TOO_SLOW
+		164, // READONLY (a replica switching)
+		202, // TOO_MANY_SIMULTANEOUS_QUERIES
+		209, // SOCKET_TIMEOUT
+		210, // NETWORK_ERROR
+		241, // MEMORY_LIMIT_EXCEEDED
+		242, // TABLE_IS_READ_ONLY
+		252, // TOO_MANY_PARTS
+		285, // TOO_FEW_LIVE_REPLICAS
+		319, // UNKNOWN_STATUS_OF_INSERT
+		425, // SYSTEM_ERROR
+		999: // KEEPER_EXCEPTION
+		return true
+	}
+	return false
+}

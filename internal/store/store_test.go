@@ -1,0 +1,283 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
+
+// open migrates a fresh database and returns its store.
+func open(t *testing.T) *store.Store {
+	t.Helper()
+	db := clickhousetest.NewDB(t)
+	cfg := store.DefaultConfig()
+	cfg.Addrs = []string{db.Addr}
+	cfg.Database = db.Database
+	ctx := context.Background()
+	s, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// schemaSnapshot lists every table and column of the database.
+func schemaSnapshot(t *testing.T, s *store.Store) string {
+	t.Helper()
+	rows, err := s.Conn().Query(context.Background(),
+		"SELECT table, name, type FROM system.columns WHERE database = currentDatabase() ORDER BY table, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var tbl, name, typ string
+		if err := rows.Scan(&tbl, &name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s.%s %s\n", tbl, name, typ)
+	}
+	return b.String()
+}
+
+func count(t *testing.T, s *store.Store, q string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := s.Conn().QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func TestMigrateTwiceChangesNothing(t *testing.T) {
+	s := open(t)
+	ms, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := schemaSnapshot(t, s)
+	for _, tbl := range []string{"install_events.event_id", "install_rollup_hourly.devices", "install_state.last_outcome", "schema_migrations.version"} {
+		if !strings.Contains(before, tbl+" ") {
+			t.Errorf("schema lacks %s:\n%s", tbl, before)
+		}
+	}
+	recorded := count(t, s, "SELECT count() FROM schema_migrations")
+	res, err := s.Migrate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Applied) != 0 {
+		t.Fatalf("second Migrate applied %v", res.Applied)
+	}
+	if after := schemaSnapshot(t, s); after != before {
+		t.Fatalf("schema changed:\n%s\nvs\n%s", before, after)
+	}
+	if n := count(t, s, "SELECT count() FROM schema_migrations"); n != recorded {
+		t.Fatalf("schema_migrations grew from %d to %d", recorded, n)
+	}
+	// 18.16 applies every migration but the version-gated ones, which stay pending.
+	done, err := s.AppliedMigrations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		_, ok := done[m.Version]
+		gated := m.Requires != [2]int{}
+		if ok == gated {
+			t.Errorf("migration %d (requires %v): applied %v", m.Version, m.Requires, ok)
+		}
+	}
+	if !slicesContain(res.Pending, 4) {
+		t.Errorf("pending %v, want 4 (needs 21.8) on this server", res.Pending)
+	}
+}
+
+func slicesContain(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func mkEvent(i int, device, outcome string, code int64, at time.Time) event.Event {
+	return event.Event{
+		EventID:       fmt.Sprintf("%032x", i),
+		SchemaVersion: 1,
+		ReceivedAt:    at,
+		Tenant:        "t1",
+		DeviceID:      device,
+		SessionID:     "s",
+		MsgID:         "1",
+		Kind:          event.KindAlert,
+		CmdID:         int64(i % 7),
+		Scope:         event.ScopeDevice,
+		CSP:           event.CSPMSI,
+		TargetID:      "PRODUCT-A",
+		Node:          "DownloadInstall",
+		Code:          code,
+		CodeSpace:     "win32",
+		Outcome:       outcome,
+		Product:       &event.Product{Name: "App A", Version: "1.2"},
+	}
+}
+
+func TestInsertRowsAndExistingIDs(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 5, 30, 1, 123_000_000, time.UTC)
+	var evs []event.Event
+	for i := range 100 {
+		outcome, code := "succeeded", int64(0)
+		if i%4 == 0 {
+			outcome, code = "failed", 1603
+		}
+		evs = append(evs, mkEvent(i, fmt.Sprintf("dev%02d", i%10), outcome, code, at.Add(time.Duration(i)*time.Minute)))
+	}
+	if err := s.InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, "SELECT count() FROM install_events"); n != 100 {
+		t.Fatalf("%d rows, want 100", n)
+	}
+	if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly"); n != 100 {
+		t.Fatalf("rollup counts %d, want 100", n)
+	}
+	if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly WHERE code = 1603"); n != 25 {
+		t.Fatalf("rollup 1603 counts %d, want 25", n)
+	}
+	// Milliseconds and product survive the round trip.
+	var ms uint16
+	var name string
+	if err := s.Conn().QueryRow(ctx, "SELECT received_ms, product_name FROM install_events WHERE event_id = ?", evs[0].EventID).Scan(&ms, &name); err != nil {
+		t.Fatal(err)
+	}
+	if ms != 123 || name != "App A" {
+		t.Fatalf("received_ms %d product %q", ms, name)
+	}
+
+	probe := []store.Row{{Event: evs[3]}, {Event: evs[50]}, {Event: mkEvent(1000, "x", "failed", 1, at)}}
+	got, err := s.ExistingIDs(ctx, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("existing %v, want the two inserted ids", got)
+	}
+	for _, e := range []event.Event{evs[3], evs[50]} {
+		if _, ok := got[e.EventID]; !ok {
+			t.Fatalf("%s not reported existing", e.EventID)
+		}
+	}
+}
+
+// The latest state of a device follows its last counting event, ignores a
+// LastError of 0 beside an install in progress, and keeps the last known
+// product version.
+func TestInstallState(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+	e1 := mkEvent(1, "d1", "in_progress", 40, at)
+	e1.Kind, e1.Node, e1.CodeSpace = event.KindResult, "Status", "msi_status"
+	e2 := mkEvent(2, "d1", "succeeded", 0, at)
+	e2.Kind, e2.Node, e2.Product, e2.CmdID = event.KindResult, "LastError", nil, 6
+	e3 := mkEvent(3, "d2", "in_progress", 40, at)
+	e3.Kind, e3.Node, e3.CodeSpace = event.KindResult, "Status", "msi_status"
+	e4 := mkEvent(4, "d2", "failed", 1603, at.Add(time.Hour))
+	e4.Product = nil
+	if err := s.InsertEvents(ctx, []event.Event{e1, e2, e3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertEvents(ctx, []event.Event{e4}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Conn().Query(ctx, `SELECT device_id, argMaxIfMerge(last_outcome), argMaxIfMerge(last_code), argMaxIfMerge(last_product_version)
+		FROM install_state GROUP BY tenant, device_id, scope, csp, target_id ORDER BY device_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var dev, outcome, version string
+		var code int64
+		if err := rows.Scan(&dev, &outcome, &code, &version); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %d %s", dev, outcome, code, version))
+	}
+	want := []string{"d1 in_progress 40 1.2", "d2 failed 1603 1.2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("state %v, want %v", got, want)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"eof", fmt.Errorf("clickhouse insert: %w", io.EOF), true},
+		{"dial", errors.New("dial tcp 127.0.0.1:9000: connect: connection refused"), true},
+		{"canceled", fmt.Errorf("x: %w", context.Canceled), false},
+		{"too many parts", fmt.Errorf("x: %w", &clickhouse.Exception{Code: 252}), true},
+		{"memory", &clickhouse.Exception{Code: 241}, true},
+		{"unknown table", fmt.Errorf("x: %w", &clickhouse.Exception{Code: 60}), false},
+		{"no such column", &clickhouse.Exception{Code: 16}, false},
+		{"auth", &clickhouse.Exception{Code: 516}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := store.Retryable(tt.err); got != tt.want {
+				t.Fatalf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*store.Config)
+		want   string
+	}{
+		{"defaults", func(*store.Config) {}, ""},
+		{"no addr", func(c *store.Config) { c.Addrs = nil }, "no address"},
+		{"bad db", func(c *store.Config) { c.Database = "a;b" }, "bad database"},
+		{"cert without key", func(c *store.Config) { c.TLS, c.TLSCert = true, "c.pem" }, "go together"},
+		{"tls settings without tls", func(c *store.Config) { c.TLSCA = "ca.pem" }, "tls is off"},
+		{"zero conns", func(c *store.Config) { c.MaxOpenConns = 0 }, "max open conns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := store.DefaultConfig()
+			tt.change(&c)
+			err := c.Validate()
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

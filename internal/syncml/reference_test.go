@@ -1,0 +1,438 @@
+package syncml
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/beevik/etree"
+)
+
+// The reference extractor: the same facts as the scanner, computed from an
+// etree DOM by an independent reading of the rules in the package docs. It is
+// slow and allocates freely; it exists only to check the scanner.
+
+// rawMark prefixes a reference value taken from an element with child
+// elements: the rest is the canonical (etree-serialised) inner markup, and
+// the scanner's raw value is compared after the same canonicalisation.
+const rawMark = "\x00raw:"
+
+type refItem struct {
+	Source, Target, Format, Type, Mark, Data, OriginalError string
+}
+
+type refCommand struct {
+	Kind                                Kind
+	CmdID, MsgRef, CmdRef, Cmd          string
+	TargetRef, SourceRef, Data, OrigErr string
+	Format, Type                        string
+	Items                               []refItem
+}
+
+type refMessage struct {
+	Version                                            string
+	VerDTD, VerProto, SessionID, MsgID, Target, Source string
+	Commands                                           []refCommand
+	Other                                              int
+	Final                                              bool
+}
+
+// errEtree marks inputs etree itself cannot read; nothing is compared then.
+var errEtree = errors.New("etree rejects the input")
+
+// refDecode strips a UTF-8 BOM and transcodes UTF-16, independently of the
+// scanner's code.
+func refDecode(b []byte) []byte {
+	if bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}) {
+		return b[3:]
+	}
+	var big bool
+	switch {
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}):
+		b = b[2:]
+	case bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		b, big = b[2:], true
+	case len(b) >= 2 && b[0] == '<' && b[1] == 0:
+	case len(b) >= 2 && b[0] == 0 && b[1] == '<':
+		big = true
+	default:
+		return b
+	}
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		if big {
+			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+		} else {
+			u[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
+		}
+	}
+	return []byte(string(utf16.Decode(u)))
+}
+
+func refRead(b []byte) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.PreserveDuplicateAttrs = true
+	doc.ReadSettings.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	if err := doc.ReadFromBytes(b); err != nil {
+		return nil, errEtree
+	}
+	return doc, nil
+}
+
+func refTrim(s string) string { return strings.Trim(s, " \t\r\n") }
+
+// refText is the value of a value element: the joined character data (text
+// and CDATA, comments and PIs dropped), trimmed; or, when it has child
+// elements, its canonical inner markup.
+func refText(e *etree.Element) string {
+	var b strings.Builder
+	for _, t := range e.Child {
+		if _, ok := t.(*etree.Element); ok {
+			return rawMark + refInner(e)
+		}
+		if cd, ok := t.(*etree.CharData); ok {
+			b.WriteString(cd.Data)
+		}
+	}
+	return refTrim(b.String())
+}
+
+func refInner(e *etree.Element) string {
+	var b strings.Builder
+	ws := etree.WriteSettings{}
+	for _, t := range e.Child {
+		t.WriteTo(&b, &ws)
+	}
+	return refTrim(b.String())
+}
+
+// canon renders raw inner markup the way refInner renders a DOM element.
+func canon(raw string) string {
+	doc, err := refRead([]byte("<x>" + raw + "</x>"))
+	if err != nil {
+		return "\x00unparsable:" + raw
+	}
+	return refInner(doc.Root())
+}
+
+func refAttr(e *etree.Element, match func(a etree.Attr) bool) (string, bool) {
+	for _, a := range e.Attr {
+		if match(a) {
+			return refTrim(a.Value), true
+		}
+	}
+	return "", false
+}
+
+func origErr(e *etree.Element) string {
+	v, _ := refAttr(e, func(a etree.Attr) bool { return a.Key == "originalerror" && a.Space != "xmlns" })
+	return v
+}
+
+func locURI(e *etree.Element, dst *string) {
+	for _, c := range e.ChildElements() {
+		if c.Tag == "LocURI" {
+			*dst = refText(c)
+		}
+	}
+}
+
+// refExtract returns the reference facts or a *Error naming a semantic
+// reason (not_syncml, no_synchdr, no_device_id, empty), or errEtree.
+func refExtract(input []byte) (*refMessage, error) {
+	doc, err := refRead(refDecode(input))
+	if err != nil {
+		return nil, err
+	}
+	root := doc.Root()
+	if root == nil {
+		return nil, &Error{Reason: ReasonEmpty}
+	}
+	if root.Tag != "SyncML" {
+		return nil, &Error{Reason: ReasonNotSyncML}
+	}
+	m := &refMessage{}
+	ns, ok := refAttr(root, func(a etree.Attr) bool {
+		if root.Space == "" {
+			return a.Space == "" && a.Key == "xmlns"
+		}
+		return a.Space == "xmlns" && a.Key == root.Space
+	})
+	if ok && len(ns) > len("syncml:syncml") && strings.EqualFold(ns[:len("syncml:syncml")], "syncml:syncml") {
+		m.Version = ns[len("syncml:syncml"):]
+	}
+	sawHdr := false
+	for _, c := range root.ChildElements() {
+		switch c.Tag {
+		case "SyncHdr":
+			sawHdr = true
+			for _, h := range c.ChildElements() {
+				switch h.Tag {
+				case "VerDTD":
+					m.VerDTD = refText(h)
+				case "VerProto":
+					m.VerProto = refText(h)
+				case "SessionID":
+					m.SessionID = refText(h)
+				case "MsgID":
+					m.MsgID = refText(h)
+				case "Target":
+					locURI(h, &m.Target)
+				case "Source":
+					locURI(h, &m.Source)
+				}
+			}
+		case "SyncBody":
+			if !sawHdr {
+				return nil, &Error{Reason: ReasonNoHeader}
+			}
+			refBody(m, c)
+		}
+	}
+	if !sawHdr {
+		return nil, &Error{Reason: ReasonNoHeader}
+	}
+	if m.Source == "" {
+		return nil, &Error{Reason: ReasonNoDevice}
+	}
+	return m, nil
+}
+
+func refBody(m *refMessage, body *etree.Element) {
+	for _, c := range body.ChildElements() {
+		switch c.Tag {
+		case "Status":
+			m.Commands = append(m.Commands, refCmd(KindStatus, c))
+		case "Results":
+			m.Commands = append(m.Commands, refCmd(KindResults, c))
+		case "Alert":
+			m.Commands = append(m.Commands, refCmd(KindAlert, c))
+		case "Atomic", "Sequence":
+			refBody(m, c)
+		case "Final":
+			m.Final = true
+		case "CmdID", "Meta", "NoResp", "Cred":
+		default:
+			m.Other++
+		}
+	}
+}
+
+func refCmd(k Kind, e *etree.Element) refCommand {
+	c := refCommand{Kind: k}
+	tset, sset := false, false
+	for _, x := range e.ChildElements() {
+		switch x.Tag {
+		case "CmdID":
+			c.CmdID = refText(x)
+		case "MsgRef":
+			c.MsgRef = refText(x)
+		case "CmdRef":
+			c.CmdRef = refText(x)
+		case "Cmd":
+			c.Cmd = refText(x)
+		case "TargetRef":
+			if !tset {
+				c.TargetRef, tset = refText(x), true
+			}
+		case "SourceRef":
+			if !sset {
+				c.SourceRef, sset = refText(x), true
+			}
+		case "Data":
+			c.Data, c.OrigErr = refText(x), origErr(x)
+		case "Meta":
+			for _, mm := range x.ChildElements() {
+				switch mm.Tag {
+				case "Format":
+					c.Format = refText(mm)
+				case "Type":
+					c.Type = refText(mm)
+				}
+			}
+		case "Item":
+			c.Items = append(c.Items, refItemOf(x))
+		}
+	}
+	return c
+}
+
+func refItemOf(e *etree.Element) refItem {
+	var it refItem
+	var df, dt, dm string
+	for _, x := range e.ChildElements() {
+		switch x.Tag {
+		case "Source":
+			locURI(x, &it.Source)
+		case "Target":
+			locURI(x, &it.Target)
+		case "Meta":
+			for _, mm := range x.ChildElements() {
+				switch mm.Tag {
+				case "Format":
+					it.Format = refText(mm)
+				case "Type":
+					it.Type = refText(mm)
+				case "Mark":
+					it.Mark = refText(mm)
+				}
+			}
+		case "Data":
+			it.Data, it.OriginalError = refText(x), origErr(x)
+		case "Format":
+			df = refText(x)
+		case "Type":
+			dt = refText(x)
+		case "Mark":
+			dm = refText(x)
+		}
+	}
+	if it.Format == "" {
+		it.Format = df
+	}
+	if it.Type == "" {
+		it.Type = dt
+	}
+	if it.Mark == "" {
+		it.Mark = dm
+	}
+	return it
+}
+
+// diff compares the scanner's message with the reference and describes the
+// first differences ("" when they agree).
+func diff(m *Message, r *refMessage) string {
+	var out []string
+	cmp := func(where string, want string, got []byte) {
+		g := string(got)
+		if strings.HasPrefix(want, rawMark) {
+			want = want[len(rawMark):]
+			g = canon(g)
+		}
+		if want != g {
+			out = append(out, fmt.Sprintf("%s: reference %q, scanner %q", where, want, g))
+		}
+	}
+	cmp("Version", r.Version, m.Version)
+	cmp("VerDTD", r.VerDTD, m.Header.VerDTD)
+	cmp("VerProto", r.VerProto, m.Header.VerProto)
+	cmp("SessionID", r.SessionID, m.Header.SessionID)
+	cmp("MsgID", r.MsgID, m.Header.MsgID)
+	cmp("Target", r.Target, m.Header.Target)
+	cmp("Source", r.Source, m.Header.Source)
+	if r.Other != m.Other {
+		out = append(out, fmt.Sprintf("Other: reference %d, scanner %d", r.Other, m.Other))
+	}
+	if r.Final != m.Final {
+		out = append(out, fmt.Sprintf("Final: reference %v, scanner %v", r.Final, m.Final))
+	}
+	if len(r.Commands) != len(m.Commands) {
+		return strings.Join(append(out, fmt.Sprintf("commands: reference %d, scanner %d", len(r.Commands), len(m.Commands))), "\n")
+	}
+	for i := range r.Commands {
+		rc, c := &r.Commands[i], &m.Commands[i]
+		p := fmt.Sprintf("command %d ", i)
+		if rc.Kind != c.Kind {
+			out = append(out, fmt.Sprintf("%skind: reference %v, scanner %v", p, rc.Kind, c.Kind))
+		}
+		cmp(p+"CmdID", rc.CmdID, c.CmdID)
+		cmp(p+"MsgRef", rc.MsgRef, c.MsgRef)
+		cmp(p+"CmdRef", rc.CmdRef, c.CmdRef)
+		cmp(p+"Cmd", rc.Cmd, c.Cmd)
+		cmp(p+"TargetRef", rc.TargetRef, c.TargetRef)
+		cmp(p+"SourceRef", rc.SourceRef, c.SourceRef)
+		cmp(p+"Data", rc.Data, c.Data)
+		cmp(p+"OriginalError", rc.OrigErr, c.OriginalError)
+		cmp(p+"Format", rc.Format, c.Format)
+		cmp(p+"Type", rc.Type, c.Type)
+		if len(rc.Items) != len(c.Items) {
+			out = append(out, fmt.Sprintf("%sitems: reference %d, scanner %d", p, len(rc.Items), len(c.Items)))
+			continue
+		}
+		for j := range rc.Items {
+			ri, it := &rc.Items[j], &c.Items[j]
+			q := fmt.Sprintf("%sitem %d ", p, j)
+			cmp(q+"Source", ri.Source, it.Source)
+			cmp(q+"Target", ri.Target, it.Target)
+			cmp(q+"Format", ri.Format, it.Format)
+			cmp(q+"Type", ri.Type, it.Type)
+			cmp(q+"Mark", ri.Mark, it.Mark)
+			cmp(q+"Data", ri.Data, it.Data)
+			cmp(q+"OriginalError", ri.OriginalError, it.OriginalError)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// semantic reports whether a reason is decided by document structure the
+// reference also sees (as opposed to syntax or limits).
+func semantic(r Reason) bool {
+	switch r {
+	case ReasonNotSyncML, ReasonNoHeader, ReasonNoDevice:
+		return true
+	}
+	return false
+}
+
+// checkAgainstReference is the differential oracle shared by the corpus test
+// and the fuzz target. Inputs etree cannot read are not compared: etree is
+// stricter in places (XML name classes, control characters, the declared
+// version) and the scanner in others (DTDs, limits, content after the root).
+func checkAgainstReference(t testing.TB, input []byte, m *Message, err error) {
+	t.Helper()
+	ref, rerr := refExtract(input)
+	if errors.Is(rerr, errEtree) {
+		return
+	}
+	var se *Error
+	if err != nil {
+		if !errors.As(err, &se) {
+			t.Fatalf("Parse returned %T %v, want *Error", err, err)
+		}
+		if !semantic(se.Reason) {
+			return
+		}
+		var re *Error
+		if !errors.As(rerr, &re) || re.Reason != se.Reason {
+			t.Fatalf("scanner rejects with %v, reference says %v", err, rerr)
+		}
+		return
+	}
+	if rerr != nil {
+		t.Fatalf("scanner accepts, reference rejects: %v\nscanner:\n%s", rerr, dump(m))
+	}
+	if d := diff(m, ref); d != "" {
+		t.Fatalf("scanner and reference disagree:\n%s", d)
+	}
+}
+
+func TestDifferentialCorpus(t *testing.T) {
+	s := NewScanner(Limits{})
+	files := corpusFiles(t)
+	more, _ := filepath.Glob("testdata/hostile/*")
+	files = append(files, more...)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := s.Parse(data)
+			if strings.Contains(f, "/corpus/") {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if _, rerr := refExtract(data); rerr != nil {
+					t.Fatalf("reference cannot read a corpus file: %v", rerr)
+				}
+			}
+			checkAgainstReference(t, data, m, err)
+		})
+	}
+}
