@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
+
+	"github.com/cspwatch/cspwatch/internal/probe"
 )
 
 // errUsage marks an error in the command line; it exits with status 2.
@@ -23,16 +26,19 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "parse":
 		return parse(ctx, args, getenv, stdin, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, "http://127.0.0.1:8080/readyz")
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want serve or parse)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want serve, parse or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
   ingest [serve] [flags]     receive signed SyncML webhooks and publish install events
   ingest parse [FILE...]     print the install events of captured SyncML messages (stdin when no FILE)
+  ingest healthcheck [--url U] exit 0 when U (default the local /readyz) answers 200; for container health checks
   ingest <command> -h        the command's flags
 `
 
@@ -41,4 +47,16 @@ func exitCode(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// healthcheck is the container health check: the runtime image has no
+// shell or curl, so the binary probes its own readiness endpoint.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, def string) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	url := fs.String("url", envOr(getenv, "CSPWATCH_HEALTHCHECK_URL", def), "readiness URL to probe")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return probe.Check(ctx, *url, *timeout)
 }

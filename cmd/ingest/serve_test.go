@@ -166,6 +166,15 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("answer %d %s", res.StatusCode, answer)
 	}
 
+	// The container health check probes the same readiness endpoint.
+	noenv := func(string) string { return "" }
+	if err := Main(ctx, []string{"healthcheck", "--url", httpURL + "/readyz"}, noenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("healthcheck of a ready server: %v", err)
+	}
+	if err := Main(ctx, []string{"healthcheck", "--url", httpURL + "/nothing-here"}, noenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("healthcheck of a 404 succeeded")
+	}
+
 	// The aggregator's view: connect to the embedded server's port.
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
