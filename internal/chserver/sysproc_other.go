@@ -1,6 +1,6 @@
 //go:build !linux
 
-package clickhousetest
+package chserver
 
 import "syscall"
 
