@@ -296,4 +296,3 @@ func writeConfig(dir string, tcpPort, httpPort int) error {
 	}
 	return os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644)
 }
-
