@@ -1,6 +1,7 @@
 // Command aggregator moves install events from NATS JetStream into
-// ClickHouse (`aggregator run`, the default) and prints a fleet summary
-// from ClickHouse (`aggregator report`).
+// ClickHouse and detects failure-code spikes in them (`aggregator run`, the
+// default), and prints a fleet summary (`aggregator report`) and the spike
+// alerts (`aggregator alerts`) from ClickHouse.
 package main
 
 import (

@@ -11,12 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
+	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
@@ -36,18 +39,22 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return run(ctx, args, getenv, stdout, stderr)
 	case "report":
 		return report(ctx, args, getenv, stdout, stderr)
+	case "alerts":
+		return listAlerts(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report or migrate)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, alerts or migrate)", errUsage, cmd)
 }
 
 const usage = `usage:
   aggregator [run] [flags]                      consume install events from NATS into ClickHouse
+                                                and detect failure-code spikes (--alerts=false: off)
   aggregator report [--since 24h] [--tenant T]  print the fleet summary from ClickHouse
+  aggregator alerts [--since 24h] [--tenant T]  print the spike alerts from ClickHouse
   aggregator migrate                            apply the ClickHouse migrations and exit
   aggregator <command> -h                       the command's flags
 Every flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_CLICKHOUSE_ADDR).
@@ -113,6 +120,9 @@ type runConfig struct {
 	NATSConnectTimeout time.Duration
 	CH                 chFlags
 	Agg                aggregator.Config
+	// Alerts runs the spike detector (internal/alerts) in this process.
+	Alerts bool
+	Alert  alerts.Config
 }
 
 func defaultRunConfig() runConfig {
@@ -127,6 +137,8 @@ func defaultRunConfig() runConfig {
 		NATSConnectTimeout: time.Minute,
 		CH:                 defaultCHFlags(),
 		Agg:                aggregator.DefaultConfig(),
+		Alerts:             true,
+		Alert:              alerts.DefaultConfig(),
 	}
 }
 
@@ -149,6 +161,11 @@ func (c *runConfig) Validate() error {
 	}
 	if err := c.CH.config().Validate(); err != nil {
 		return err
+	}
+	if c.Alerts {
+		if err := c.Alert.Validate(); err != nil {
+			return err
+		}
 	}
 	return c.Agg.Validate()
 }
@@ -182,6 +199,9 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.IntVar(&c.Agg.MaxAckPending, "max-ack-pending", c.Agg.MaxAckPending, "unacknowledged messages across all processes (at least 2 x batch size x processes)")
 	fs.BoolVar(&c.Agg.CheckAll, "check-all", c.Agg.CheckAll, "check every batch against ClickHouse for existing event ids, not only redelivered ones")
 	fs.DurationVar(&c.Agg.ShutdownTimeout, "shutdown-timeout", c.Agg.ShutdownTimeout, "how long the last batch may take to be stored at shutdown")
+
+	fs.BoolVar(&c.Alerts, "alerts", c.Alerts, "detect failure-code spikes from ClickHouse and deliver alerts (set false to turn off)")
+	c.Alert.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: aggregator run [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
 		fs.PrintDefaults()
@@ -326,12 +346,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stopAlerts, err := startAlerts(ctx, c, conn, st, log, reg)
+	if err != nil {
+		return err
+	}
 	close(ready)
 	log.Info().Str("nats", nc.URL).Strs("clickhouse", c.CH.config().Addrs).Int("batch_size", c.Agg.BatchSize).
-		Dur("batch_wait", c.Agg.BatchWait).Str("durable", c.Agg.Durable).Msg("aggregator running")
+		Dur("batch_wait", c.Agg.BatchWait).Str("durable", c.Agg.Durable).Bool("alerts", c.Alerts).Msg("aggregator running")
 	err = agg.Run(ctx)
+	stopAlerts()
 	log.Info().Err(err).Msg("aggregator stopped")
 	return err
+}
+
+// startAlerts runs the spike detector beside the aggregator when enabled.
+// It reads the events the aggregator stored, so every replica sees every
+// event; the returned function stops it and waits for it.
+func startAlerts(ctx context.Context, c runConfig, conn *nats.Conn, st *store.Store, log zerolog.Logger, reg prometheus.Registerer) (func(), error) {
+	if !c.Alerts {
+		return func() {}, nil
+	}
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	sinks, err := alerts.NewSinks(c.Alert, js, st.Conn(), nil)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := alerts.NewEngine(alerts.EngineOptions{
+		Config: c.Alert, Source: alerts.ClickHouseSource{Conn: st.Conn()}, JetStream: js, Sinks: sinks,
+		Log: log.With().Str("component", "alerts").Logger(), Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := eng.Run(actx); err != nil {
+			log.Error().Err(err).Msg("alerts stopped")
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // migrate applies the migrations and exits.

@@ -7,7 +7,7 @@
 // replicas' shared JetStream consumer gives each replica only part of them.
 // Failures are counted per (tenant, csp, code) and per (tenant, csp, target,
 // version, code). Detector, the pure part, keeps an EWMA baseline per key and
-// turns bucket counts into firing and resolved transitions. Service, the I/O
+// turns bucket counts into firing and resolved transitions. Engine, the I/O
 // part, feeds it, and claims each transition in a JetStream key-value bucket
 // (create-if-absent, then compare-and-set on the revision) so that exactly one
 // replica delivers it to the alert subject, the ClickHouse alerts table and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -83,4 +84,26 @@ func (s ClickHouseSink) Deliver(ctx context.Context, a Alert) error {
 		return fmt.Errorf("alerts table insert: %w", err)
 	}
 	return nil
+}
+
+// NewSinks returns the sinks cfg asks for: the alert subject and the alerts
+// table always, then each HTTP notifier that has a URL, all retrying per
+// cfg's notify settings. client may be nil (http.DefaultClient settings).
+func NewSinks(cfg Config, js jetstream.JetStream, conn driver.Conn, client *http.Client) ([]Sink, error) {
+	sinks := []Sink{JetStreamSink{JS: js}, ClickHouseSink{Conn: conn}}
+	p := cfg.retryPolicy()
+	if cfg.WebhookURL != "" {
+		n, err := NewWebhook(cfg.WebhookURL, cfg.WebhookSecret, p, client)
+		if err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		sinks = append(sinks, n)
+	}
+	if cfg.SlackURL != "" {
+		sinks = append(sinks, NewSlack(cfg.SlackURL, p, client))
+	}
+	if cfg.TeamsURL != "" {
+		sinks = append(sinks, NewTeams(cfg.TeamsURL, p, client))
+	}
+	return sinks, nil
 }

@@ -47,7 +47,7 @@ type ClickHouseSource struct {
 // the first two parameters.
 const countsQuery = `SELECT toUInt32(intDiv(toUInt32(received_at), ?) * ?) AS b, tenant, csp,
 	` + spaceExpr + ` AS sp, ` + codeExpr + ` AS c%[2]s,
-	count() AS failures, uniq(device_id) AS devices, groupUniqArray(3)(device_id) AS samples,
+	count() AS failures, uniq(device_id) AS devices, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3) AS samples,
 	anyIf(product_name, product_name != '') AS pn, anyIf(code_name, code_name != '') AS cn,
 	anyIf(category, category != '') AS cat
 FROM %[1]s

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/event"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
+
+// demoAlertFlags are the alert flags for short runs such as `make demo`:
+// 5 s buckets read 2 s after they close, a baseline learnt from 20 s of data,
+// a resolve after 10 s back to normal.
+var demoAlertFlags = []string{"--alert-bucket", "5s", "--alert-lateness", "2s", "--alert-window", "10m",
+	"--alert-warm-up", "20s", "--alert-half-life", "1m", "--alert-cooldown", "10s"}
+
+func TestRunConfigAlerts(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(runConfig) bool
+		wantErr bool
+	}{
+		{"on by default with one-minute buckets", nil, nil, func(c runConfig) bool {
+			return c.Alerts && c.Alert.Bucket == time.Minute && c.Alert.WebhookURL == ""
+		}, false},
+		{"demo flags", demoAlertFlags, nil, func(c runConfig) bool {
+			return c.Alert.Bucket == 5*time.Second && c.Alert.Lateness == 2*time.Second && c.Alert.WarmUp == 20*time.Second
+		}, false},
+		{"notifiers from flags and environment", []string{"--alert-webhook-url", "http://hook.example/x", "--alert-slack-url", "https://hooks.slack.com/services/T/B/X"},
+			map[string]string{"CSPWATCH_ALERT_WEBHOOK_SECRET": "0123456789abcdef0123", "CSPWATCH_ALERT_TEAMS_URL": "https://example.webhook.office.com/x", "CSPWATCH_ALERT_FACTOR": "4"},
+			func(c runConfig) bool {
+				return c.Alert.WebhookURL == "http://hook.example/x" && c.Alert.WebhookSecret == "0123456789abcdef0123" &&
+					c.Alert.SlackURL != "" && c.Alert.TeamsURL != "" && c.Alert.Factor == 4
+			}, false},
+		{"off", []string{"--alerts=false"}, nil, func(c runConfig) bool { return !c.Alerts }, false},
+		{"off skips the alert settings' checks", []string{"--alerts=false", "--alert-bucket", "5s"}, nil, func(c runConfig) bool { return !c.Alerts }, false},
+		{"off from the environment", nil, map[string]string{"CSPWATCH_ALERTS": "false"}, func(c runConfig) bool { return !c.Alerts }, false},
+		{"lateness not under the bucket", []string{"--alert-bucket", "5s"}, nil, nil, true},
+		{"webhook without a secret", []string{"--alert-webhook-url", "http://hook.example/x"}, nil, nil, true},
+		{"bad override", []string{"--alert-override", "1603:fast"}, nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseRunConfig(tt.args, envFunc(tt.env), io.Discard)
+			if tt.wantErr {
+				if exitCode(err) != 2 {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("config %+v", c.Alert)
+			}
+		})
+	}
+}
+
+func TestWriteAlertsGolden(t *testing.T) {
+	first := time.Date(2026, 11, 23, 6, 30, 0, 0, time.UTC)
+	list := []alerts.Alert{
+		{ID: "2e56f1417c78ea8aab788fb82aa07406-1795415400", Status: alerts.Resolved, Level: alerts.LevelProduct,
+			Tenant: "contoso", CSP: event.CSPMSI, TargetID: "{BAD}", ProductName: "Contoso VPN", ProductVersion: "2.1",
+			CodeSpace: "win32", Code: 1603, CodeName: "ERROR_INSTALL_FAILURE", CodeDescription: "Fatal error during installation.",
+			Category: "unknown", Failures: 40, Devices: 25, Peak: 52, Baseline: 1.25, Factor: 2,
+			SampleDevices: []string{"bad-0", "bad-1", "bad-10"}, FirstSeen: first, ResolvedAt: first.Add(5 * time.Minute), BucketSeconds: 60,
+			Query: "SELECT received_at, device_id\nFROM install_events\nWHERE tenant = 'contoso'"},
+		{ID: "9f00c0ffee-1795415700", Status: alerts.Firing, Level: alerts.LevelCode,
+			Tenant: "contoso", CSP: event.CSPMSI, CodeSpace: "hresult", Code: -2016345060, CodeName: "", Category: "",
+			Failures: 60, Devices: 60, Peak: 60, Baseline: 1, Factor: 3, SampleDevices: []string{"m00-0", "m00-1", "m00-2"},
+			FirstSeen: first.Add(5 * time.Minute), BucketSeconds: 60, Query: "SELECT 1"},
+	}
+	tests := []struct {
+		name   string
+		list   []alerts.Alert
+		tenant string
+	}{
+		{"alerts", list, "contoso"},
+		{"alerts_none", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := writeAlerts(&out, tt.list, tt.tenant, first.Add(-time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("output differs from %s (-update rewrites it):\n%s", golden, out.String())
+			}
+		})
+	}
+}
+
+// The spike path through the binary: `aggregator run --alerts=false` stores
+// a steady background and a 1603 spike, then `aggregator run` with the demo's
+// short buckets replays them at start and delivers the spike alert once, to
+// the alert subject and a webhook, and detects a second spike live, on the
+// wall clock; `aggregator alerts` prints both.
+func TestRunAlertsEndToEnd(t *testing.T) {
+	ns := bustest.Start(t)
+	ns.InstallStream()
+	db := clickhousetest.NewDB(t)
+	var (
+		mu   sync.Mutex
+		hook [][]byte
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hook = append(hook, b)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	hooked := func() [][]byte { mu.Lock(); defer mu.Unlock(); return append([][]byte(nil), hook...) }
+	env := envFunc(map[string]string{
+		"CSPWATCH_NATS_URL":             ns.URL,
+		"CSPWATCH_CLICKHOUSE_ADDR":      db.Addr,
+		"CSPWATCH_CLICKHOUSE_DATABASE":  db.Database,
+		"CSPWATCH_BATCH_WAIT":           "100ms",
+		"CSPWATCH_LISTEN":               "127.0.0.1:0",
+		"CSPWATCH_ALERT_WEBHOOK_SECRET": "0123456789abcdef0123",
+	})
+
+	// Two minutes of a steady background, then a spike that began in a bucket
+	// closed (and settled) before the second run starts and lasts a minute,
+	// so that the run's replay ends with the spike open.
+	const bucket = 5 * time.Second
+	spikeAt := time.Now().UTC().Truncate(bucket).Add(-3 * bucket)
+	var events []event.Event
+	add := func(at time.Time, target, version string, n, devs int, prefix string) {
+		for i := range n {
+			events = append(events, event.Event{EventID: fmt.Sprintf("%032x", len(events)+1), SchemaVersion: 1,
+				ReceivedAt: at.Add(time.Duration(i%5) * time.Second), Tenant: "t1", DeviceID: fmt.Sprintf("%s-%02d", prefix, i%devs),
+				Kind: event.KindAlert, Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: target, Node: "DownloadInstall",
+				Code: 1603, CodeSpace: "win32", CodeName: "ERROR_INSTALL_FAILURE", Outcome: "failed",
+				Product: &event.Product{Name: "Contoso " + target, Version: version}})
+		}
+	}
+	for at := spikeAt.Add(-2 * time.Minute); at.Before(spikeAt.Add(time.Minute)); at = at.Add(bucket) {
+		add(at, "PBG", "1.0", 2, 2, "bg")
+		if !at.Before(spikeAt) {
+			add(at, "PBAD", "2.1", 30, 20, "bad")
+		}
+	}
+	nc := ns.Conn()
+	publish := func(events []event.Event) {
+		t.Helper()
+		for _, e := range events {
+			msg := nats.NewMsg(string(e.AppendSubject(nil)))
+			msg.Data = e.AppendJSON(nil)
+			msg.Header.Set(bus.MsgIDHeader, e.EventID)
+			if err := nc.PublishMsg(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(events)
+	conn := db.Conn(t)
+	stored := func() bool {
+		var c uint64
+		return conn.QueryRow(context.Background(), "SELECT count() FROM install_events").Scan(&c) == nil && c == uint64(len(events))
+	}
+	runUntil(t, []string{"run", "--alerts=false"}, env, "events stored", stored)
+
+	// The replay delivers the open spike at start; then a spike on another
+	// product, stored while the run goes on, fires once its bucket settles.
+	decode := func(b []byte) alerts.Alert {
+		var msg struct{ Data alerts.Alert }
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+		return msg.Data
+	}
+	var liveAt time.Time
+	args := append([]string{"run", "--alert-webhook-url", srv.URL}, demoAlertFlags...)
+	runUntil(t, args, env, "both alerts at the webhook", func() bool {
+		got := hooked()
+		if len(got) == 1 && liveAt.IsZero() {
+			liveAt = time.Now().UTC().Truncate(time.Second)
+			n := len(events)
+			add(liveAt, "PLIVE", "3.0", 30, 20, "live")
+			for i := n; i < len(events); i++ {
+				events[i].ReceivedAt = liveAt // one bucket
+			}
+			publish(events[n:])
+		}
+		return len(got) >= 2
+	})
+
+	got := hooked()
+	if len(got) != 2 {
+		t.Fatalf("webhook got %d requests, want 2", len(got))
+	}
+	if a := decode(got[0]); a.Status != alerts.Firing || a.TargetID != "PBAD" || a.ProductVersion != "2.1" || a.Devices != 20 || !a.FirstSeen.Equal(spikeAt) {
+		t.Errorf("alert %s %s %s devices %d first seen %v, want firing PBAD 2.1 on 20 devices at %v", a.Status, a.TargetID, a.ProductVersion, a.Devices, a.FirstSeen, spikeAt)
+	}
+	if a := decode(got[1]); a.Status != alerts.Firing || a.TargetID != "PLIVE" || a.Devices != 20 || !a.FirstSeen.Equal(liveAt.Truncate(bucket)) {
+		t.Errorf("live alert %s %s devices %d first seen %v, want firing PLIVE on 20 devices at %v", a.Status, a.TargetID, a.Devices, a.FirstSeen, liveAt.Truncate(bucket))
+	}
+	s, err := jetstream.New(ns.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stream(context.Background(), bus.AlertStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(alerts.Subject("t1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[alerts.Subject("t1")]; n != 2 {
+		t.Errorf("%d messages on %s, want 2", n, alerts.Subject("t1"))
+	}
+
+	var out bytes.Buffer
+	if err := Main(context.Background(), []string{"alerts", "--since", "1h", "--tenant", "t1"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tenant t1", "2 (2 firing, 0 resolved)", "Contoso PLIVE 3.0", "FIRING  product level", "Contoso PBAD 2.1", "(target PBAD)",
+		"1603 ERROR_INSTALL_FAILURE  [win32]", "30 in 5s", "20, e.g. bad-00, bad-01, bad-02", spikeAt.Format(time.RFC3339),
+		"FROM install_events", "target_id = 'PBAD'"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("aggregator alerts lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := Main(context.Background(), []string{"alerts", "--tenant", "nobody"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "none") {
+		t.Errorf("another tenant's alerts listed:\n%s", out.String())
+	}
+}
+
+// runUntil runs Main with args until cond holds, then stops it and checks
+// it stopped cleanly.
+func runUntil(t *testing.T, args []string, env func(string) string, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- Main(ctx, args, env, &stdout, &stderr) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		select {
+		case err := <-done:
+			t.Fatalf("aggregator %v ended: %v\n%s", args, err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("aggregator %v: %v\n%s", args, err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("aggregator did not stop")
+	}
+}

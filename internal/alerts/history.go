@@ -1,0 +1,86 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/cspwatch/cspwatch/internal/codes"
+)
+
+// ListOptions select alerts from the alerts table.
+type ListOptions struct {
+	// Since keeps the alerts with a transition at or after it.
+	Since time.Time
+	// Tenant keeps one tenant's alerts; all when empty.
+	Tenant string
+	// Table is the alerts table; "alerts" when empty.
+	Table string
+	// Limit bounds the rows read (two per resolved alert); 0 means 10000.
+	Limit int
+}
+
+// ListAlerts reads the alerts table with FINAL, so that a transition
+// delivered twice counts once, and returns one Alert per spike in its latest
+// status, oldest first. The query reads the table's rows since o.Since; the
+// table holds a handful of rows per spike.
+func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, error) {
+	table := o.Table
+	if table == "" {
+		table = "alerts"
+	}
+	limit := o.Limit
+	if limit <= 0 {
+		limit = 10000
+	}
+	q := "SELECT " + alertColumns + " FROM " + table + " FINAL WHERE at >= toDateTime(?)"
+	args := []any{o.Since.Unix()}
+	if o.Tenant != "" {
+		q += " AND tenant = ?"
+		args = append(args, o.Tenant)
+	}
+	q += fmt.Sprintf(" ORDER BY first_seen, alert_id, status LIMIT %d", limit)
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("alerts list: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out   []Alert
+		index = map[string]int{}
+	)
+	for rows.Next() {
+		var (
+			a                         Alert
+			status, level, space      string
+			at, firstSeen, resolvedAt time.Time
+			bucketSeconds             uint32
+		)
+		err := rows.Scan(&a.ID, &status, &level, &at, &a.Tenant, &a.CSP, &a.TargetID, &a.ProductName, &a.ProductVersion,
+			&space, &a.Code, &a.CodeHex, &a.CodeName, &a.CodeDescription, &a.Category,
+			&a.Failures, &a.Devices, &a.Peak, &a.Baseline, &a.Factor, &a.SampleDevices,
+			&firstSeen, &resolvedAt, &bucketSeconds, &a.Summary, &a.Query)
+		if err != nil {
+			return nil, fmt.Errorf("alerts list: %w", err)
+		}
+		a.Status, a.Level, a.CodeSpace = Status(status), Level(level), codes.Space(space)
+		a.FirstSeen, a.BucketSeconds = firstSeen.UTC(), int(bucketSeconds)
+		if resolvedAt.Unix() > 0 {
+			a.ResolvedAt = resolvedAt.UTC()
+		}
+		a.key = keyFromAlert(&a)
+		// Rows come firing before resolved: the later row is the latest status.
+		if i, ok := index[a.ID]; ok {
+			out[i] = a
+			continue
+		}
+		index[a.ID] = len(out)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("alerts list: %w", err)
+	}
+	return out, nil
+}
