@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/loadgen"
 )
@@ -57,22 +59,66 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 // childCommand is the hidden command bench re-executes itself with.
 const childCommand = "_ingest"
 
+// fleetFlags configure the synthetic fleet (internal/fleet) whose messages
+// the load generator sends, and the failure spike it may inject.
 type fleetFlags struct {
-	devices int
-	seed    uint64
-	mix     string
+	devices       int
+	seed          int64
+	spikeProduct  string
+	spikeVersion  string
+	spikeCode     string
+	spikeAt       int
+	spikeFraction float64
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.devices, "devices", 5000, "devices in the synthetic fleet")
-	fs.Uint64Var(&f.seed, "seed", 1, "seed of the synthetic fleet")
-	fs.StringVar(&f.mix, "mix", "default", "message mix: default (alerts, results, statuses; ~4 events/msg) or inventory (full MSI inventories; ~24 events/msg)")
+	fs.Int64Var(&f.seed, "seed", 1, "seed of the synthetic fleet: the same seed sends the same messages (whose events then deduplicate)")
+	fs.StringVar(&f.spikeProduct, "spike-product", "", "inject a failure spike on this product, by name or ProductCode (empty: no spike)")
+	fs.StringVar(&f.spikeVersion, "spike-version", "", "the spiked version of --spike-product (empty: its newest)")
+	fs.StringVar(&f.spikeCode, "spike-code", "1603", "the spike's failure code: a Win32 code, an HRESULT (0x80070643 or -2147023293) or an Office status")
+	fs.IntVar(&f.spikeAt, "spike-at", 0, "index of the message (from 0) at which the spike starts")
+	fs.Float64Var(&f.spikeFraction, "spike-fraction", 0.3, "fraction of the devices reporting the spiked version that fail, in (0,1]")
 }
 
-func (f *fleetFlags) source() loadgen.Source {
-	b := loadgen.NewBuiltin(f.devices, f.seed)
-	b.Inventory = f.mix == "inventory"
-	return b.Next
+// config is the fleet the flags describe.
+func (f *fleetFlags) config() (fleet.Config, error) {
+	c := fleet.Config{Devices: f.devices, Seed: f.seed}
+	if f.devices <= 0 {
+		return c, fmt.Errorf("%w: --devices %d, want positive", errUsage, f.devices)
+	}
+	if f.spikeProduct != "" {
+		code, ok := codes.Parse([]byte(strings.TrimSpace(f.spikeCode)))
+		if !ok {
+			return c, fmt.Errorf("%w: --spike-code %q is not a result code", errUsage, f.spikeCode)
+		}
+		c.Spike = &fleet.Spike{Product: f.spikeProduct, Version: f.spikeVersion, Code: code, Start: f.spikeAt, Fraction: f.spikeFraction}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+func (f *fleetFlags) source() (loadgen.Source, error) {
+	c, err := f.config()
+	if err != nil {
+		return nil, err
+	}
+	fl, err := fleet.New(c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return loadgen.FromFleet(fl), nil
+}
+
+// describe names the fleet in the bench's report.
+func (f *fleetFlags) describe() string {
+	s := fmt.Sprintf("synthetic fleet of %d devices (seed %d)", f.devices, f.seed)
+	if f.spikeProduct != "" {
+		s += fmt.Sprintf(", spike %s %s code %s on %.0f%% from message %d", f.spikeProduct, f.spikeVersion, f.spikeCode, 100*f.spikeFraction, f.spikeAt)
+	}
+	return s
 }
 
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
@@ -124,6 +170,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	src, err := ff.source()
+	if err != nil {
+		return err
+	}
 	if !*quiet {
 		c.ProgressEvery = time.Second
 		c.Progress = func(s loadgen.Snapshot) {
@@ -131,7 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				s.Elapsed.Seconds(), s.Messages, s.MessageRate, s.EventRate, s.Errors)
 		}
 	}
-	r, err := loadgen.Run(ctx, c, ff.source())
+	r, err := loadgen.Run(ctx, c, src)
 	if err != nil {
 		return err
 	}
@@ -182,6 +232,10 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
+	src, err := ff.source()
+	if err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -206,7 +260,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *cpuprofile != "" {
 		c.Child = append(c.Child, "--cpuprofile", *cpuprofile)
 	}
-	c.Source, c.PoolBytes = ff.source(), int64(*pregen)<<20
+	c.Source, c.PoolBytes = src, int64(*pregen)<<20
 	c.Persist = *persist
 	rep, err := loadgen.Bench(ctx, c)
 	if err != nil {
@@ -218,7 +272,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.FastClient {
 		client = "minimal HTTP/1.1"
 	}
-	fmt.Fprintf(stdout, "ingest phases: %d workers, %s client, signed requests, %s\n", c.Workers, client, ff.mix+" mix")
+	fmt.Fprintf(stdout, "ingest phases: %d workers, %s client, signed requests, %s\n", c.Workers, client, ff.describe())
 	printResult(stdout, "full", rep.Full)
 	printResult(stdout, "half", rep.Half)
 	printResult(stdout, "own/2", rep.Own)

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
@@ -45,32 +47,48 @@ func startIngest(t *testing.T) (url string, st jetstream.Stream, ns *bustest.Ser
 	return "http://" + ln.Addr().String(), st, ns
 }
 
+// testFleet is the source of the tests: a small synthetic fleet.
+func testFleet(t *testing.T, devices int, seed int64) Source {
+	t.Helper()
+	f, err := fleet.New(fleet.Config{Devices: devices, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromFleet(f)
+}
+
 // A counted run sends exactly that many messages, and the stream ends with
-// exactly the events they yield.
+// exactly the events they yield; the events of messages with a critical
+// generic alert carry the MDM-GenericAlert header.
 func TestRunCountsExactly(t *testing.T) {
 	url, st, _ := startIngest(t)
-	const count = 300
+	const count = 600
 	// The same seed twice: one copy to compute what the run must yield.
-	want := 0
-	ref := NewBuiltin(50, 11)
+	want, wantAlerted := 0, 0
+	ref := testFleet(t, 50, 11)
 	sc := syncml.NewScanner(syncml.DefaultLimits)
 	var b event.Builder
 	for i := 0; i < count; i++ {
-		msg, err := sc.Parse(ref.Next().Body)
+		m := ref()
+		msg, err := sc.Parse(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		evs, _ := b.Build(msg, event.Meta{Tenant: BenchTenant}, nil)
 		want += len(evs)
+		if m.GenericAlert {
+			wantAlerted += len(evs)
+		}
 	}
-	src := NewBuiltin(50, 11)
-	r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, Gzip: true}, src.Next)
+	if wantAlerted == 0 {
+		t.Fatal("no message with a critical generic alert: the header goes untested")
+	}
+	r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, Gzip: true}, testFleet(t, 50, 11))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same messages again through the minimal client: all duplicates.
-	again := NewBuiltin(50, 11)
-	r2, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, FastClient: true}, again.Next)
+	r2, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 8, Count: count, FastClient: true}, testFleet(t, 50, 11))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +108,47 @@ func TestRunCountsExactly(t *testing.T) {
 	if info.State.Msgs != uint64(want) {
 		t.Fatalf("stream holds %d events, want %d", info.State.Msgs, want)
 	}
+	cons, err := st.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerted := 0
+	for i := 0; i < want; i++ {
+		msg, err := cons.Next()
+		if err != nil {
+			t.Fatalf("event %d of %d: %v", i, want, err)
+		}
+		if bytes.Contains(msg.Data(), []byte(`"mdm_generic_alert":"com.microsoft.mdm.win32csp_install"`)) {
+			alerted++
+		}
+	}
+	if alerted != wantAlerted {
+		t.Fatalf("%d events carry the generic alert header, want %d", alerted, wantAlerted)
+	}
+}
+
+// A pool serves the messages it made, in order, then makes them live and
+// counts those.
+func TestPool(t *testing.T) {
+	ref, src := testFleet(t, 20, 5), testFleet(t, 20, 5)
+	p := NewPool(src)
+	p.Fill(1<<30, 10)
+	for i := 0; i < 15; i++ {
+		if got, want := p.Next(), ref(); !bytes.Equal(got.Body, want.Body) || got.Events != want.Events {
+			t.Fatalf("message %d differs from the source's", i)
+		}
+	}
+	if p.Exhausted != 5 {
+		t.Fatalf("Exhausted %d, want 5", p.Exhausted)
+	}
 }
 
 // A wrong secret fails every message, and the failures are counted by status.
 func TestRunCountsErrors(t *testing.T) {
 	url, _, _ := startIngest(t)
-	src := NewBuiltin(5, 1)
+	src := testFleet(t, 5, 1)
 	for _, fast := range []bool{false, true} {
-		r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: "not-the-bench-secret-0123", Workers: 2, Count: 10, FastClient: fast}, src.Next)
+		r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: "not-the-bench-secret-0123", Workers: 2, Count: 10, FastClient: fast}, src)
 		if err != nil {
 			t.Fatal(err)
 		}
