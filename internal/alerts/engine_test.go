@@ -744,3 +744,42 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A delivery that keeps failing is retried at every bucket and abandoned
+// (counted) after the retention; the resolved state is then purged.
+func TestEngineStateExpiresAfterRetention(t *testing.T) {
+	r := newRig(t)
+	r.background(0, 50)
+	r.spike(30, 31)
+	r.flush()
+	cfg := engineConfig("a", r.hook.URL)
+	cfg.NotifyAttempts, cfg.Retention = 1, 10*time.Minute
+	e := r.started("a", cfg)
+	r.hook.setFailAll(true)
+	for i := 30; i <= 34; i++ {
+		r.evaluate(i, e)
+	}
+	tries := len(r.hook.requests())
+	if tries < 5 {
+		t.Errorf("the failing webhook was tried %d times over 5 buckets, want once per bucket at least", tries)
+	}
+	k := Key{Level: LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1"}
+	rec, _, err := e.state.get(r.ctx, stateKey(k))
+	if err != nil || rec == nil || rec.Alert.Status != Resolved || !slices.Equal(rec.Pending, []string{"webhook"}) {
+		t.Fatalf("state %+v (err %v), want the resolve pending for the webhook", rec, err)
+	}
+	r.evaluate(45, e) // more than the retention after the resolve
+	if got := metric(t, e.reg, "cspwatch_alerts_deliveries_total", "sink", "webhook", "result", "abandoned"); got != 1 {
+		t.Errorf("abandoned webhook deliveries = %v, want 1", got)
+	}
+	r.evaluate(46, e)
+	if rec, _, err := e.state.get(r.ctx, stateKey(k)); err != nil || rec != nil {
+		t.Fatalf("state %+v (err %v) after the retention, want none", rec, err)
+	}
+	if got := len(r.hook.delivered(t)); got != 0 {
+		t.Errorf("the failing webhook has %d alerts", got)
+	}
+	if n := r.subjectMessages(); n != 2 {
+		t.Errorf("%d messages on the subject, want the firing and the resolve whatever the webhook does", n)
+	}
+}
