@@ -43,7 +43,9 @@ func TestRunConfigAlerts(t *testing.T) {
 		wantErr bool
 	}{
 		{"on by default with one-minute buckets", nil, nil, func(c runConfig) bool {
-			return c.Alerts && c.Alert.Bucket == time.Minute && c.Alert.WebhookURL == ""
+			d := alerts.DefaultConfig()
+			return c.Alerts && c.Alert.Bucket == time.Minute && c.Alert.WebhookURL == "" && c.Alert.Lateness == d.Lateness &&
+				c.Alert.Cooldown == d.Cooldown && c.Alert.WarmUp == d.WarmUp && c.Alert.HalfLife == d.HalfLife && c.Alert.Window == d.Window
 		}, false},
 		{"demo flags", demoAlertFlags, nil, func(c runConfig) bool {
 			return c.Alert.Bucket == 5*time.Second && c.Alert.Lateness == 2*time.Second && c.Alert.WarmUp == 20*time.Second
@@ -57,7 +59,13 @@ func TestRunConfigAlerts(t *testing.T) {
 		{"off", []string{"--alerts=false"}, nil, func(c runConfig) bool { return !c.Alerts }, false},
 		{"off skips the alert settings' checks", []string{"--alerts=false", "--alert-bucket", "5s"}, nil, func(c runConfig) bool { return !c.Alerts }, false},
 		{"off from the environment", nil, map[string]string{"CSPWATCH_ALERTS": "false"}, func(c runConfig) bool { return !c.Alerts }, false},
-		{"lateness not under the bucket", []string{"--alert-bucket", "5s"}, nil, nil, true},
+		{"a short bucket alone scales the other windows", []string{"--alert-bucket", "4s"}, nil, func(c runConfig) bool {
+			return c.Alert.Lateness == time.Second && c.Alert.Cooldown == 20*time.Second && c.Alert.WarmUp == time.Minute &&
+				c.Alert.HalfLife == 4*time.Minute && c.Alert.Window == 24*time.Minute
+		}, false},
+		{"a window given in the environment is kept", []string{"--alert-bucket", "4s"}, map[string]string{"CSPWATCH_ALERT_WINDOW": "2h"},
+			func(c runConfig) bool { return c.Alert.Window == 2*time.Hour && c.Alert.Lateness == time.Second }, false},
+		{"lateness not under the bucket", []string{"--alert-bucket", "5s", "--alert-lateness", "5s"}, nil, nil, true},
 		{"webhook without a secret", []string{"--alert-webhook-url", "http://hook.example/x"}, nil, nil, true},
 		{"bad override", []string{"--alert-override", "1603:fast"}, nil, nil, true},
 	}
@@ -251,6 +259,7 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 	if err := Main(context.Background(), []string{"alerts", "--since", "1h", "--tenant", "t1"}, env, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("aggregator alerts:\n%s", out.String())
 	for _, want := range []string{"tenant t1", "2 (2 firing, 0 resolved)", "Contoso PLIVE 3.0", "FIRING  product level", "Contoso PBAD 2.1", "(target PBAD)",
 		"1603 ERROR_INSTALL_FAILURE  [win32]", "30 in 5s", "20, e.g. bad-00, bad-01, bad-02", spikeAt.Format(time.RFC3339),
 		"FROM install_events", "target_id = 'PBAD'"} {

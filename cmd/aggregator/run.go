@@ -209,6 +209,9 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return c, err
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // flags and CSPWATCH_* alike
+	c.Alert.ScaleToBucket(func(name string) bool { return given[name] })
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -459,3 +459,27 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.NotifyMaxBackoff, "alert-notify-max-backoff", c.NotifyMaxBackoff, "longest wait between notification tries")
 	fs.DurationVar(&c.NotifyTimeout, "alert-notify-timeout", c.NotifyTimeout, "time limit of one notification request")
 }
+
+// ScaleToBucket sets each time setting that given reports as not set (by
+// the -alert-* flag name) to its default measured in buckets, so that
+// changing only -alert-bucket keeps a consistent configuration: lateness a
+// quarter of a bucket, cooldown 5 buckets, warm-up 15, half-life 60, window
+// 360. With the default one-minute bucket these are the defaults.
+func (c *Config) ScaleToBucket(given func(flag string) bool) {
+	scale := []struct {
+		flag string
+		dst  *time.Duration
+		per  float64
+	}{
+		{"alert-lateness", &c.Lateness, 0.25},
+		{"alert-cooldown", &c.Cooldown, 5},
+		{"alert-warm-up", &c.WarmUp, 15},
+		{"alert-half-life", &c.HalfLife, 60},
+		{"alert-window", &c.Window, 360},
+	}
+	for _, s := range scale {
+		if !given(s.flag) {
+			*s.dst = time.Duration(float64(c.Bucket) * s.per)
+		}
+	}
+}
