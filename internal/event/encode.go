@@ -1,9 +1,7 @@
 package event
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -196,32 +194,6 @@ func AppendToken(dst []byte, s string) []byte {
 // ErrInvalid marks an event that decodes but breaks the contract; such a
 // message will never become valid, so consumers dead-letter it.
 var ErrInvalid = errors.New("invalid event")
-
-// Decode parses one contract-v1 JSON event and checks it: malformed JSON, a
-// schema_version other than 1, or a missing event_id, tenant, device_id,
-// kind or received_at is an error. Every error Decode returns is permanent.
-func Decode(data []byte) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	switch {
-	case e.SchemaVersion != SchemaVersion:
-		return Event{}, fmt.Errorf("%w: schema_version %d, want %d", ErrInvalid, e.SchemaVersion, SchemaVersion)
-	case e.EventID == "":
-		return Event{}, fmt.Errorf("%w: no event_id", ErrInvalid)
-	case e.Tenant == "":
-		return Event{}, fmt.Errorf("%w: no tenant", ErrInvalid)
-	case e.DeviceID == "":
-		return Event{}, fmt.Errorf("%w: no device_id", ErrInvalid)
-	case e.Kind != KindAlert && e.Kind != KindResult && e.Kind != KindStatus && e.Kind != KindInventory:
-		return Event{}, fmt.Errorf("%w: kind %q", ErrInvalid, e.Kind)
-	case e.ReceivedAt.IsZero():
-		return Event{}, fmt.Errorf("%w: no received_at", ErrInvalid)
-	}
-	e.ReceivedAt = e.ReceivedAt.UTC()
-	return e, nil
-}
 
 // Time layout of received_at, for consumers that format it themselves.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
