@@ -13,7 +13,9 @@
 //     they never count a replay twice.
 //   - Messages are acknowledged one by one, never with AckAll: processes
 //     sharing one consumer receive interleaved sequences, and an AckAll by one
-//     would acknowledge another's messages before they were inserted.
+//     would acknowledge another's messages before they were inserted. The
+//     acknowledgements of an inserted batch are sent by their own goroutine
+//     while the next batch is inserted.
 //   - A message that does not decode (event.Decode: every error permanent) is
 //     published to the dead-letter stream and terminated at once; messages
 //     that exhausted MaxDeliver for any other reason are dead-lettered from
@@ -21,7 +23,9 @@
 //   - While ClickHouse is down the aggregator holds at most two batches and
 //     one fetched chunk, keeps them alive with InProgress (so neither AckWait nor MaxDeliver
 //     runs out under them), stops fetching, and retries with exponential
-//     back-off until the insert succeeds or the context ends.
+//     back-off until the insert succeeds or the context ends. In normal
+//     operation a third batch, inserted and being acknowledged, may be held
+//     too.
 package aggregator
 
 import (
@@ -29,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,6 +139,18 @@ type Aggregator struct {
 
 	ready    atomic.Bool
 	insertOK atomic.Bool
+
+	// decoders and results are the filler's scratch: one decoder per
+	// decoding worker, whose intern tables then last across batches, and
+	// the per-message outcome of a chunk.
+	decoders []event.Decoder
+	results  []decodeResult
+	// spare returns acknowledged batches to the filler, so that a batch
+	// reuses the rows of an earlier one instead of allocating and growing
+	// BatchSize rows (about 0.5 KB each) afresh.
+	spare chan *batch
+	// seen is the inserter's set for dropping repeated event_ids.
+	seen map[string]struct{}
 }
 
 // New builds an aggregator over a NATS connection and a store. reg receives
@@ -146,7 +163,7 @@ func New(nc *nats.Conn, st Store, cfg Config, log zerolog.Logger, reg prometheus
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	a := &Aggregator{cfg: cfg, nc: nc, js: js, store: st, log: log, m: newMetrics(reg)}
+	a := &Aggregator{cfg: cfg, nc: nc, js: js, store: st, log: log, m: newMetrics(reg), spare: make(chan *batch, 2)}
 	a.insertOK.Store(true)
 	return a, nil
 }
@@ -174,13 +191,17 @@ func (c Config) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// batch is a closed batch of decoded events and the messages they came from.
+// batch is a closed batch of decoded events and the messages they came
+// from. Of a message it keeps only the reply subject, which is all an
+// acknowledgement needs: the message itself (payload, headers) can go as
+// soon as it is decoded.
 type batch struct {
 	stopKeep    func()
-	msgs        []jetstream.Msg
+	replies     []string
 	rows        []store.Row
 	redelivered bool
 	opened      time.Time
+	inserted    int // rows written, after dropping duplicates
 }
 
 // Run consumes until ctx ends, then flushes and acknowledges the open batch
@@ -202,14 +223,17 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	defer stopLag()
 	go a.watchLag(lagCtx, cons, 5*time.Second)
 
-	// Three stages: the fetcher pulls chunks, the filler decodes them into
-	// batches, the inserter (this goroutine) writes and acknowledges. Each
-	// runs while the next works, so throughput is the slowest stage's, not
-	// their sum. The channels are unbuffered, so while ClickHouse is down at
-	// most two batches (one retrying, one waiting) and one fetched chunk are
-	// held, all kept alive with InProgress, and nothing more is fetched.
+	// Four stages: the fetcher pulls chunks, the filler decodes them into
+	// batches, the inserter (this goroutine) writes them, the acker
+	// acknowledges what was written. Each runs while the next works, so
+	// throughput is the slowest stage's, not their sum. The channels are
+	// unbuffered, so while ClickHouse is down at most two batches (one
+	// retrying, one waiting) and one fetched chunk are held, all kept alive
+	// with InProgress, and nothing more is fetched.
 	ready := make(chan *batch)
 	chunks := make(chan []jetstream.Msg)
+	acks := make(chan *batch)
+	acked := make(chan struct{})
 	fctx, stopFill := context.WithCancel(ctx)
 	defer stopFill()
 	go a.fetch(fctx, cons, chunks)
@@ -217,16 +241,24 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		defer close(ready)
 		a.fill(chunks, ready)
 	}()
+	go func() {
+		defer close(acked)
+		for b := range acks {
+			a.ack(b)
+		}
+	}()
 	var runErr error
 	for b := range ready {
 		if runErr != nil {
 			b.stopKeep() // drain: leave them un-acknowledged for redelivery
 			continue
 		}
-		if runErr = a.flush(ctx, b); runErr != nil {
+		if runErr = a.flush(ctx, b, acks); runErr != nil {
 			stopFill()
 		}
 	}
+	close(acks)
+	<-acked
 	if runErr == nil {
 		// Acks are fire-and-forget; a flush makes sure the server has them
 		// before a graceful exit.
@@ -291,6 +323,7 @@ func (a *Aggregator) fetch(ctx context.Context, cons jetstream.Consumer, out cha
 		return true
 	}
 	for ctx.Err() == nil {
+		fetchStart := time.Now()
 		msgs, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			if ctx.Err() != nil || !backoff(err) {
@@ -314,7 +347,9 @@ func (a *Aggregator) fetch(ctx context.Context, cons jetstream.Consumer, out cha
 		}
 		delay = a.cfg.BackoffMin
 		if len(raw) > 0 {
+			fetched := time.Now()
 			a.handOver(out, raw)
+			a.log.Debug().Int("messages", len(raw)).Dur("fetch", fetched.Sub(fetchStart)).Dur("hand_over", time.Since(fetched)).Msg("chunk fetched")
 		}
 	}
 }
@@ -350,14 +385,14 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
 	// not yet in a batch: it is kept alive too while the inserter is busy.
 	send := func(rest []jetstream.Msg) {
 		deadline = nil
-		if len(cur.msgs) == 0 {
+		if len(cur.replies) == 0 {
 			cur = nil // everything in it was dead-lettered
 			return
 		}
 		// Closed: kept alive from now until acknowledged, including while
 		// it waits for the inserter.
 		cur.stopKeep = a.keepAlive(cur)
-		a.log.Debug().Int("messages", len(cur.msgs)).Dur("filled_in", time.Since(cur.opened)).Msg("batch closed")
+		a.log.Debug().Int("messages", len(cur.replies)).Dur("filled_in", time.Since(cur.opened)).Msg("batch closed")
 		t := time.NewTicker(a.cfg.AckWait / 3)
 		defer t.Stop()
 		for {
@@ -383,14 +418,14 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
 			}
 			for len(raw) > 0 {
 				if cur == nil {
-					cur = &batch{opened: time.Now()}
+					cur = a.newBatch()
 					timer.Reset(a.cfg.BatchWait)
 					deadline = timer.C
 				}
-				take := min(len(raw), a.cfg.BatchSize-len(cur.msgs))
+				take := min(len(raw), a.cfg.BatchSize-len(cur.replies))
 				a.addAll(context.Background(), cur, raw[:take])
 				raw = raw[take:]
-				if len(cur.msgs) >= a.cfg.BatchSize {
+				if len(cur.replies) >= a.cfg.BatchSize {
 					timer.Stop()
 					send(raw)
 				}
@@ -403,67 +438,178 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
 	}
 }
 
-// decoded is one fetched message after decoding.
-type decoded struct {
-	md  *jetstream.MsgMetadata
-	ev  event.Event
-	err error
+// newBatch opens a batch, reusing an acknowledged one when there is one.
+func (a *Aggregator) newBatch() *batch {
+	select {
+	case b := <-a.spare:
+		b.opened = time.Now()
+		return b
+	default:
+		return &batch{opened: time.Now()}
+	}
+}
+
+// recycle offers an acknowledged batch for reuse, dropping what it
+// references so that nothing of it stays reachable.
+func (a *Aggregator) recycle(b *batch) {
+	clear(b.replies)
+	clear(b.rows)
+	*b = batch{replies: b.replies[:0], rows: b.rows[:0]}
+	select {
+	case a.spare <- b:
+	default:
+	}
+}
+
+// ackSequence reads the stream sequence and the delivery count from a
+// JetStream reply subject, without the allocation and string splitting of
+// jetstream.Msg.Metadata, which it agrees with (TestAckSequenceMatchesMetadata):
+//
+//	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
+//	$JS.ACK.<domain>.<acc hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>...]
+//
+// ok is false for anything else; the caller then asks Metadata, which says
+// what is wrong.
+func ackSequence(reply string) (seq, delivered uint64, ok bool) {
+	const prefix = "$JS.ACK."
+	if len(reply) <= len(prefix) || reply[:len(prefix)] != prefix {
+		return 0, 0, false
+	}
+	// Tokens after the prefix: the v1 form has 7, v2 9 or more.
+	var starts [12]int
+	n := 0
+	start := len(prefix)
+	for i := start; i <= len(reply); i++ {
+		if i == len(reply) || reply[i] == '.' {
+			if n < len(starts) {
+				starts[n] = start
+			}
+			n++
+			start = i + 1
+		}
+	}
+	var first int // token index of <delivered>
+	switch {
+	case n == 7:
+		first = 2
+	case n >= 9:
+		first = 4
+	default:
+		return 0, 0, false
+	}
+	token := func(k int) string {
+		end := len(reply)
+		if k+1 < n && k+1 < len(starts) {
+			end = starts[k+1] - 1
+		}
+		return reply[starts[k]:end]
+	}
+	delivered, ok1 := parseUint(token(first))
+	seq, ok2 := parseUint(token(first + 1))
+	return seq, delivered, ok1 && ok2
+}
+
+// parseUint reads a decimal uint64.
+func parseUint(s string) (uint64, bool) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// decodeResult is what decoding said of one fetched message.
+type decodeResult struct {
+	err       error
+	delivered uint64
 }
 
 // minPerWorker keeps small fetches on one goroutine.
 const minPerWorker = 512
 
 // addAll decodes msgs into b in their order, dead-lettering those that do
-// not decode. Decoding (encoding/json, ~10 µs an event) is the filler's main
-// cost, so it is spread over GOMAXPROCS goroutines.
+// not decode. Events are decoded in place into the batch's rows, spread over
+// GOMAXPROCS goroutines, each with its own event.Decoder.
 func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) {
 	if len(msgs) == 0 {
 		return
 	}
-	out := make([]decoded, len(msgs))
+	base := len(b.rows)
+	if need := base + len(msgs); need > cap(b.rows) {
+		// Double, but never past BatchSize: append's growth would leave a
+		// full batch with up to twice the rows it can hold.
+		grown := make([]store.Row, base, max(need, min(2*cap(b.rows), a.cfg.BatchSize)))
+		copy(grown, b.rows)
+		b.rows = grown
+	}
+	b.rows = b.rows[:base+len(msgs)]
+	rows := b.rows[base:]
+	if cap(a.results) < len(msgs) {
+		a.results = make([]decodeResult, len(msgs))
+	}
+	res := a.results[:len(msgs)]
 	workers := min(runtime.GOMAXPROCS(0), (len(msgs)+minPerWorker-1)/minPerWorker)
+	if len(a.decoders) < workers {
+		a.decoders = append(a.decoders, make([]event.Decoder, workers-len(a.decoders))...)
+	}
 	var wg sync.WaitGroup
 	per := (len(msgs) + workers - 1) / workers
 	for w := range workers {
 		lo, hi := w*per, min((w+1)*per, len(msgs))
-		wg.Go(func() {
+		dec := &a.decoders[w]
+		work := func() {
 			for i := lo; i < hi; i++ {
-				d := &out[i]
-				if d.md, d.err = msgs[i].Metadata(); d.err != nil {
-					d.err = fmt.Errorf("metadata: %w", d.err)
-					continue
+				seq, delivered, ok := ackSequence(msgs[i].Reply())
+				if !ok {
+					md, err := msgs[i].Metadata()
+					if err != nil {
+						rows[i] = store.Row{}
+						res[i] = decodeResult{err: fmt.Errorf("metadata: %w", err)}
+						continue
+					}
+					seq, delivered = md.Sequence.Stream, md.NumDelivered
 				}
-				d.ev, d.err = event.Decode(msgs[i].Data())
+				rows[i].Seq = seq
+				res[i] = decodeResult{delivered: delivered, err: dec.DecodeInto(msgs[i].Data(), &rows[i].Event)}
 			}
-		})
+		}
+		if w == workers-1 {
+			work() // the last share runs here rather than in a new goroutine
+		} else {
+			wg.Go(work)
+		}
 	}
 	wg.Wait()
-	for i := range out {
-		d := &out[i]
-		if d.err != nil {
-			var seq uint64
-			if d.md != nil {
-				seq = d.md.Sequence.Stream
-			}
-			a.deadLetter(ctx, msgs[i], seq, d.err)
+	kept := base
+	for i := range msgs {
+		if err := res[i].err; err != nil {
+			a.deadLetter(ctx, msgs[i], rows[i].Seq, err)
 			continue
 		}
-		if d.md.NumDelivered > 1 {
+		if res[i].delivered > 1 {
 			b.redelivered = true
 			a.m.redeliveries.Inc()
 		}
-		b.msgs = append(b.msgs, msgs[i])
-		b.rows = append(b.rows, store.Row{Event: d.ev, Seq: d.md.Sequence.Stream})
+		if kept != base+i {
+			b.rows[kept] = b.rows[base+i]
+		}
+		b.replies = append(b.replies, msgs[i].Reply())
+		kept++
 	}
+	clear(b.rows[kept:])
+	b.rows = b.rows[:kept]
+	clear(res)
 }
 
-// flush inserts b (retrying until it succeeds or ctx ends), then
-// acknowledges its messages. On shutdown, the last attempts run on a context
-// bounded by ShutdownTimeout.
-func (a *Aggregator) flush(ctx context.Context, b *batch) error {
-	defer b.stopKeep()
+// flush inserts b (retrying until it succeeds or ctx ends), then hands it
+// to acks for acknowledgement. On shutdown, the last attempts run on a
+// context bounded by ShutdownTimeout.
+func (a *Aggregator) flush(ctx context.Context, b *batch, acks chan<- *batch) error {
+	handed := false
+	defer func() {
+		if !handed {
+			b.stopKeep()
+		}
+	}()
 
-	rows := dedupe(b.rows)
+	rows := a.dedupe(b.rows)
 	check := b.redelivered || a.cfg.CheckAll
 	delay := a.cfg.BackoffMin
 	// ictx follows ctx until it ends, then lives ShutdownTimeout longer:
@@ -503,19 +649,34 @@ func (a *Aggregator) flush(ctx context.Context, b *batch) error {
 			return err
 		}
 	}
-	ackStart := time.Now()
-	defer func() {
-		a.log.Debug().Int("messages", len(b.msgs)).Int("rows", len(rows)).Dur("held", time.Since(b.opened)).
-			Dur("ack", time.Since(ackStart)).Msg("batch stored and acknowledged")
-	}()
-	for _, m := range b.msgs {
-		if err := m.Ack(); err != nil {
+	b.inserted = len(rows)
+	acks <- b
+	handed = true
+	return nil
+}
+
+// The JetStream acknowledgement bodies, published to a message's reply
+// subject as jetstream.Msg's Ack and InProgress do (fire and forget).
+var (
+	ackAck      = []byte("+ACK")
+	ackProgress = []byte("+WPI")
+)
+
+// ack acknowledges the messages of an inserted batch, stops keeping them
+// alive and offers the batch for reuse.
+func (a *Aggregator) ack(b *batch) {
+	start := time.Now()
+	for _, reply := range b.replies {
+		if err := a.nc.Publish(reply, ackAck); err != nil {
 			// The message will be redelivered and found in ClickHouse.
 			a.log.Warn().Err(err).Msg("ack")
 		}
 	}
-	a.m.acked.Add(float64(len(b.msgs)))
-	return nil
+	b.stopKeep()
+	a.m.acked.Add(float64(len(b.replies)))
+	a.log.Debug().Int("messages", len(b.replies)).Int("rows", b.inserted).Dur("held", time.Since(b.opened)).
+		Dur("ack", time.Since(start)).Msg("batch stored and acknowledged")
+	a.recycle(b)
 }
 
 // insert writes rows, first dropping those ClickHouse already holds when
@@ -552,18 +713,26 @@ func (a *Aggregator) insert(ctx context.Context, rows *[]store.Row, check bool) 
 }
 
 // dedupe drops repeated event_ids within one batch (an event published twice
-// outside the duplicate window), keeping the first.
-func dedupe(rows []store.Row) []store.Row {
-	seen := make(map[string]struct{}, len(rows))
-	out := make([]store.Row, 0, len(rows))
-	for _, r := range rows {
-		if _, dup := seen[r.EventID]; dup {
+// outside the duplicate window), keeping the first. It compacts rows in
+// place and returns the prefix that remains; rows keeps its length.
+func (a *Aggregator) dedupe(rows []store.Row) []store.Row {
+	if a.seen == nil {
+		a.seen = make(map[string]struct{}, len(rows))
+	}
+	defer clear(a.seen)
+	kept := 0
+	for i := range rows {
+		id := rows[i].EventID
+		if _, dup := a.seen[id]; dup {
 			continue
 		}
-		seen[r.EventID] = struct{}{}
-		out = append(out, r)
+		a.seen[id] = struct{}{}
+		if kept != i {
+			rows[kept] = rows[i]
+		}
+		kept++
 	}
-	return out
+	return rows[:kept]
 }
 
 // keepAlive sends InProgress for every message of b every AckWait/3 until
@@ -582,8 +751,8 @@ func (a *Aggregator) keepAlive(b *batch) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				for _, m := range b.msgs {
-					if err := m.InProgress(); err != nil {
+				for _, reply := range b.replies {
+					if err := a.nc.Publish(reply, ackProgress); err != nil {
 						// A lost one is covered by the redelivery check.
 						a.log.Debug().Err(err).Msg("in progress")
 					}

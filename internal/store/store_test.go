@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +278,57 @@ func TestConfigValidate(t *testing.T) {
 			err := c.Validate()
 			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("Validate = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestInsertRowsEveryColumn checks each field lands in its own column, with
+// and without a product; appendColumns lists 36 columns by position.
+func TestInsertRowsEveryColumn(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	full := event.Event{
+		EventID: "e-full", SchemaVersion: 1, ReceivedAt: time.Date(2026, 11, 23, 5, 30, 1, 456_000_000, time.UTC),
+		Tenant: "tenant", DeviceID: "device", SessionID: "session", MsgID: "msg", Kind: event.KindResult,
+		CmdID: 11, CmdRef: 12, Scope: event.ScopeUser, CSP: event.CSPOffice, TargetID: "target", Node: "node",
+		LocURI: "loc", Code: -13, CodeHex: "0xhex", Win32Code: 14, CodeSpace: "space", CodeName: "name",
+		Outcome: "outcome", Category: "category", AlertType: "alert", Mark: "mark", Text: "text",
+		OriginalError: "orig", MDMReceivedAt: "mdmat", GenericAlert: "generic",
+		Product: &event.Product{Name: "pn", Version: "pv", Publisher: "pp", InstallDate: "pd", InstallPath: "pi", LastErrorDesc: "pl"},
+	}
+	bare := full
+	bare.EventID, bare.Product = "e-bare", nil
+	if err := s.InsertRows(ctx, []store.Row{{Event: full, Seq: 77}, {Event: bare, Seq: 78}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []store.Row{{Event: full, Seq: 77}, {Event: bare, Seq: 78}} {
+		t.Run(want.EventID, func(t *testing.T) {
+			var got store.Row
+			var ver uint8
+			var at time.Time
+			var ms uint16
+			var p event.Product
+			err := s.Conn().QueryRow(ctx, "SELECT event_id, schema_version, received_at, received_ms, tenant, device_id, "+
+				"session_id, msg_id, kind, cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, "+
+				"code_space, code_name, outcome, category, alert_type, mark, text, original_error, mdm_received_at, "+
+				"mdm_generic_alert, product_name, product_version, product_publisher, product_install_date, "+
+				"product_install_path, product_last_error_desc, stream_seq FROM install_events WHERE event_id = ?", want.EventID).
+				Scan(&got.EventID, &ver, &at, &ms, &got.Tenant, &got.DeviceID, &got.SessionID, &got.MsgID, &got.Kind,
+					&got.CmdID, &got.CmdRef, &got.Scope, &got.CSP, &got.TargetID, &got.Node, &got.LocURI, &got.Code,
+					&got.CodeHex, &got.Win32Code, &got.CodeSpace, &got.CodeName, &got.Outcome, &got.Category,
+					&got.AlertType, &got.Mark, &got.Text, &got.OriginalError, &got.MDMReceivedAt, &got.GenericAlert,
+					&p.Name, &p.Version, &p.Publisher, &p.InstallDate, &p.InstallPath, &p.LastErrorDesc, &got.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.SchemaVersion = int(ver)
+			got.ReceivedAt = at.UTC().Add(time.Duration(ms) * time.Millisecond)
+			if p != (event.Product{}) {
+				got.Product = &p
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("stored\n%+v %+v\nwant\n%+v %+v", got, got.Product, want, want.Product)
 			}
 		})
 	}
