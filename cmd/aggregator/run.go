@@ -43,11 +43,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return listAlerts(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, alerts or migrate)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, migrate or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
@@ -56,6 +58,7 @@ const usage = `usage:
   aggregator report [--since 24h] [--tenant T]  print the fleet summary from ClickHouse
   aggregator alerts [--since 24h] [--tenant T]  print the spike alerts from ClickHouse
   aggregator migrate                            apply the ClickHouse migrations and exit
+  aggregator healthcheck [--url U]              exit 0 when U (default the local /readyz) answers 200
   aggregator <command> -h                       the command's flags
 Every flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_CLICKHOUSE_ADDR).
 `

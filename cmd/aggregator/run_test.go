@@ -151,6 +151,13 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("healthz %d", code)
 	}
 	waitFor(t, 20*time.Second, "ready", func() bool { code, _ := get(base + "/readyz"); return code == 200 })
+	noenv := func(string) string { return "" }
+	if err := Main(ctx, []string{"healthcheck", "--url", base + "/readyz"}, noenv, io.Discard, io.Discard); err != nil {
+		t.Fatalf("healthcheck of a ready aggregator: %v", err)
+	}
+	if err := Main(ctx, []string{"healthcheck", "--url", base + "/missing"}, noenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("healthcheck of a 404 succeeded")
+	}
 
 	nc := ns.Conn()
 	now := time.Now().UTC().Truncate(time.Millisecond)

@@ -310,6 +310,17 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 		err error
 	)
 	if a.Status == Firing {
+		if n, ok := e.src.(Namer); ok && a.Level == LevelProduct && a.ProductName == "" {
+			// Not part of the key or the id, so replicas that name it
+			// differently (or not at all, on error) still agree.
+			if name, nerr := n.ProductName(ctx, a.Tenant, a.CSP, a.TargetID); nerr != nil {
+				e.m.errors.WithLabelValues("name").Inc()
+				e.log.Warn().Err(nerr).Str("target", a.TargetID).Msg("alerts: product name")
+			} else if name != "" {
+				a.ProductName = name
+				a.Summary = a.summarise()
+			}
+		}
 		won, err = e.claimFiring(ctx, a, now)
 	} else {
 		won, err = e.claimResolve(ctx, a, now)

@@ -783,3 +783,31 @@ func TestEngineStateExpiresAfterRetention(t *testing.T) {
 		t.Errorf("%d messages on the subject, want the firing and the resolve whatever the webhook does", n)
 	}
 }
+
+// MSI install alerts carry only the ProductCode; the alert takes the
+// product's name from the target's Results events, as an admin needs it.
+func TestEngineNamesProductFromResults(t *testing.T) {
+	r := newRig(t)
+	r.background(0, 40)
+	r.spike(30, 32)
+	for i := range r.events {
+		if r.events[i].TargetID == "{BAD}" {
+			r.events[i].Product = &event.Product{Version: "2.1"} // as alerts: no name
+		}
+	}
+	r.seq++
+	r.events = append(r.events, event.Event{
+		EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1, ReceivedAt: bucketStart(5),
+		Tenant: "contoso", DeviceID: "inv-1", SessionID: "1", MsgID: "1", Kind: event.KindResult,
+		Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: "{BAD}", Node: "Status", Code: 70,
+		CodeSpace: "msi_status", Outcome: "succeeded", Product: &event.Product{Name: "Google Chrome", Version: "2.1"},
+	})
+	r.flush()
+	e := r.started("a", engineConfig("a", r.hook.URL))
+	r.evaluate(30, e)
+	r.check("the spike's first bucket", 1, 0)
+	a := r.hook.delivered(t)[0]
+	if a.ProductName != "Google Chrome" || !strings.Contains(a.Summary, "Google Chrome") {
+		t.Fatalf("product name %q, summary %q: want the name the Results reported", a.ProductName, a.Summary)
+	}
+}

@@ -124,3 +124,27 @@ func align(t time.Time, bucket time.Duration) time.Time {
 	}
 	return time.Unix(u-m, 0).UTC()
 }
+
+// Namer is implemented by a Source that can name a product the failing
+// events did not name: MSI install alerts carry only the ProductCode, while
+// the Results of the same target carry Name and Version.
+type Namer interface {
+	ProductName(ctx context.Context, tenant, csp, target string) (string, error)
+}
+
+// ProductName returns the name the target's newest event with a product
+// name reported, or "" when none did. It reads one tenant's, one CSP's,
+// one target's rows, a range of the table's order key.
+func (s ClickHouseSource) ProductName(ctx context.Context, tenant, csp, target string) (string, error) {
+	table := s.Table
+	if table == "" {
+		table = "install_events"
+	}
+	var name string
+	err := s.Conn.QueryRow(ctx, "SELECT argMax(product_name, received_at) FROM "+table+
+		" WHERE tenant = ? AND csp = ? AND target_id = ? AND product_name != ''", tenant, csp, target).Scan(&name)
+	if err != nil {
+		return "", fmt.Errorf("alerts source product name: %w", err)
+	}
+	return name, nil
+}
