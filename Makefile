@@ -14,7 +14,7 @@ build:
 
 # deps installs what the tests and the demo need: Debian's clickhouse-server.
 deps:
-	@command -v clickhouse-server >/dev/null 2>&1 || { \
+	@[ -n "$$CSPWATCH_CLICKHOUSE_ADDR" ] || command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || { \
 		echo "installing clickhouse-server from Debian's packages"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null; }
 
@@ -38,12 +38,22 @@ fuzz:
 	$(GO) test ./internal/syncml -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/codes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s
 
-bench: deps
-	$(GO) test ./internal/syncml ./internal/event ./internal/codes -run '^$$' -bench . -benchmem -cpu 1
+# bench prints the benchmarks of every issue, each with its baseline
+# measured in the same run: scanner vs encoding/xml and etree, event
+# decoding vs encoding/json, ingest vs raw JetStream publish (loadgen
+# bench), aggregator vs raw clickhouse-go insert at 1k/10k/50k batches.
+bench: deps build
+	$(GO) test ./internal/syncml ./internal/event ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
+	./bin/loadgen bench --phase 5s
+	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide' -benchtime 3x
 
+# demo runs the real pipeline on one machine: ClickHouse (Debian's, on a temp
+# dir, unless CSPWATCH_CLICKHOUSE_ADDR is set), ingest with embedded NATS
+# (unless CSPWATCH_NATS_URL), the aggregator with spike alerts, and a
+# synthetic fleet of 5,000 devices with an injected 1603 spike; then the
+# fleet report and the alert. Flags: ./bin/demo -h.
 demo: deps build
-	@echo "demo: parsing the bundled sample corpus with 'ingest parse' (the full pipeline demo lands with issue 6)"
-	./bin/ingest parse --tenant demo internal/event/testdata/*.xml
+	./bin/demo $(DEMOFLAGS)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,25 @@
+// Command demo runs the whole pipeline on one machine, as `make demo` does:
+// a throwaway ClickHouse (unless CSPWATCH_CLICKHOUSE_ADDR names one),
+// ingest with its embedded NATS (unless CSPWATCH_NATS_URL names one), the
+// aggregator with spike alerts, and the load generator replaying a
+// synthetic fleet with an injected 1603 spike. It prints progress, then the
+// fleet report and the spike alert, and stops every process it started.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(exitCode(err))
+	}
+}
