@@ -37,6 +37,7 @@ test: deps lint
 fuzz:
 	$(GO) test ./internal/syncml -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/codes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event
