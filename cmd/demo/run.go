@@ -26,6 +26,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/chserver"
+	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/probe"
 )
 
@@ -151,29 +152,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || envErr != nil {
-			return
-		}
-		keys := []string{"CSPWATCH_DEMO_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))}
-		switch f.Name {
-		case "clickhouse-addr", "clickhouse-database", "nats-url":
-			keys = append(keys, "CSPWATCH_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
-		}
-		for _, k := range keys {
-			if v := getenv(k); v != "" {
-				if err := fs.Set(f.Name, v); err != nil {
-					envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, k, v, err)
-				}
-				return
-			}
-		}
-	})
-	if envErr != nil {
-		return c, envErr
+	// The demo's own variables first, then the services' names for the
+	// servers it should use instead of starting its own.
+	if err := envflag.Apply(fs, getenv, "CSPWATCH_DEMO_"); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := envflag.Apply(fs, getenv, "CSPWATCH_", "clickhouse-addr", "clickhouse-database", "nats-url"); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 
@@ -185,7 +186,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	if err := applyEnv(fs, getenv); err != nil {
+	if err := envflag.Apply(fs, getenv, "CSPWATCH_"); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	c.Ingest.Insecure = c.Insecure
@@ -193,26 +194,6 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return c, nil
-}
-
-// applyEnv sets every flag not given on the command line from its
-// CSPWATCH_<FLAG> environment variable, when that is set.
-func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		key := "CSPWATCH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(key); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", key, v, e)
-			}
-		}
-	})
-	return err
 }
 
 func newLogger(c *serveConfig, stderr io.Writer) zerolog.Logger {

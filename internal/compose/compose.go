@@ -14,8 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cspwatch/cspwatch/internal/envflag"
 )
 
 // Node is a parsed value: exactly one of Map, List or Scalar is meaningful.
@@ -335,5 +339,27 @@ func (n *Node) strings() []string {
 	for i, v := range n.List {
 		out[i] = v.Scalar
 	}
+	return out
+}
+
+// helpFlag matches a flag's line in flag.PrintDefaults output.
+var helpFlag = regexp.MustCompile(`(?m)^  -(\S+)`)
+
+// UnknownEnv returns the service's environment variables under prefix that
+// name none of the flags listed in help (a command's -h output), sorted.
+// The commands ignore such variables, so each one is a setting that
+// silently does nothing.
+func (s Service) UnknownEnv(prefix, help string) []string {
+	known := map[string]bool{}
+	for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
+		known[envflag.Key(prefix, m[1])] = true
+	}
+	var out []string
+	for k := range s.Environment {
+		if !known[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
 	return out
 }

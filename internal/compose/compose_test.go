@@ -135,3 +135,11 @@ func TestRepositoryComposeFile(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownEnv(t *testing.T) {
+	help := "Usage of x:\n  -nats-url string\n    \tNATS\n  -listen string\n    \taddress\n"
+	s := Service{Environment: map[string]string{"CSPWATCH_NATS_URL": "n", "CSPWATCH_LISTN": ":1", "OTHER": "x"}}
+	if got := strings.Join(s.UnknownEnv("CSPWATCH_", help), ","); got != "CSPWATCH_LISTN,OTHER" {
+		t.Fatalf("UnknownEnv = %s, want CSPWATCH_LISTN,OTHER", got)
+	}
+}
