@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
-	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // alertsConfig is the configuration of `aggregator alerts`.
@@ -50,9 +49,7 @@ func listAlerts(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	cfg := c.CH.config()
-	cfg.CreateDatabase = false
-	st, err := store.Open(ctx, cfg)
+	st, err := c.CH.openExisting(ctx)
 	if err != nil {
 		return err
 	}

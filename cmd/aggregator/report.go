@@ -62,9 +62,7 @@ func report(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	cfg := c.CH.config()
-	cfg.CreateDatabase = false
-	st, err := store.Open(ctx, cfg)
+	st, err := c.CH.openExisting(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,4 +153,13 @@ func codeText(code int64) string {
 		return string(codes.AppendHex(nil, code))
 	}
 	return fmt.Sprint(code)
+}
+
+// openExisting connects to ClickHouse for reading: the commands that only
+// read never create the database, so a wrong --clickhouse-database is an
+// error rather than an empty report.
+func (c *chFlags) openExisting(ctx context.Context) (*store.Store, error) {
+	cfg := c.config()
+	cfg.CreateDatabase = false
+	return store.Open(ctx, cfg)
 }
