@@ -39,19 +39,50 @@ const InstallAlertType = "com.microsoft.mdm.win32csp_install"
 // Builder turns scanned messages into events. A Builder is not safe for
 // concurrent use; reuse one per goroutine, so that its scratch space is
 // reused too.
+//
+// A Builder copies the bytes of every string it sets into one string per
+// message, so one Build allocates that string and, when the message names
+// products, one slice of Products, besides growing dst. An event kept alive
+// keeps the strings of its whole message alive.
 type Builder struct {
 	targets []target
-	ids     []byte // canonical target ids of the message, referenced by offset
-	scratch []byte
-	ctx     msgContext
+	// text holds, until the end of Build, the bytes of every string of the
+	// message's events (target ids, event ids, LocURIs, ...), referenced by
+	// span; Build then turns it into one string and slices that.
+	text  []byte
+	spans []eventSpans // of the events this Build appended, in order
+	// paths are the parsed LocURIs of the items of every Results, which
+	// both passes read; pathAt is the next one pass 2 reads.
+	paths  []itemPath
+	pathAt int
+	// prodSpans are the product fields of the targets with a product, in
+	// target order.
+	prodSpans [][6]span
+	scratch   []byte // event id hash input
+	prefix    int    // length of the per-message part of scratch
+	ctx       msgContext
+}
+
+// itemPath is an item's parsed LocURI and the index of its target, or -1
+// when none was looked up.
+type itemPath struct {
+	p      cspPath
+	target int
+}
+
+// span locates a string in Builder.text; a zero span is the empty string.
+type span struct{ off, n int }
+
+// eventSpans are the strings of one event that Build resolves at its end.
+type eventSpans struct {
+	id, loc, hex, text, orig, alertType span
+	target                              int // index into targets, or -1
 }
 
 // target gathers what one message says about one (scope, csp, target).
 type target struct {
 	scope, csp string
-	idOff      int
-	idLen      int
-	id         string // canonical id, made when an event needs it
+	id         span // canonical id
 	product    [6][]byte
 	hasProduct bool
 	hasState   bool // a status-bearing node was reported
@@ -59,7 +90,7 @@ type target struct {
 	// first descriptive item, the anchor of an inventory event
 	cmd, item int
 	loc       []byte
-	prod      *Product
+	prod      *Product // set after pass 1 when hasProduct; filled at the end of Build
 }
 
 // Indexes into target.product, in Product field order.
@@ -72,13 +103,12 @@ const (
 	pLastErrorDesc
 )
 
-// msgContext holds the per-message strings shared by all of its events.
+// msgContext holds the per-message values shared by all of its events.
 type msgContext struct {
-	meta                   *Meta
-	msg                    *syncml.Message
-	received               time.Time
-	device, session, msgID string
-	made                   bool
+	meta     *Meta
+	msg      *syncml.Message
+	received time.Time
+	made     bool // scratch holds the per-message part of the event id input
 }
 
 // Build appends the events of msg to dst by the rules of contract v1 and
@@ -87,7 +117,10 @@ type msgContext struct {
 func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
 	var st Stats
 	b.targets = b.targets[:0]
-	b.ids = b.ids[:0]
+	b.text = b.text[:0]
+	b.spans = b.spans[:0]
+	b.paths, b.pathAt = b.paths[:0], 0
+	base := len(dst)
 	b.ctx = msgContext{meta: &m, msg: msg, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
 	st.Skipped += msg.Other
 
@@ -99,11 +132,14 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 		}
 		for ii := range c.Items {
 			it := &c.Items[ii]
-			p := parsePath(itemLoc(it))
+			b.paths = append(b.paths, itemPath{p: parsePath(itemLoc(it)), target: -1})
+			ip := &b.paths[len(b.paths)-1]
+			p := &ip.p
 			if p.csp == "" || p.target == nil || !p.nodeKnown {
 				continue
 			}
-			t := b.target(p)
+			ip.target = b.target(p)
+			t := &b.targets[ip.target]
 			switch p.node {
 			case "Status", "LastError", "FinalStatus":
 				t.hasState = true
@@ -131,6 +167,16 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 		}
 	}
 
+	// Products live in one slice per message; their strings are set at the end.
+	if n := b.withProduct(); n > 0 {
+		prods := make([]Product, n)
+		for i := range b.targets {
+			if t := &b.targets[i]; t.hasProduct {
+				t.prod, prods = &prods[0], prods[1:]
+			}
+		}
+	}
+
 	// Pass 2: events in document order.
 	for ci := range msg.Commands {
 		c := &msg.Commands[ci]
@@ -151,19 +197,86 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 			continue
 		}
 		c := &msg.Commands[t.cmd]
-		e := b.newEvent(&dst, KindInventory, t.cmd, t.item, c)
+		e, sp := b.newEvent(&dst, KindInventory, t.cmd, t.item, c)
 		e.CmdRef = atoi(c.CmdRef)
-		e.Scope, e.CSP, e.TargetID = t.scope, t.csp, b.targetID(t)
+		e.Scope, e.CSP = t.scope, t.csp
+		sp.target = i
 		if len(t.text) > 0 {
 			e.Node = "UpgradeCode"
-			e.Text = string(t.text)
+			sp.text = b.add(t.text)
 		}
-		e.LocURI = string(t.loc)
+		sp.loc = b.add(t.loc)
 		e.Outcome = string(codes.Unknown)
-		e.Product = b.product(t)
+		e.Product = t.prod
 		st.Events++
 	}
+	b.resolve(dst[base:])
 	return dst, st
+}
+
+// withProduct counts the targets that reported descriptive nodes.
+func (b *Builder) withProduct() int {
+	n := 0
+	for i := range b.targets {
+		if b.targets[i].hasProduct {
+			n++
+		}
+	}
+	return n
+}
+
+// add copies s to the message's text and returns where it is.
+func (b *Builder) add(s []byte) span {
+	off := len(b.text)
+	b.text = append(b.text, s...)
+	return span{off, len(s)}
+}
+
+// resolve sets the strings of events, the events this Build appended, and of
+// their products, from one string holding the message's text.
+func (b *Builder) resolve(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	b.prodSpans = b.prodSpans[:0]
+	for i := range b.targets {
+		t := &b.targets[i]
+		if t.prod == nil {
+			continue
+		}
+		var ps [6]span
+		for f := range t.product {
+			ps[f] = b.add(t.product[f])
+		}
+		b.prodSpans = append(b.prodSpans, ps)
+	}
+	h := &b.ctx.msg.Header
+	device, session, msgID := b.add(h.Source), b.add(h.SessionID), b.add(h.MsgID)
+	s := string(b.text)
+	at := func(sp span) string { return s[sp.off : sp.off+sp.n] }
+	k := 0
+	for i := range b.targets {
+		t := &b.targets[i]
+		if p := t.prod; p != nil {
+			ps := &b.prodSpans[k]
+			k++
+			p.Name, p.Version, p.Publisher = at(ps[pName]), at(ps[pVersion]), at(ps[pPublisher])
+			p.InstallDate, p.InstallPath, p.LastErrorDesc = at(ps[pInstallDate]), at(ps[pInstallPath]), at(ps[pLastErrorDesc])
+		}
+	}
+	ds, ss, ms := at(device), at(session), at(msgID)
+	for i := range events {
+		e, sp := &events[i], &b.spans[i]
+		e.DeviceID, e.SessionID, e.MsgID = ds, ss, ms
+		e.EventID, e.LocURI = at(sp.id), at(sp.loc)
+		e.CodeHex, e.Text, e.OriginalError = at(sp.hex), at(sp.text), at(sp.orig)
+		if sp.alertType.n > 0 {
+			e.AlertType = at(sp.alertType)
+		}
+		if sp.target >= 0 {
+			e.TargetID = at(b.targets[sp.target].id)
+		}
+	}
 }
 
 func (b *Builder) alert(dst []Event, st *Stats, ci int, c *syncml.Command) []Event {
@@ -186,17 +299,17 @@ func (b *Builder) alert(dst []Event, st *Stats, ci int, c *syncml.Command) []Eve
 			st.Skipped++
 			continue
 		}
-		e := b.newEvent(&dst, KindAlert, ci, ii, c)
-		b.place(e, p, loc)
+		e, sp := b.newEvent(&dst, KindAlert, ci, ii, c)
+		b.place(e, sp, &p, -1, loc)
 		switch {
 		case install:
 			e.AlertType = InstallAlertType
 		case len(typ) > 0:
-			e.AlertType = string(typ)
+			sp.alertType = b.add(typ)
 		}
 		e.Mark = intern(it.Mark, marks)
-		b.code(e, codes.SpaceWin32, it.Data)
-		b.originalError(e, it.OriginalError)
+		b.code(e, sp, codes.SpaceWin32, it.Data)
+		b.originalError(sp, it.OriginalError)
 		st.Events++
 	}
 	return dst
@@ -206,7 +319,10 @@ func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []E
 	for ii := range c.Items {
 		it := &c.Items[ii]
 		loc := itemLoc(it)
-		p := parsePath(loc)
+		// Pass 1 parsed the items of every Results, in this order.
+		ip := &b.paths[b.pathAt]
+		b.pathAt++
+		p := &ip.p
 		var space codes.Space
 		switch {
 		case p.csp == CSPOffice && p.node == "Status":
@@ -226,14 +342,14 @@ func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []E
 			st.Skipped++
 			continue
 		}
-		e := b.newEvent(&dst, KindResult, ci, ii, c)
+		e, sp := b.newEvent(&dst, KindResult, ci, ii, c)
 		e.CmdRef = atoi(c.CmdRef)
-		b.place(e, p, loc)
-		if !b.code(e, space, it.Data) && len(it.Data) > 0 {
+		b.place(e, sp, p, ip.target, loc)
+		if !b.code(e, sp, space, it.Data) && len(it.Data) > 0 {
 			// A chr node (CurrentStatus) reports text, not a number.
-			e.Text = string(it.Data)
+			sp.text = b.add(it.Data)
 		}
-		b.originalError(e, it.OriginalError)
+		b.originalError(sp, it.OriginalError)
 		st.Events++
 	}
 	return dst
@@ -249,65 +365,68 @@ func (b *Builder) status(dst []Event, st *Stats, ci int, c *syncml.Command) []Ev
 		st.Skipped++
 		return dst
 	}
-	e := b.newEvent(&dst, KindStatus, ci, 0, c)
+	e, sp := b.newEvent(&dst, KindStatus, ci, 0, c)
 	e.CmdRef = atoi(c.CmdRef)
-	b.place(e, p, loc)
-	b.code(e, codes.SpaceOMADM, c.Data)
-	b.originalError(e, c.OriginalError)
+	b.place(e, sp, &p, -1, loc)
+	b.code(e, sp, codes.SpaceOMADM, c.Data)
+	b.originalError(sp, c.OriginalError)
 	st.Events++
 	return dst
 }
 
 // newEvent appends an event with the fields every event of the message
-// shares, and its id, and returns a pointer to it.
-func (b *Builder) newEvent(dst *[]Event, kind string, ci, ii int, c *syncml.Command) *Event {
+// shares, and its id, and returns a pointer to it and to its spans. Both are
+// valid until the next newEvent.
+func (b *Builder) newEvent(dst *[]Event, kind string, ci, ii int, c *syncml.Command) (*Event, *eventSpans) {
 	x := &b.ctx
-	if !x.made {
-		h := &x.msg.Header
-		x.device, x.session, x.msgID = string(h.Source), string(h.SessionID), string(h.MsgID)
-		x.made = true
-	}
 	*dst = append(*dst, Event{
 		SchemaVersion: SchemaVersion,
 		ReceivedAt:    x.received,
 		Tenant:        x.meta.Tenant,
-		DeviceID:      x.device,
-		SessionID:     x.session,
-		MsgID:         x.msgID,
 		Kind:          kind,
 		CmdID:         atoi(c.CmdID),
 		Scope:         ScopeDevice,
 		MDMReceivedAt: x.meta.MDMReceivedAt,
 		GenericAlert:  x.meta.GenericAlert,
 	})
-	e := &(*dst)[len(*dst)-1]
-	e.EventID = b.eventID(kind, ci, ii)
-	return e
+	b.spans = append(b.spans, eventSpans{id: b.eventID(kind, ci, ii), target: -1})
+	return &(*dst)[len(*dst)-1], &b.spans[len(b.spans)-1]
 }
 
 // eventID hashes what identifies an item across retries of the same webhook:
 // tenant, device, session, message, the command's position in the message
 // and the item's position in the command. Fields are length-prefixed so that
-// no two different inputs hash the same bytes.
-func (b *Builder) eventID(kind string, ci, ii int) string {
+// no two different inputs hash the same bytes. The hex id goes to the text.
+func (b *Builder) eventID(kind string, ci, ii int) span {
 	x := &b.ctx
-	s := append(b.scratch[:0], "cspwatch.event.v1"...)
-	for _, f := range [...]string{x.meta.Tenant, x.device, x.session, x.msgID, kind} {
-		s = binary.AppendUvarint(s, uint64(len(f)))
-		s = append(s, f...)
+	if !x.made {
+		h := &x.msg.Header
+		s := append(b.scratch[:0], "cspwatch.event.v1"...)
+		s = appendField(s, x.meta.Tenant)
+		s = appendField(s, h.Source)
+		s = appendField(s, h.SessionID)
+		s = appendField(s, h.MsgID)
+		b.scratch, b.prefix, x.made = s, len(s), true
 	}
+	s := appendField(b.scratch[:b.prefix], kind)
 	s = binary.AppendUvarint(s, uint64(ci))
 	s = binary.AppendUvarint(s, uint64(ii))
-	sum := sha256.Sum256(s)
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
 	b.scratch = s
-	return string(out[:])
+	sum := sha256.Sum256(s)
+	off := len(b.text)
+	b.text = hex.AppendEncode(b.text, sum[:16])
+	return span{off, len(b.text) - off}
 }
 
-// place fills scope, CSP, target, node, LocURI and product from a LocURI.
-func (b *Builder) place(e *Event, p cspPath, loc []byte) {
-	e.LocURI = string(loc)
+func appendField[S string | []byte](dst []byte, f S) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(f)))
+	return append(dst, f...)
+}
+
+// place fills scope, CSP, target, node, LocURI and product from a LocURI
+// parsed to p, whose target has index ti when known, or -1.
+func (b *Builder) place(e *Event, sp *eventSpans, p *cspPath, ti int, loc []byte) {
+	sp.loc = b.add(loc)
 	if p.csp == "" {
 		return
 	}
@@ -315,16 +434,16 @@ func (b *Builder) place(e *Event, p cspPath, loc []byte) {
 	if p.target == nil {
 		return
 	}
-	t := b.target(p)
-	e.TargetID = b.targetID(t)
-	if t.hasProduct {
-		e.Product = b.product(t)
+	if ti < 0 {
+		ti = b.target(p)
 	}
+	sp.target = ti
+	e.Product = b.targets[ti].prod
 }
 
 // code fills the code fields from a result value read in space. It reports
 // false, leaving the outcome unknown, when data is not a number.
-func (b *Builder) code(e *Event, space codes.Space, data []byte) bool {
+func (b *Builder) code(e *Event, sp *eventSpans, space codes.Space, data []byte) bool {
 	v, ok := codes.Parse(data)
 	if !ok {
 		e.Outcome = string(codes.Unknown)
@@ -337,7 +456,9 @@ func (b *Builder) code(e *Event, space codes.Space, data []byte) bool {
 	e.Code = v
 	e.CodeSpace = string(space)
 	if codes.IsHRESULT(v) {
-		e.CodeHex = string(codes.AppendHex(b.scratch[:0], v))
+		off := len(b.text)
+		b.text = codes.AppendHex(b.text, v)
+		sp.hex = span{off, len(b.text) - off}
 		if w, ok := codes.Win32FromHRESULT(v); ok {
 			e.Win32Code = w
 		}
@@ -350,55 +471,35 @@ func (b *Builder) code(e *Event, space codes.Space, data []byte) bool {
 
 // originalError records a msft:originalerror HRESULT as hex; a value that is
 // not a number is kept as sent rather than lost.
-func (b *Builder) originalError(e *Event, raw []byte) {
+func (b *Builder) originalError(sp *eventSpans, raw []byte) {
 	if len(raw) == 0 {
 		return
 	}
 	if v, ok := codes.Parse(raw); ok {
-		e.OriginalError = string(codes.AppendHex(b.scratch[:0], v))
+		off := len(b.text)
+		b.text = codes.AppendHex(b.text, v)
+		sp.orig = span{off, len(b.text) - off}
 		return
 	}
-	e.OriginalError = string(raw)
+	sp.orig = b.add(raw)
 }
 
-// target finds or adds the message's record of p's target. Targets are few
-// per message, so a linear scan beats a map and allocates nothing.
-func (b *Builder) target(p cspPath) *target {
-	off := len(b.ids)
-	b.ids = appendTargetID(b.ids, p.target)
-	id := b.ids[off:]
+// target finds or adds the message's record of p's target and returns its
+// index. Targets are few per message, so a linear scan beats a map and
+// allocates nothing.
+func (b *Builder) target(p *cspPath) int {
+	off := len(b.text)
+	b.text = appendTargetID(b.text, p.target)
+	id := b.text[off:]
 	for i := range b.targets {
 		t := &b.targets[i]
-		if t.scope == p.scope && t.csp == p.csp && bytes.Equal(b.ids[t.idOff:t.idOff+t.idLen], id) {
-			b.ids = b.ids[:off]
-			return t
+		if t.scope == p.scope && t.csp == p.csp && bytes.Equal(b.text[t.id.off:t.id.off+t.id.n], id) {
+			b.text = b.text[:off]
+			return i
 		}
 	}
-	b.targets = append(b.targets, target{scope: p.scope, csp: p.csp, idOff: off, idLen: len(id)})
-	return &b.targets[len(b.targets)-1]
-}
-
-func (b *Builder) targetID(t *target) string {
-	if t.id == "" && t.idLen > 0 {
-		t.id = string(b.ids[t.idOff : t.idOff+t.idLen])
-	}
-	return t.id
-}
-
-// product returns the target's Product, shared by all events of the target
-// in this message.
-func (b *Builder) product(t *target) *Product {
-	if t.prod == nil {
-		t.prod = &Product{
-			Name:          string(t.product[pName]),
-			Version:       string(t.product[pVersion]),
-			Publisher:     string(t.product[pPublisher]),
-			InstallDate:   string(t.product[pInstallDate]),
-			InstallPath:   string(t.product[pInstallPath]),
-			LastErrorDesc: string(t.product[pLastErrorDesc]),
-		}
-	}
-	return t.prod
+	b.targets = append(b.targets, target{scope: p.scope, csp: p.csp, id: span{off, len(id)}})
+	return len(b.targets) - 1
 }
 
 // itemLoc is the LocURI an item speaks of: its Source (device to server), or

@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,7 +18,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"schema_version":`...)
 	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
 	dst = append(dst, `,"received_at":"`...)
-	dst = e.ReceivedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, e.ReceivedAt)
 	dst = append(dst, `","tenant":`...)
 	dst = appendString(dst, e.Tenant)
 	dst = append(dst, `,"device_id":`...)
@@ -79,6 +80,27 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// appendTime appends t in UTC by TimeLayout, as AppendFormat does, without
+// parsing the layout for every event.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		// AppendFormat's signs and widths for years outside four digits.
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6 // truncated, as AppendFormat does
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
 func appendOpt(dst []byte, key, s string) []byte {
 	if s == "" {
 		return dst
@@ -88,6 +110,23 @@ func appendOpt(dst []byte, key, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// needsEscape reports whether one of the eight bytes of x is not safe: a
+// control byte, '"', '\\', '<', '>', '&', or a byte of a multi-byte rune.
+// It checks the eight at once: a byte of v-ones borrows into its high bit,
+// with ^v masking bytes that had it set, only where v's byte is zero, and of
+// x-ones*0x20 only where x's byte is below 0x20. '<' and '>' differ in one bit
+// only, as do '"' and '&', so one test covers each pair.
+func needsEscape(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	lt := (x ^ ones*'>') | ones*2 // zero where x is '<' or '>', setting the bit they differ in
+	lt ^= ones * 2
+	qa := (x ^ ones*'&') | ones*4 // zero where x is '"' or '&'
+	qa ^= ones * 4
+	bs := x ^ ones*'\\'
+	m := x | (x-ones*0x20)&^x | (lt-ones)&^lt | (qa-ones)&^qa | (bs-ones)&^bs
+	return m&highs != 0
+}
 
 // safe marks the ASCII bytes a JSON string holds unescaped, with the same
 // HTML-safe choices as encoding/json (<, > and & escaped).
@@ -102,8 +141,17 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // invalid UTF-8 becoming U+FFFD.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most values need no escaping: skip them eight bytes at a time.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if needsEscape(x) {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safe[c] {

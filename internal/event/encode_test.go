@@ -158,3 +158,49 @@ func BenchmarkEncodingJSONMarshal(b *testing.B) {
 		_, _ = json.Marshal(&e)
 	}
 }
+
+// TestAppendStringEveryByte puts every byte value at every position of the
+// eight-byte blocks appendString skips at once, and compares with
+// encoding/json.
+func TestAppendStringEveryByte(t *testing.T) {
+	base := []byte("abcdefghijklmnopq") // two blocks and a tail
+	for pos := range base {
+		for c := 0; c < 256; c++ {
+			s := append([]byte(nil), base...)
+			s[pos] = byte(c)
+			want, err := json.Marshal(string(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendString(nil, string(s)); !bytes.Equal(got, want) {
+				t.Fatalf("byte %#x at %d: appendString %s, encoding/json %s", c, pos, got, want)
+			}
+		}
+	}
+}
+
+// TestAppendTime compares the hand-written received_at with AppendFormat,
+// also for years it leaves to AppendFormat.
+func TestAppendTime(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -9*3600-1800)}
+	times := []time.Time{
+		time.Date(2026, 11, 23, 5, 22, 6, 123_456_789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 1_000_000, time.UTC),
+		time.Date(999, 7, 8, 9, 10, 11, 7_000_000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	}
+	for _, tm := range times {
+		for _, z := range zones {
+			tm := tm.In(z)
+			want := tm.UTC().AppendFormat(nil, TimeLayout)
+			if got := appendTime(nil, tm); !bytes.Equal(got, want) {
+				t.Errorf("%v: appendTime %s, AppendFormat %s", tm, got, want)
+			}
+		}
+	}
+}

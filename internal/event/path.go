@@ -141,13 +141,17 @@ func next(s []byte) (seg, rest []byte) {
 // percent-decoded, braces removed, upper case when it is a GUID.
 func appendTargetID(dst []byte, raw []byte) []byte {
 	start := len(dst)
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
-			c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
-			i += 2
+	if bytes.IndexByte(raw, '%') < 0 {
+		dst = append(dst, raw...)
+	} else {
+		for i := 0; i < len(raw); i++ {
+			c := raw[i]
+			if c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
+				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
+				i += 2
+			}
+			dst = append(dst, c)
 		}
-		dst = append(dst, c)
 	}
 	id := dst[start:]
 	if len(id) >= 2 && id[0] == '{' && id[len(id)-1] == '}' {
@@ -157,7 +161,7 @@ func appendTargetID(dst []byte, raw []byte) []byte {
 	}
 	if isGUID(id) {
 		for i, c := range id {
-			if 'a' <= c && c <= 'f' {
+			if c >= 'a' {
 				id[i] = c - 'a' + 'A'
 			}
 		}
@@ -170,23 +174,28 @@ func isGUID(b []byte) bool {
 	if len(b) != 36 {
 		return false
 	}
+	b = b[:36]
+	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return false
+	}
 	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHex(c) {
-				return false
-			}
+		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
+			return false
 		}
 	}
 	return true
 }
 
+// hexDigit marks the bytes isHex accepts.
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return t
+}()
+
 func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+	return hexDigit[c]
 }
 
 func unhex(c byte) byte {
@@ -205,6 +214,10 @@ var dotSlash, slash = []byte("./"), []byte("/")
 func eqFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
+	}
+	if string(b) == s {
+		// Most devices send the canonical case.
+		return true
 	}
 	for i := 0; i < len(b); i++ {
 		if lower(b[i]) != lower(s[i]) {
