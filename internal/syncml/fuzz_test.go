@@ -2,10 +2,34 @@ package syncml
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 )
+
+// fuzzMinimizeLimit bounds the fuzz engine's minimisation of each new
+// coverage input. The default, 60 s, lets one worker spend up to a minute on
+// a single input: the minimiser tries O(n²) deletions of a corpus-sized input
+// at ~20k execs/s, and reports its execs only when it finishes, so the
+// progress line sits at "0/sec" for the whole time (and a minimisation cut
+// off by -fuzztime drops its count). A count rather than a duration, because
+// a duration limit races the coordinator's own timer, which then kills and
+// restarts the worker. 5000 execs take well under a second here.
+const fuzzMinimizeLimit = "5000x"
+
+// TestMain applies fuzzMinimizeLimit unless -fuzzminimizetime is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.fuzzminimizetime" })
+	if !set {
+		if err := flag.Set("test.fuzzminimizetime", fuzzMinimizeLimit); err != nil {
+			panic("syncml tests: " + err.Error())
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // FuzzParse checks that Parse never panics, returns a *Error when it
 // rejects, gives the same answer on a reused Scanner, and agrees with the
