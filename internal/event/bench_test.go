@@ -69,3 +69,27 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncode measures the JSON encoding and subjects of the corpus's
+// events alone; bytes are those of the messages, as in the others.
+func BenchmarkEncode(b *testing.B) {
+	msgs, total := benchCorpus(b)
+	var bl Builder
+	var events []Event
+	for _, m := range msgs {
+		msg, err := syncml.Parse(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events, _ = bl.Build(msg, testMeta, events)
+	}
+	var buf, subj []byte
+	b.SetBytes(total)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range events {
+			buf = events[i].AppendJSON(buf[:0])
+			subj = events[i].AppendSubject(subj[:0])
+		}
+	}
+}

@@ -105,7 +105,7 @@ const (
 
 // msgContext holds the per-message values shared by all of its events.
 type msgContext struct {
-	meta     *Meta
+	meta     Meta // a copy: a pointer to Build's argument would move it to the heap
 	msg      *syncml.Message
 	received time.Time
 	made     bool // scratch holds the per-message part of the event id input
@@ -121,7 +121,7 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 	b.spans = b.spans[:0]
 	b.paths, b.pathAt = b.paths[:0], 0
 	base := len(dst)
-	b.ctx = msgContext{meta: &m, msg: msg, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
+	b.ctx = msgContext{meta: m, msg: msg, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
 	st.Skipped += msg.Other
 
 	// Pass 1: descriptive nodes per target, from every Results of the message.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,13 +74,20 @@ func FuzzBuild(f *testing.F) {
 	})
 }
 
-// FuzzParsePath: LocURI parsing never panics and a GUID target comes out
-// canonical.
+// FuzzParsePath: LocURI parsing never panics, a GUID target comes out
+// canonical, and the fast path for the usual roots agrees with the general
+// one (".//" defeats the former and the latter trims it, once).
 func FuzzParsePath(f *testing.F) {
 	f.Add("./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7Baf9257ba-6bbd-4624-aa9b-0182d50292c3%7D/Status")
 	f.Add("./User/Vendor/MSFT/Office/Installation/CurrentStatus")
+	f.Add("./Vendor/MSFT/Office/Installation/{0aa79349-f334-4859-96e8-b4ab43e9fea0}/Status?list=Struct")
 	f.Fuzz(func(t *testing.T, loc string) {
 		p := parsePath([]byte(loc))
+		if rest, ok := strings.CutPrefix(loc, "./"); ok && !strings.HasPrefix(rest, "/") {
+			if q := parsePath([]byte(".//" + rest)); !reflect.DeepEqual(p, q) {
+				t.Fatalf("%q parses to %+v, with .// to %+v", loc, p, q)
+			}
+		}
 		id := appendTargetID(nil, p.target)
 		if len(id) > len(p.target) {
 			t.Fatalf("target id %q longer than its source %q", id, p.target)

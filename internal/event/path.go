@@ -28,6 +28,15 @@ func parsePath(loc []byte) (p cspPath) {
 	if i := bytes.IndexByte(loc, '?'); i >= 0 {
 		loc = loc[:i]
 	}
+	// Most devices spell the root as the CSP references do.
+	switch {
+	case bytes.HasPrefix(loc, deviceRoot):
+		return parseCSP(cspPath{scope: ScopeDevice}, loc[len(deviceRoot):])
+	case bytes.HasPrefix(loc, vendorRoot):
+		return parseCSP(cspPath{scope: ScopeDevice}, loc[len(vendorRoot):])
+	case bytes.HasPrefix(loc, userRoot):
+		return parseCSP(cspPath{scope: ScopeUser}, loc[len(userRoot):])
+	}
 	loc = bytes.TrimPrefix(loc, dotSlash)
 	loc = bytes.TrimPrefix(loc, slash)
 	seg, rest := next(loc)
@@ -45,7 +54,18 @@ func parsePath(loc []byte) (p cspPath) {
 	if seg, rest = next(rest); !eqFold(seg, "MSFT") {
 		return cspPath{}
 	}
-	seg, rest = next(rest)
+	return parseCSP(p, rest)
+}
+
+var (
+	deviceRoot = []byte("./Device/Vendor/MSFT/")
+	vendorRoot = []byte("./Vendor/MSFT/")
+	userRoot   = []byte("./User/Vendor/MSFT/")
+)
+
+// parseCSP reads the part of a LocURI after Vendor/MSFT/.
+func parseCSP(p cspPath, rest []byte) cspPath {
+	seg, rest := next(rest)
 	switch {
 	case eqFold(seg, "Office"):
 		return parseOffice(p, rest)
@@ -131,8 +151,11 @@ func parseMSI(p cspPath, rest []byte) cspPath {
 
 // next splits the first segment off a slash-separated path.
 func next(s []byte) (seg, rest []byte) {
-	if i := bytes.IndexByte(s, '/'); i >= 0 {
-		return s[:i], s[i+1:]
+	// Segments are short: a loop beats IndexByte's call.
+	for i, c := range s {
+		if c == '/' {
+			return s[:i], s[i+1:]
+		}
 	}
 	return s, nil
 }
