@@ -111,6 +111,13 @@ func appendOpt(dst []byte, key, s string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// load64 reads the eight bytes of s at i, little-endian.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // needsEscape reports whether one of the eight bytes of x is not safe: a
 // control byte, '"', '\\', '<', '>', '&', or a byte of a multi-byte rune.
 // It checks the eight at once: a byte of v-ones borrows into its high bit,
@@ -144,11 +151,14 @@ func appendString(dst []byte, s string) []byte {
 	// Most values need no escaping: skip them eight bytes at a time.
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if needsEscape(x) {
+		if needsEscape(load64(s, i)) {
 			break
 		}
+	}
+	if i < len(s) && len(s)-i < 8 && len(s) >= 8 && !needsEscape(load64(s, len(s)-8)) {
+		// No block needed escaping, nor do the last eight bytes, which overlap
+		// the last block checked.
+		i = len(s)
 	}
 	start := 0
 	for i < len(s) {

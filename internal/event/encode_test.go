@@ -159,21 +159,23 @@ func BenchmarkEncodingJSONMarshal(b *testing.B) {
 	}
 }
 
-// TestAppendStringEveryByte puts every byte value at every position of the
-// eight-byte blocks appendString skips at once, and compares with
-// encoding/json.
+// TestAppendStringEveryByte puts every byte value at every position of
+// strings of up to two eight-byte blocks (which appendString checks at once)
+// and a tail, and compares with encoding/json.
 func TestAppendStringEveryByte(t *testing.T) {
-	base := []byte("abcdefghijklmnopq") // two blocks and a tail
-	for pos := range base {
-		for c := 0; c < 256; c++ {
-			s := append([]byte(nil), base...)
-			s[pos] = byte(c)
-			want, err := json.Marshal(string(s))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := appendString(nil, string(s)); !bytes.Equal(got, want) {
-				t.Fatalf("byte %#x at %d: appendString %s, encoding/json %s", c, pos, got, want)
+	for n := 1; n <= 17; n++ {
+		base := []byte("abcdefghijklmnopq")[:n]
+		for pos := range base {
+			for c := 0; c < 256; c++ {
+				s := append([]byte(nil), base...)
+				s[pos] = byte(c)
+				want, err := json.Marshal(string(s))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := appendString(nil, string(s)); !bytes.Equal(got, want) {
+					t.Fatalf("byte %#x at %d of %d: appendString %s, encoding/json %s", c, pos, n, got, want)
+				}
 			}
 		}
 	}
