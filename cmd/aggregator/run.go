@@ -26,7 +26,7 @@ import (
 )
 
 // errUsage marks an error in the command line; it exits with status 2.
-var errUsage = errors.New("usage")
+var errUsage = envflag.ErrUsage
 
 // Main runs one aggregator subcommand. It is what main calls and what the
 // end-to-end tests call, with their own context, environment and streams.
@@ -225,19 +225,7 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 // parseFlags parses args, then sets every flag not given on the command
 // line from its CSPWATCH_<FLAG> environment variable.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_"); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
+	return envflag.Parse(fs, args, getenv, "CSPWATCH_")
 }
 
 func newLogger(format, level string, stderr io.Writer) zerolog.Logger {

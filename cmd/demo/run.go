@@ -31,7 +31,7 @@ import (
 )
 
 // errUsage marks an error in the command line; it exits with status 2.
-var errUsage = errors.New("usage")
+var errUsage = envflag.ErrUsage
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
@@ -143,19 +143,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.ClickHouseAddr, "clickhouse-addr", c.ClickHouseAddr, "existing ClickHouse (native protocol host:port); empty starts Debian's clickhouse-server on a temporary directory")
 	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "existing NATS with JetStream; empty lets ingest embed one")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
 	// The demo's own variables first, then the services' names for the
 	// servers it should use instead of starting its own.
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_DEMO_"); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_DEMO_"); err != nil {
+		return c, err
 	}
 	if err := envflag.Apply(fs, getenv, "CSPWATCH_", "clickhouse-addr", "clickhouse-database", "nats-url"); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)

@@ -8,11 +8,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/probe"
 )
 
 // errUsage marks an error in the command line; it exits with status 2.
-var errUsage = errors.New("usage")
+var errUsage = envflag.ErrUsage
 
 // Main runs one ingest subcommand. It is what main calls and what the
 // end-to-end tests call, with their own context, environment and streams.

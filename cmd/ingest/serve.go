@@ -177,17 +177,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		fmt.Fprintln(stderr, "usage: ingest serve [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_"); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_"); err != nil {
+		return c, err
 	}
 	c.Ingest.Insecure = c.Insecure
 	if err := c.Validate(); err != nil {

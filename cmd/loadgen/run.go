@@ -20,7 +20,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/loadgen"
 )
 
-var errUsage = errors.New("usage")
+var errUsage = envflag.ErrUsage
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
@@ -123,19 +123,7 @@ func (f *fleetFlags) describe() string {
 }
 
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_LOADGEN_"); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
+	return envflag.Parse(fs, args, getenv, "CSPWATCH_LOADGEN_")
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -6,10 +6,34 @@
 package envflag
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 )
+
+// ErrUsage marks a command-line or environment error: the commands exit
+// with status 2 on it, as flag does on -h.
+var ErrUsage = errors.New("usage")
+
+// Parse parses args into fs, refuses positional arguments, then applies the
+// variables under prefix (see Apply). flag.ErrHelp is returned as is; every
+// other error wraps ErrUsage.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string, prefix string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if err := Apply(fs, getenv, prefix); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return nil
+}
 
 // Key returns the environment variable of the flag name under prefix.
 func Key(prefix, name string) string {

@@ -1,7 +1,9 @@
 package envflag
 
 import (
+	"errors"
 	"flag"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,5 +66,32 @@ func TestApplyPrefixOrder(t *testing.T) {
 	}
 	if *url != "a" {
 		t.Fatalf("url = %s, want a", *url)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want error // nil: success
+	}{
+		{"ok", []string{"--workers", "2"}, map[string]string{"P_NATS_URL": "u"}, nil},
+		{"help", []string{"-h"}, nil, flag.ErrHelp},
+		{"unknown flag", []string{"--nope"}, nil, ErrUsage},
+		{"positional", []string{"extra"}, nil, ErrUsage},
+		{"bad env", nil, map[string]string{"P_WORKERS": "x"}, ErrUsage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			fs.String("nats-url", "", "")
+			fs.Int("workers", 1, "")
+			err := Parse(fs, tc.args, func(k string) string { return tc.env[k] }, "P_")
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Parse = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
