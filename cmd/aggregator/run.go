@@ -22,6 +22,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/cspwatch/cspwatch/internal/probe"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -45,7 +46,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
-		return healthcheck(ctx, args, getenv)
+		// The runtime image has no shell or curl: the binary probes itself.
+		return probe.Command(ctx, "aggregator", args, getenv, "http://127.0.0.1:8081/readyz")
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

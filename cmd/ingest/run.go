@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/probe"
@@ -28,7 +27,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	case "parse":
 		return parse(ctx, args, getenv, stdin, stdout, stderr)
 	case "healthcheck":
-		return healthcheck(ctx, args, getenv, "http://127.0.0.1:8080/readyz")
+		// The runtime image has no shell or curl: the binary probes itself.
+		return probe.Command(ctx, "ingest", args, getenv, "http://127.0.0.1:8080/readyz")
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -48,16 +48,4 @@ func exitCode(err error) int {
 		return 2
 	}
 	return 1
-}
-
-// healthcheck is the container health check: the runtime image has no
-// shell or curl, so the binary probes its own readiness endpoint.
-func healthcheck(ctx context.Context, args []string, getenv func(string) string, def string) error {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	url := fs.String("url", envOr(getenv, "CSPWATCH_HEALTHCHECK_URL", def), "readiness URL to probe")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	return probe.Check(ctx, *url, *timeout)
 }

@@ -6,10 +6,13 @@ package probe
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/envflag"
 )
 
 // ErrNotReady reports a health endpoint that answered with a status other
@@ -36,4 +39,18 @@ func Check(ctx context.Context, url string, timeout time.Duration) error {
 		return fmt.Errorf("health check %s: %w: %s %q", url, ErrNotReady, resp.Status, body)
 	}
 	return nil
+}
+
+// Command is the `healthcheck` subcommand of ingest and aggregator: it
+// probes --url (default def, or CSPWATCH_HEALTHCHECK_URL) and returns nil
+// only on a 200 within --timeout. Command-line errors wrap
+// envflag.ErrUsage.
+func Command(ctx context.Context, name string, args []string, getenv func(string) string, def string) error {
+	fs := flag.NewFlagSet(name+" healthcheck", flag.ContinueOnError)
+	url := fs.String("url", def, "readiness URL to probe")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_HEALTHCHECK_"); err != nil {
+		return err
+	}
+	return Check(ctx, *url, *timeout)
 }

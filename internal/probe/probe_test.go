@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/envflag"
 )
 
 func TestCheck(t *testing.T) {
@@ -40,6 +42,38 @@ func TestCheck(t *testing.T) {
 			}
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Check = %v, want it to wrap %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		fail  bool
+		usage bool
+	}{
+		{"default url", nil, nil, false, false},
+		{"flag url", []string{"--url", srv.URL + "/other"}, nil, true, false},
+		{"env url", nil, map[string]string{"CSPWATCH_HEALTHCHECK_URL": srv.URL + "/other"}, true, false},
+		{"stray argument", []string{"now"}, nil, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Command(context.Background(), "x", tc.args, func(k string) string { return tc.env[k] }, srv.URL+"/readyz")
+			if (err != nil) != tc.fail {
+				t.Fatalf("Command = %v, want failure %v", err, tc.fail)
+			}
+			if tc.usage != errors.Is(err, envflag.ErrUsage) {
+				t.Fatalf("Command = %v, usage error want %v", err, tc.usage)
 			}
 		})
 	}
