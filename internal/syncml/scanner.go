@@ -3,6 +3,7 @@ package syncml
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -702,68 +703,39 @@ func (s *Scanner) procInst(p int) (int, error) {
 func (s *Scanner) startTag(p int) (int, error) {
 	data := s.data
 	n := len(data)
-	q := p + 1
-	if !nameStart(data[q]) {
-		return 0, errAt(ReasonMalformed, p, "bad element name")
-	}
-	colon := -1
-	q++
-	for {
-		for q < n && nameTab[data[q]] == 1 {
-			q++
-		}
-		if q >= n || data[q] != ':' {
-			break
-		}
-		if colon >= 0 {
-			return 0, errAt(ReasonMalformed, p, "element name with two colons")
-		}
-		colon = q
-		q++
-	}
-	if q >= n {
-		return 0, errAt(ReasonTruncated, p, "input ends in a start tag")
-	}
-	nameEnd := q
-	if nameEnd-p-1 > s.maxName {
-		return 0, errAt(ReasonTooLarge, p, "element name longer than the limit")
-	}
-	local := data[p+1 : nameEnd]
-	if colon >= 0 {
-		if colon == nameEnd-1 {
-			return 0, errAt(ReasonMalformed, p, "empty local name")
-		}
-		local = data[colon+1 : nameEnd]
-	}
 	depth := len(s.stack)
-	if depth >= s.Limits.MaxDepth {
-		return 0, errAt(ReasonTooDeep, p, "nesting deeper than the limit")
-	}
-	s.elements++
-	if s.elements > s.Limits.MaxElements {
-		return 0, errAt(ReasonTooManyElements, p, "more elements than the limit")
-	}
 	parent := rSkip
 	if depth > 0 {
 		parent = s.stack[depth-1].role
-	} else {
-		if s.rootDone {
-			return 0, errAt(ReasonMalformed, p, "content after the root element")
-		}
-		if string(local) != "SyncML" {
-			return 0, errAt(ReasonNotSyncML, p, "root element is not SyncML")
-		}
-		s.sawRoot = true
-		parent = 255
 	}
+	q := p + 1
+	colon := -1
 	role := rSkip
-	if parent != rSkip {
+	if f := s.fast(parent, q); f != nil {
+		// A known child of a known parent: its name and its role in one
+		// compare, no name loop and no string switch.
+		q += int(f.n)
+		// The limits as slowName checks them, written out: a shared helper
+		// returning their errors is too costly to inline on this path.
+		if depth >= s.Limits.MaxDepth {
+			return 0, errAt(ReasonTooDeep, p, "nesting deeper than the limit")
+		}
+		s.elements++
+		if s.elements > s.Limits.MaxElements {
+			return 0, errAt(ReasonTooManyElements, p, "more elements than the limit")
+		}
+		role = f.role
+		if f.kind != 0 {
+			s.command(f.kind)
+		}
+		s.enter(role)
+	} else {
 		var err error
-		role, err = s.child(parent, local, p)
-		if err != nil {
+		if q, colon, role, err = s.slowName(p, depth, parent); err != nil {
 			return 0, err
 		}
 	}
+	nameEnd := q
 	// Attributes.
 	self := false
 	c := data[q]
@@ -853,6 +825,71 @@ func (s *Scanner) startTag(p int) (int, error) {
 
 const metinf = ` xmlns="syncml:metinf"`
 
+// slowName reads the name of the start tag at data[p] == '<' in full and
+// decides its role: the path for names that fast does not know.
+func (s *Scanner) slowName(p, depth int, parent uint8) (q, colon int, role uint8, err error) {
+	data := s.data
+	n := len(data)
+	q = p + 1
+	if !nameStart(data[q]) {
+		return 0, 0, 0, errAt(ReasonMalformed, p, "bad element name")
+	}
+	colon = -1
+	q++
+	for {
+		for q < n && nameTab[data[q]] == 1 {
+			q++
+		}
+		if q >= n || data[q] != ':' {
+			break
+		}
+		if colon >= 0 {
+			return 0, 0, 0, errAt(ReasonMalformed, p, "element name with two colons")
+		}
+		colon = q
+		q++
+	}
+	if q >= n {
+		return 0, 0, 0, errAt(ReasonTruncated, p, "input ends in a start tag")
+	}
+	nameEnd := q
+	if nameEnd-p-1 > s.maxName {
+		return 0, 0, 0, errAt(ReasonTooLarge, p, "element name longer than the limit")
+	}
+	local := data[p+1 : nameEnd]
+	if colon >= 0 {
+		if colon == nameEnd-1 {
+			return 0, 0, 0, errAt(ReasonMalformed, p, "empty local name")
+		}
+		local = data[colon+1 : nameEnd]
+	}
+	if depth >= s.Limits.MaxDepth {
+		return 0, 0, 0, errAt(ReasonTooDeep, p, "nesting deeper than the limit")
+	}
+	s.elements++
+	if s.elements > s.Limits.MaxElements {
+		return 0, 0, 0, errAt(ReasonTooManyElements, p, "more elements than the limit")
+	}
+	if depth == 0 {
+		if s.rootDone {
+			return 0, 0, 0, errAt(ReasonMalformed, p, "content after the root element")
+		}
+		if string(local) != "SyncML" {
+			return 0, 0, 0, errAt(ReasonNotSyncML, p, "root element is not SyncML")
+		}
+		s.sawRoot = true
+		parent = 255
+	}
+	role = rSkip
+	if parent != rSkip {
+		if role, err = s.child(parent, local, p); err != nil {
+			return 0, 0, 0, err
+		}
+		s.enter(role)
+	}
+	return q, colon, role, nil
+}
+
 // version maps a root namespace "SYNCML:SYNCML1.x" to "1.x".
 func version(ns []byte) []byte {
 	const pfx = "syncml:syncml"
@@ -886,16 +923,12 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 	case rHdr:
 		switch string(local) {
 		case "VerDTD":
-			s.vdst = &s.msg.Header.VerDTD
 			return vVerDTD, nil
 		case "VerProto":
-			s.vdst = &s.msg.Header.VerProto
 			return vVerProto, nil
 		case "SessionID":
-			s.vdst = &s.msg.Header.SessionID
 			return vSessionID, nil
 		case "MsgID":
-			s.vdst = &s.msg.Header.MsgID
 			return vMsgID, nil
 		case "Target":
 			return rHdrTarget, nil
@@ -904,12 +937,10 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 		}
 	case rHdrTarget:
 		if string(local) == "LocURI" {
-			s.vdst = &s.msg.Header.Target
 			return vHdrTarget, nil
 		}
 	case rHdrSource:
 		if string(local) == "LocURI" {
-			s.vdst = &s.msg.Header.Source
 			return vHdrSource, nil
 		}
 	case rBody:
@@ -935,47 +966,29 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 	case rCmd:
 		switch string(local) {
 		case "CmdID":
-			s.vdst = &s.msg.Commands[s.cur].CmdID
 			return vCmdID, nil
 		case "MsgRef":
-			s.vdst = &s.msg.Commands[s.cur].MsgRef
 			return vMsgRef, nil
 		case "CmdRef":
-			s.vdst = &s.msg.Commands[s.cur].CmdRef
 			return vCmdRef, nil
 		case "Cmd":
-			s.vdst = &s.msg.Commands[s.cur].Cmd
 			return vCmd, nil
 		case "TargetRef":
-			s.vdst = &s.msg.Commands[s.cur].TargetRef
-			if s.tRefSet {
-				s.vdst = &s.sink
-			}
-			s.tRefSet = true
 			return vTargetRef, nil
 		case "SourceRef":
-			s.vdst = &s.msg.Commands[s.cur].SourceRef
-			if s.sRefSet {
-				s.vdst = &s.sink
-			}
-			s.sRefSet = true
 			return vSourceRef, nil
 		case "Data":
-			s.vdst = &s.msg.Commands[s.cur].Data
 			return vCmdData, nil
 		case "Meta":
 			return rCmdMeta, nil
 		case "Item":
-			s.newItem()
 			return rItem, nil
 		}
 	case rCmdMeta:
 		switch string(local) {
 		case "Format":
-			s.vdst = &s.msg.Commands[s.cur].Format
 			return vCmdFormat, nil
 		case "Type":
-			s.vdst = &s.msg.Commands[s.cur].Type
 			return vCmdType, nil
 		}
 	case rItem:
@@ -987,68 +1000,203 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 		case "Meta":
 			return rItemMeta, nil
 		case "Data":
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Data
 			return vItemData, nil
 		case "Format":
-			s.vdst = &s.dFormat
 			return vDirFormat, nil
 		case "Type":
-			s.vdst = &s.dType
 			return vDirType, nil
 		case "Mark":
-			s.vdst = &s.dMark
 			return vDirMark, nil
 		}
 	case rItemSource:
 		if string(local) == "LocURI" {
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Source
 			return vItemSource, nil
 		}
 	case rItemTarget:
 		if string(local) == "LocURI" {
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Target
 			return vItemTarget, nil
 		}
 	case rItemMeta:
 		switch string(local) {
 		case "Format":
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Format
 			return vItemFormat, nil
 		case "Type":
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Type
 			return vItemType, nil
 		case "Mark":
-			s.vdst = &s.msg.Commands[s.cur].Items[s.item].Mark
 			return vItemMark, nil
 		}
 	}
 	return rSkip, nil
 }
 
+// enter records what the start of an element of the given role means: where
+// a value goes, a new item. Both name paths of startTag call it.
+func (s *Scanner) enter(role uint8) {
+	switch role {
+	case rItem:
+		s.newItem()
+	case vVerDTD:
+		s.vdst = &s.msg.Header.VerDTD
+	case vVerProto:
+		s.vdst = &s.msg.Header.VerProto
+	case vSessionID:
+		s.vdst = &s.msg.Header.SessionID
+	case vMsgID:
+		s.vdst = &s.msg.Header.MsgID
+	case vHdrTarget:
+		s.vdst = &s.msg.Header.Target
+	case vHdrSource:
+		s.vdst = &s.msg.Header.Source
+	case vCmdID:
+		s.vdst = &s.msg.Commands[s.cur].CmdID
+	case vMsgRef:
+		s.vdst = &s.msg.Commands[s.cur].MsgRef
+	case vCmdRef:
+		s.vdst = &s.msg.Commands[s.cur].CmdRef
+	case vCmd:
+		s.vdst = &s.msg.Commands[s.cur].Cmd
+	case vTargetRef:
+		// The first TargetRef (SourceRef) of a command is kept.
+		s.vdst = &s.msg.Commands[s.cur].TargetRef
+		if s.tRefSet {
+			s.vdst = &s.sink
+		}
+		s.tRefSet = true
+	case vSourceRef:
+		s.vdst = &s.msg.Commands[s.cur].SourceRef
+		if s.sRefSet {
+			s.vdst = &s.sink
+		}
+		s.sRefSet = true
+	case vCmdData:
+		s.vdst = &s.msg.Commands[s.cur].Data
+	case vCmdFormat:
+		s.vdst = &s.msg.Commands[s.cur].Format
+	case vCmdType:
+		s.vdst = &s.msg.Commands[s.cur].Type
+	case vItemSource:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Source
+	case vItemTarget:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Target
+	case vItemData:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Data
+	case vItemFormat:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Format
+	case vItemType:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Type
+	case vItemMark:
+		s.vdst = &s.msg.Commands[s.cur].Items[s.item].Mark
+	case vDirFormat:
+		s.vdst = &s.dFormat
+	case vDirType:
+		s.vdst = &s.dType
+	case vDirMark:
+		s.vdst = &s.dMark
+	}
+}
+
+// fastTag is a child element name that fast recognises with one 8-byte
+// compare: the name and the byte after it, which must end the name ('>',
+// '/' or a space) for the compare to count.
+type fastTag struct {
+	key, mask uint64
+	n         uint8 // name length
+	role      uint8
+	kind      Kind // for commands under SyncBody, 0 otherwise
+}
+
+// fastTags lists, per parent role, the children that make up nearly every
+// element of real messages. A name missing here (or prefixed, or of more
+// than seven bytes) takes the general path, with the same result.
+var fastTags = func() (t [rVal][]fastTag) {
+	add := func(parent uint8, name string, role uint8, kind Kind) {
+		if len(name) > 7 {
+			panic("syncml: fast tag " + name + " leaves no byte for its end")
+		}
+		var w [8]byte
+		copy(w[:], name)
+		mask := uint64(1)<<(8*len(name)) - 1
+		t[parent] = append(t[parent], fastTag{key: binary.LittleEndian.Uint64(w[:]) & mask, mask: mask, n: uint8(len(name)), role: role, kind: kind})
+	}
+	add(rBody, "Status", rCmd, KindStatus)
+	add(rBody, "Results", rCmd, KindResults)
+	add(rBody, "Alert", rCmd, KindAlert)
+	add(rCmd, "CmdID", vCmdID, 0)
+	add(rCmd, "Data", vCmdData, 0)
+	add(rCmd, "Item", rItem, 0)
+	add(rCmd, "MsgRef", vMsgRef, 0)
+	add(rCmd, "CmdRef", vCmdRef, 0)
+	add(rCmd, "Cmd", vCmd, 0)
+	add(rCmd, "Meta", rCmdMeta, 0)
+	add(rCmdMeta, "Format", vCmdFormat, 0)
+	add(rCmdMeta, "Type", vCmdType, 0)
+	add(rItem, "Source", rItemSource, 0)
+	add(rItem, "Meta", rItemMeta, 0)
+	add(rItem, "Data", vItemData, 0)
+	add(rItem, "Target", rItemTarget, 0)
+	add(rItemSource, "LocURI", vItemSource, 0)
+	add(rItemTarget, "LocURI", vItemTarget, 0)
+	add(rItemMeta, "Format", vItemFormat, 0)
+	add(rItemMeta, "Type", vItemType, 0)
+	add(rItemMeta, "Mark", vItemMark, 0)
+	return t
+}()
+
+// fast returns the known child whose name starts at data[q], or nil.
+func (s *Scanner) fast(parent uint8, q int) *fastTag {
+	if parent >= rVal || q+8 > len(s.data) || s.maxName < 7 {
+		return nil
+	}
+	w := binary.LittleEndian.Uint64(s.data[q:])
+	tags := fastTags[parent]
+	for i := range tags {
+		f := &tags[i]
+		if w&f.mask == f.key {
+			// Every name here is shorter than eight bytes.
+			switch byte(w >> (8 * f.n)) {
+			case '>', '/', ' ', '\n', '\t', '\r':
+				return f
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // command starts a new Command, reusing the backing arrays of earlier messages.
 func (s *Scanner) command(k Kind) {
 	cmds := s.msg.Commands
-	if len(cmds) < cap(cmds) {
-		cmds = cmds[:len(cmds)+1]
-		c := &cmds[len(cmds)-1]
-		*c = Command{Kind: k, Items: c.Items[:0]}
-	} else {
-		cmds = append(cmds, Command{Kind: k})
+	if len(cmds) == cap(cmds) {
+		cmds = growCommands(cmds)
 	}
+	cmds = cmds[:len(cmds)+1]
+	c := &cmds[len(cmds)-1]
+	items := c.Items[:0]
+	*c = Command{}
+	c.Kind, c.Items = k, items
 	s.msg.Commands = cmds
 	s.cur = len(cmds) - 1
 	s.tRefSet, s.sRefSet = false, false
 }
 
+// growCommands and growItems are kept out of line: they run only while a
+// Scanner warms up, and inlined, their temporaries would enlarge the frame
+// of the function that dispatches every element.
+//
+//go:noinline
+func growCommands(c []Command) []Command { return slices.Grow(c, 1) }
+
+//go:noinline
+func growItems(it []Item) []Item { return slices.Grow(it, 1) }
+
 func (s *Scanner) newItem() {
 	c := &s.msg.Commands[s.cur]
 	items := c.Items
-	if len(items) < cap(items) {
-		items = items[:len(items)+1]
-		items[len(items)-1] = Item{}
-	} else {
-		items = append(items, Item{})
+	if len(items) == cap(items) {
+		items = growItems(items)
 	}
+	items = items[:len(items)+1]
+	items[len(items)-1] = Item{}
 	c.Items = items
 	s.item = len(items) - 1
 	s.dFormat, s.dType, s.dMark = nil, nil, nil
