@@ -84,6 +84,7 @@ var errReported = errors.New("parse errors")
 type parser struct {
 	scanner *syncml.Scanner
 	builder event.Builder
+	enc     event.Encoder
 	meta    event.Meta
 	events  []event.Event
 	line    []byte
@@ -117,9 +118,10 @@ func (p *parser) one(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	p.events, _ = p.builder.Build(msg, p.meta, p.events[:0])
+	// Each event is written out before the next message is built.
+	p.events, _ = p.builder.BuildTransient(msg, p.meta, p.events[:0])
 	for i := range p.events {
-		p.line = p.events[i].AppendJSON(p.line[:0])
+		p.line = p.enc.AppendJSON(p.line[:0], &p.events[i])
 		p.line = append(p.line, '\n')
 		if _, err := p.out.Write(p.line); err != nil {
 			return err

@@ -3,9 +3,12 @@ package event
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
-	"encoding/hex"
+	"hash"
+	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/syncml"
@@ -40,15 +43,18 @@ const InstallAlertType = "com.microsoft.mdm.win32csp_install"
 // concurrent use; reuse one per goroutine, so that its scratch space is
 // reused too.
 //
-// A Builder copies the bytes of every string it sets into one string per
+// Build copies the bytes of every string it sets into one string per
 // message, so one Build allocates that string and, when the message names
 // products, one slice of Products, besides growing dst. An event kept alive
-// keeps the strings of its whole message alive.
+// keeps the strings of its whole message alive. BuildTransient allocates
+// neither, for callers that are done with a message's events before the
+// next one.
 type Builder struct {
 	targets []target
 	// text holds, until the end of Build, the bytes of every string of the
 	// message's events (target ids, event ids, LocURIs, ...), referenced by
-	// span; Build then turns it into one string and slices that.
+	// span; Build then turns it into one string and slices that, where
+	// BuildTransient slices text itself.
 	text  []byte
 	spans []eventSpans // of the events this Build appended, in order
 	// paths are the parsed LocURIs of the items of every Results, which
@@ -60,7 +66,14 @@ type Builder struct {
 	prodSpans [][6]span
 	scratch   []byte // event id hash input
 	prefix    int    // length of the per-message part of scratch
+	digest    hash.Hash
+	state     []byte // digest's marshalled state after the whole blocks of the prefix
+	sum       [sha256.Size]byte
 	ctx       msgContext
+	// transient is set during BuildTransient: strings alias text and
+	// products live in prods, both reused by the next Build.
+	transient bool
+	prods     []Product
 }
 
 // itemPath is an item's parsed LocURI and the index of its target, or -1
@@ -82,11 +95,14 @@ type eventSpans struct {
 // target gathers what one message says about one (scope, csp, target).
 type target struct {
 	scope, csp string
-	id         span // canonical id
-	product    [6][]byte
-	hasProduct bool
-	hasState   bool // a status-bearing node was reported
-	text       []byte
+	raw        []byte // the target segment as first sent, in msg
+	id         span   // canonical id
+	// tail of raw and of the id, which tell most targets apart.
+	rawTail, idTail uint64
+	product         [6][]byte
+	hasProduct      bool
+	hasState        bool // a status-bearing node was reported
+	text            []byte
 	// first descriptive item, the anchor of an inventory event
 	cmd, item int
 	loc       []byte
@@ -109,12 +125,35 @@ type msgContext struct {
 	msg      *syncml.Message
 	received time.Time
 	made     bool // scratch holds the per-message part of the event id input
+	hashed   bool // state holds the digest of the whole blocks of that part
 }
 
 // Build appends the events of msg to dst by the rules of contract v1 and
 // returns the extended slice. Events come in document order, followed by the
-// inventory events of targets that reported only descriptive nodes.
+// inventory events of targets that reported only descriptive nodes. The
+// events own their strings and products: they stay valid for as long as
+// the caller keeps them, whatever the Builder does next.
 func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
+	b.transient = false
+	return b.build(msg, m, dst)
+}
+
+// BuildTransient is Build for callers that are done with the events of one
+// message before they build the next, as ingest is once it has published
+// them: it appends the same events, but their strings and products live in
+// memory the Builder owns and overwrites on its next Build or
+// BuildTransient. Until then they are immutable; after it, they silently
+// hold other bytes, so neither the events nor any of their strings (a map
+// key, a log field, a retained EventID) may outlive that call. Copy what
+// must (strings.Clone). In exchange BuildTransient allocates nothing once
+// the Builder's buffers have grown to the largest message, so steady-state
+// ingest gives the garbage collector nothing to do.
+func (b *Builder) BuildTransient(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
+	b.transient = true
+	return b.build(msg, m, dst)
+}
+
+func (b *Builder) build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
 	var st Stats
 	b.targets = b.targets[:0]
 	b.text = b.text[:0]
@@ -132,8 +171,9 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 		}
 		for ii := range c.Items {
 			it := &c.Items[ii]
-			b.paths = append(b.paths, itemPath{p: parsePath(itemLoc(it)), target: -1})
+			b.paths = append(b.paths, itemPath{target: -1})
 			ip := &b.paths[len(b.paths)-1]
+			parsePathTo(&ip.p, itemLoc(it))
 			p := &ip.p
 			if p.csp == "" || p.target == nil || !p.nodeKnown {
 				continue
@@ -169,7 +209,16 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 
 	// Products live in one slice per message; their strings are set at the end.
 	if n := b.withProduct(); n > 0 {
-		prods := make([]Product, n)
+		var prods []Product
+		if b.transient {
+			if cap(b.prods) < n {
+				b.prods = make([]Product, 2*n)
+			}
+			prods = b.prods[:n]
+			clear(prods)
+		} else {
+			prods = make([]Product, n)
+		}
 		for i := range b.targets {
 			if t := &b.targets[i]; t.hasProduct {
 				t.prod, prods = &prods[0], prods[1:]
@@ -252,7 +301,14 @@ func (b *Builder) resolve(events []Event) {
 	}
 	h := &b.ctx.msg.Header
 	device, session, msgID := b.add(h.Source), b.add(h.SessionID), b.add(h.MsgID)
-	s := string(b.text)
+	var s string
+	if b.transient {
+		// The caller promised to be done with these strings before the
+		// next Build writes to text again (see BuildTransient).
+		s = unsafe.String(unsafe.SliceData(b.text), len(b.text))
+	} else {
+		s = string(b.text)
+	}
 	at := func(sp span) string { return s[sp.off : sp.off+sp.n] }
 	k := 0
 	for i := range b.targets {
@@ -412,10 +468,62 @@ func (b *Builder) eventID(kind string, ci, ii int) span {
 	s = binary.AppendUvarint(s, uint64(ci))
 	s = binary.AppendUvarint(s, uint64(ii))
 	b.scratch = s
-	sum := sha256.Sum256(s)
 	off := len(b.text)
-	b.text = hex.AppendEncode(b.text, sum[:16])
+	b.text = appendHex(b.text, b.hash(s)[:16])
 	return span{off, len(b.text) - off}
+}
+
+// appendHex is hex.AppendEncode, growing dst once.
+func appendHex(dst, src []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(src))[:n+2*len(src)]
+	out := dst[n:]
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		binary.BigEndian.PutUint64(out[2*i:], uint64(hexPairs[src[i]])<<48|uint64(hexPairs[src[i+1]])<<32|
+			uint64(hexPairs[src[i+2]])<<16|uint64(hexPairs[src[i+3]]))
+	}
+	for ; i < len(src); i++ {
+		binary.BigEndian.PutUint16(out[2*i:], hexPairs[src[i]])
+	}
+	return dst
+}
+
+// hexPairs holds the two hex digits of every byte.
+var hexPairs = func() (t [256]uint16) {
+	for c := range t {
+		t[c] = uint16(hexDigits[c>>4])<<8 | uint16(hexDigits[c&0xf])
+	}
+	return t
+}()
+
+// hash is sha256.Sum256(s), where s starts with the per-message part of
+// scratch. Device ids make that part longer than a SHA-256 block, which
+// every event of the message would compress again: hash compresses the
+// message's whole blocks once and resumes from that state for each event.
+func (b *Builder) hash(s []byte) []byte {
+	x := &b.ctx
+	const block = 64
+	cut := b.prefix / block * block
+	if cut == 0 {
+		b.sum = sha256.Sum256(s)
+		return b.sum[:]
+	}
+	if b.digest == nil {
+		b.digest = sha256.New()
+	}
+	d := b.digest
+	if !x.hashed {
+		d.Reset()
+		d.Write(s[:cut])
+		b.state, _ = d.(encoding.BinaryAppender).AppendBinary(b.state[:0])
+		x.hashed = true
+	} else if err := d.(encoding.BinaryUnmarshaler).UnmarshalBinary(b.state); err != nil {
+		// The state is what this digest marshalled: it always unmarshals.
+		panic(err)
+	}
+	d.Write(s[cut:])
+	return d.Sum(b.sum[:0])
 }
 
 func appendField[S string | []byte](dst []byte, f S) []byte {
@@ -488,18 +596,45 @@ func (b *Builder) originalError(sp *eventSpans, raw []byte) {
 // index. Targets are few per message, so a linear scan beats a map and
 // allocates nothing.
 func (b *Builder) target(p *cspPath) int {
+	// The items of one target usually spell it alike: compare as sent
+	// first, canonicalising only a spelling not seen yet. Each comparison
+	// starts with the length and last eight bytes, where GUIDs differ. The
+	// items of one target tend to follow each other: newest first.
+	raw, rawTail := p.target, tail(p.target)
+	for i := len(b.targets) - 1; i >= 0; i-- {
+		t := &b.targets[i]
+		if t.rawTail == rawTail && len(t.raw) == len(raw) && bytes.Equal(t.raw, raw) &&
+			t.scope == p.scope && t.csp == p.csp {
+			return i
+		}
+	}
 	off := len(b.text)
-	b.text = appendTargetID(b.text, p.target)
+	b.text = appendTargetID(b.text, raw)
 	id := b.text[off:]
+	idTail := tail(id)
 	for i := range b.targets {
 		t := &b.targets[i]
-		if t.scope == p.scope && t.csp == p.csp && bytes.Equal(b.text[t.id.off:t.id.off+t.id.n], id) {
+		if t.idTail == idTail && t.id.n == len(id) && bytes.Equal(b.text[t.id.off:t.id.off+t.id.n], id) &&
+			t.scope == p.scope && t.csp == p.csp {
 			b.text = b.text[:off]
 			return i
 		}
 	}
-	b.targets = append(b.targets, target{scope: p.scope, csp: p.csp, id: span{off, len(id)}})
+	b.targets = append(b.targets, target{scope: p.scope, csp: p.csp, raw: raw, rawTail: rawTail,
+		id: span{off, len(id)}, idTail: idTail})
 	return len(b.targets) - 1
+}
+
+// tail is the last eight bytes of s, or all of them when fewer, as a number.
+func tail(s []byte) uint64 {
+	if len(s) >= 8 {
+		return binary.LittleEndian.Uint64(s[len(s)-8:])
+	}
+	var x uint64
+	for _, c := range s {
+		x = x<<8 | uint64(c)
+	}
+	return x
 }
 
 // itemLoc is the LocURI an item speaks of: its Source (device to server), or

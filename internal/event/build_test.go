@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -252,6 +253,18 @@ func TestBuildReusesBuilder(t *testing.T) {
 	for i := range fresh {
 		if summary(&fresh[i]) != summary(&reused[i]) || fresh[i].EventID != reused[i].EventID {
 			t.Fatalf("event %d differs:\n%s\n%s", i, summary(&fresh[i]), summary(&reused[i]))
+		}
+	}
+}
+
+func TestAppendHex(t *testing.T) {
+	src := make([]byte, 0, 256)
+	for c := range 256 {
+		src = append(src, byte(255-c))
+	}
+	for n := 0; n <= len(src); n++ {
+		if got, want := appendHex([]byte("x"), src[:n]), hex.AppendEncode([]byte("x"), src[:n]); !bytes.Equal(got, want) {
+			t.Fatalf("appendHex of %d bytes = %s, want %s", n, got, want)
 		}
 	}
 }

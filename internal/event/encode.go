@@ -15,6 +15,94 @@ import (
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"event_id":`...)
 	dst = appendString(dst, e.EventID)
+	dst = appendShared(dst, e)
+	dst = e.appendRest(dst)
+	if e.Product != nil {
+		dst = appendProduct(dst, e.Product)
+	}
+	return append(dst, '}')
+}
+
+// Encoder appends the JSON of events exactly as Event.AppendJSON does, faster
+// when consecutive events come from one message: it keeps the JSON of the
+// fields the events of a message share (schema_version, received_at, tenant,
+// device_id, session_id, msg_id) and of the last product, and reuses each
+// while its fields stay equal. Equality is checked by value for every event,
+// a compare of those strings instead of escaping them, so the Encoder is
+// right for any sequence of events, also the transient ones of
+// Builder.BuildTransient whose bytes change in place. It copies what it
+// keeps and holds no reference to the events. The zero Encoder is ready for
+// use; an Encoder is not safe for concurrent use.
+type Encoder struct {
+	ok      bool
+	version int
+	at      time.Time
+	// key holds tenant, device, session and msg id back to back; ends are
+	// where each ends in key.
+	key    []byte
+	ends   [4]int
+	shared []byte // appendShared's output for the key
+	// prodKey, prodEnds and product are the same for the last product.
+	prodOK   bool
+	prodKey  []byte
+	prodEnds [6]int
+	product  []byte
+}
+
+// AppendJSON appends the contract-v1 JSON object of e to dst, byte for byte
+// what e.AppendJSON appends, and allocates nothing beyond growing dst once
+// the Encoder's buffers fit the shared fields and product.
+func (c *Encoder) AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, `{"event_id":`...)
+	dst = appendString(dst, e.EventID)
+	if !c.same(e) {
+		c.key = append(append(append(append(c.key[:0], e.Tenant...), e.DeviceID...), e.SessionID...), e.MsgID...)
+		c.ends = [4]int{len(e.Tenant), len(e.Tenant) + len(e.DeviceID), len(e.Tenant) + len(e.DeviceID) + len(e.SessionID), len(c.key)}
+		c.version, c.at, c.ok = e.SchemaVersion, e.ReceivedAt, true
+		c.shared = appendShared(c.shared[:0], e)
+	}
+	dst = append(dst, c.shared...)
+	dst = e.appendRest(dst)
+	if p := e.Product; p != nil {
+		// The events of one target share its product: its JSON is kept
+		// like the shared fields.
+		if !c.sameProduct(p) {
+			c.prodKey = append(append(append(append(append(append(c.prodKey[:0],
+				p.Name...), p.Version...), p.Publisher...), p.InstallDate...), p.InstallPath...), p.LastErrorDesc...)
+			c.prodEnds[0] = len(p.Name)
+			c.prodEnds[1] = c.prodEnds[0] + len(p.Version)
+			c.prodEnds[2] = c.prodEnds[1] + len(p.Publisher)
+			c.prodEnds[3] = c.prodEnds[2] + len(p.InstallDate)
+			c.prodEnds[4] = c.prodEnds[3] + len(p.InstallPath)
+			c.prodEnds[5] = c.prodEnds[4] + len(p.LastErrorDesc)
+			c.prodOK = true
+			c.product = appendProduct(c.product[:0], p)
+		}
+		dst = append(dst, c.product...)
+	}
+	return append(dst, '}')
+}
+
+// sameProduct reports whether p's fields are those of c.product.
+func (c *Encoder) sameProduct(p *Product) bool {
+	k, n := c.prodKey, c.prodEnds
+	return c.prodOK && string(k[:n[0]]) == p.Name && string(k[n[0]:n[1]]) == p.Version &&
+		string(k[n[1]:n[2]]) == p.Publisher && string(k[n[2]:n[3]]) == p.InstallDate &&
+		string(k[n[3]:n[4]]) == p.InstallPath && string(k[n[4]:n[5]]) == p.LastErrorDesc
+}
+
+// same reports whether e's shared fields are those of c.shared.
+func (c *Encoder) same(e *Event) bool {
+	k, n := c.key, c.ends
+	// received_at is written from the instant alone, so Equal suffices.
+	return c.ok && e.SchemaVersion == c.version && e.ReceivedAt.Equal(c.at) &&
+		string(k[:n[0]]) == e.Tenant && string(k[n[0]:n[1]]) == e.DeviceID &&
+		string(k[n[1]:n[2]]) == e.SessionID && string(k[n[2]:n[3]]) == e.MsgID
+}
+
+// appendShared appends the fields from schema_version to msg_id, those all
+// the events of a message share.
+func appendShared(dst []byte, e *Event) []byte {
 	dst = append(dst, `,"schema_version":`...)
 	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
 	dst = append(dst, `,"received_at":"`...)
@@ -26,17 +114,43 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"session_id":`...)
 	dst = appendString(dst, e.SessionID)
 	dst = append(dst, `,"msg_id":`...)
-	dst = appendString(dst, e.MsgID)
-	dst = append(dst, `,"kind":`...)
-	dst = appendString(dst, e.Kind)
+	return appendString(dst, e.MsgID)
+}
+
+// appendRest appends the fields after msg_id and closes the object.
+func (e *Event) appendRest(dst []byte) []byte {
+	// The fields that hold the package's constants take their JSON whole.
+	switch e.Kind {
+	case KindAlert:
+		dst = append(dst, `,"kind":"alert"`...)
+	case KindResult:
+		dst = append(dst, `,"kind":"result"`...)
+	case KindStatus:
+		dst = append(dst, `,"kind":"status"`...)
+	default:
+		dst = append(dst, `,"kind":`...)
+		dst = appendString(dst, e.Kind)
+	}
 	dst = append(dst, `,"cmd_id":`...)
 	dst = strconv.AppendInt(dst, e.CmdID, 10)
 	dst = append(dst, `,"cmd_ref":`...)
 	dst = strconv.AppendInt(dst, e.CmdRef, 10)
-	dst = append(dst, `,"scope":`...)
-	dst = appendString(dst, e.Scope)
-	dst = append(dst, `,"csp":`...)
-	dst = appendString(dst, e.CSP)
+	switch e.Scope {
+	case ScopeDevice:
+		dst = append(dst, `,"scope":"device"`...)
+	default:
+		dst = append(dst, `,"scope":`...)
+		dst = appendString(dst, e.Scope)
+	}
+	switch e.CSP {
+	case CSPMSI:
+		dst = append(dst, `,"csp":"EnterpriseDesktopAppManagement"`...)
+	case CSPOffice:
+		dst = append(dst, `,"csp":"Office"`...)
+	default:
+		dst = append(dst, `,"csp":`...)
+		dst = appendString(dst, e.CSP)
+	}
 	dst = append(dst, `,"target_id":`...)
 	dst = appendString(dst, e.TargetID)
 	dst = append(dst, `,"node":`...)
@@ -61,21 +175,23 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = appendOpt(dst, `,"original_error":`, e.OriginalError)
 	dst = appendOpt(dst, `,"mdm_received_at":`, e.MDMReceivedAt)
 	dst = appendOpt(dst, `,"mdm_generic_alert":`, e.GenericAlert)
-	if p := e.Product; p != nil {
-		dst = append(dst, `,"product":{`...)
-		n := len(dst)
-		dst = appendOpt(dst, `,"name":`, p.Name)
-		dst = appendOpt(dst, `,"version":`, p.Version)
-		dst = appendOpt(dst, `,"publisher":`, p.Publisher)
-		dst = appendOpt(dst, `,"install_date":`, p.InstallDate)
-		dst = appendOpt(dst, `,"install_path":`, p.InstallPath)
-		dst = appendOpt(dst, `,"last_error_desc":`, p.LastErrorDesc)
-		if len(dst) > n {
-			// Drop the comma the first field wrote after the brace.
-			copy(dst[n:], dst[n+1:])
-			dst = dst[:len(dst)-1]
-		}
-		dst = append(dst, '}')
+	return dst
+}
+
+// appendProduct appends the product field of an event with product p.
+func appendProduct(dst []byte, p *Product) []byte {
+	dst = append(dst, `,"product":{`...)
+	n := len(dst)
+	dst = appendOpt(dst, `,"name":`, p.Name)
+	dst = appendOpt(dst, `,"version":`, p.Version)
+	dst = appendOpt(dst, `,"publisher":`, p.Publisher)
+	dst = appendOpt(dst, `,"install_date":`, p.InstallDate)
+	dst = appendOpt(dst, `,"install_path":`, p.InstallPath)
+	dst = appendOpt(dst, `,"last_error_desc":`, p.LastErrorDesc)
+	if len(dst) > n {
+		// Drop the comma the first field wrote after the brace.
+		copy(dst[n:], dst[n+1:])
+		dst = dst[:len(dst)-1]
 	}
 	return append(dst, '}')
 }
@@ -120,19 +236,20 @@ func load64(s string, i int) uint64 {
 
 // needsEscape reports whether one of the eight bytes of x is not safe: a
 // control byte, '"', '\\', '<', '>', '&', or a byte of a multi-byte rune.
-// It checks the eight at once: a byte of v-ones borrows into its high bit,
-// with ^v masking bytes that had it set, only where v's byte is zero, and of
-// x-ones*0x20 only where x's byte is below 0x20. '<' and '>' differ in one bit
-// only, as do '"' and '&', so one test covers each pair.
+// It checks the eight at once, by subtractions whose borrows set a byte's
+// high bit. Below the lowest unsafe byte nothing borrows, since every safe
+// byte is at least 0x20 and differs from the specials; at that byte, x-0x20
+// wraps if it is a control byte, v-1 wraps where v's byte is zero, and a byte
+// from 0x80 up keeps its high bit in lt, qa and bs, one of lt-1 and qa-1 at
+// least. With every byte safe, no result byte reaches 0x80. '<' and '>'
+// differ in one bit only, as do '"' and '&': setting that bit makes one test
+// of each pair.
 func needsEscape(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	lt := (x ^ ones*'>') | ones*2 // zero where x is '<' or '>', setting the bit they differ in
-	lt ^= ones * 2
-	qa := (x ^ ones*'&') | ones*4 // zero where x is '"' or '&'
-	qa ^= ones * 4
+	lt := (x | ones*2) ^ ones*'>' // zero where x is '<' or '>'
+	qa := (x | ones*4) ^ ones*'&' // zero where x is '"' or '&'
 	bs := x ^ ones*'\\'
-	m := x | (x-ones*0x20)&^x | (lt-ones)&^lt | (qa-ones)&^qa | (bs-ones)&^bs
-	return m&highs != 0
+	return ((x-ones*0x20)|(lt-ones)|(qa-ones)|(bs-ones))&highs != 0
 }
 
 // safe marks the ASCII bytes a JSON string holds unescaped, with the same
@@ -147,6 +264,48 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // appendString appends s as a JSON string, escaping as encoding/json does,
 // invalid UTF-8 becoming U+FFFD.
 func appendString(dst []byte, s string) []byte {
+	// Most values need no escaping and dst, reused, has room: check and
+	// copy in one go.
+	n := len(dst)
+	if cap(dst)-n >= len(s)+2 && plain(s) {
+		dst = dst[:n+len(s)+2]
+		dst[n] = '"'
+		copy(dst[n+1:], s)
+		dst[n+1+len(s)] = '"'
+		return dst
+	}
+	return appendEscaped(dst, s)
+}
+
+// plain reports whether s holds only bytes a JSON string holds unescaped.
+func plain(s string) bool {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= utf8.RuneSelf || !safe[c] {
+				return false
+			}
+		}
+		return true
+	}
+	i := 0
+	for ; i+16 <= len(s); i += 16 {
+		if needsEscape(load64(s, i)) || needsEscape(load64(s, i+8)) {
+			return false
+		}
+	}
+	if i+8 <= len(s) {
+		if needsEscape(load64(s, i)) {
+			return false
+		}
+		i += 8
+	}
+	// The last eight bytes overlap the last block checked.
+	return i == len(s) || !needsEscape(load64(s, len(s)-8))
+}
+
+// appendEscaped is appendString for s that needs escaping or dst that must
+// grow.
+func appendEscaped(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	// Most values need no escaping: skip them eight bytes at a time.
 	i := 0
@@ -238,6 +397,10 @@ func AppendToken(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '_')
 	}
+	if tokenSafe(s) {
+		// Tenants and outcomes are usually tokens already.
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
@@ -248,6 +411,24 @@ func AppendToken(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// tokenSafe reports whether every byte of s stays as it is in a token.
+func tokenSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenByte marks the bytes a subject token keeps.
+var tokenByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // ErrInvalid marks an event that decodes but breaks the contract; such a
 // message will never become valid, so consumers dead-letter it.

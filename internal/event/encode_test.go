@@ -2,11 +2,14 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func sampleEvent() Event {
@@ -163,8 +166,9 @@ func BenchmarkEncodingJSONMarshal(b *testing.B) {
 // strings of up to two eight-byte blocks (which appendString checks at once)
 // and a tail, and compares with encoding/json.
 func TestAppendStringEveryByte(t *testing.T) {
-	for n := 1; n <= 17; n++ {
-		base := []byte("abcdefghijklmnopq")[:n]
+	room := make([]byte, 0, 128) // takes the fast path, where nil must grow
+	for n := 1; n <= 33; n++ {
+		base := []byte("abcdefghijklmnopqrstuvwxyz0123456")[:n]
 		for pos := range base {
 			for c := 0; c < 256; c++ {
 				s := append([]byte(nil), base...)
@@ -175,6 +179,9 @@ func TestAppendStringEveryByte(t *testing.T) {
 				}
 				if got := appendString(nil, string(s)); !bytes.Equal(got, want) {
 					t.Fatalf("byte %#x at %d of %d: appendString %s, encoding/json %s", c, pos, n, got, want)
+				}
+				if got := appendString(room, string(s)); !bytes.Equal(got, want) {
+					t.Fatalf("byte %#x at %d of %d, dst with room: appendString %s, encoding/json %s", c, pos, n, got, want)
 				}
 			}
 		}
@@ -203,6 +210,31 @@ func TestAppendTime(t *testing.T) {
 			if got := appendTime(nil, tm); !bytes.Equal(got, want) {
 				t.Errorf("%v: appendTime %s, AppendFormat %s", tm, got, want)
 			}
+		}
+	}
+}
+
+// TestNeedsEscapeWords compares the eight-byte test with the byte table on
+// words drawn mostly from the bytes around its thresholds, several unsafe
+// bytes at once included.
+func TestNeedsEscapeWords(t *testing.T) {
+	edge := []byte{0, 1, 0x1f, 0x20, 0x21, '"', '#', '%', '&', '\'', ';', '<', '=', '>', '?', '[', '\\', ']', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff, 'a', 'A'}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1_000_000 {
+		var w [8]byte
+		for i := range w {
+			if r.IntN(4) == 0 {
+				w[i] = byte(r.IntN(256))
+			} else {
+				w[i] = edge[r.IntN(len(edge))]
+			}
+		}
+		want := false
+		for _, c := range w {
+			want = want || c >= utf8.RuneSelf || !safe[c]
+		}
+		if got := needsEscape(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("needsEscape(%q) = %v, want %v", w, got, want)
 		}
 	}
 }

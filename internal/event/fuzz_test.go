@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,7 +42,8 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzBuild: whatever message the scanner accepts, Build never panics, every
-// event has an id and an outcome, and its JSON is valid.
+// event has an id and an outcome, and its JSON is valid; BuildTransient
+// builds the same events, and the Encoder writes what AppendJSON writes.
 func FuzzBuild(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.xml")
 	for _, name := range files {
@@ -52,7 +54,9 @@ func FuzzBuild(f *testing.F) {
 		f.Add(raw)
 	}
 	sc := syncml.NewScanner(syncml.DefaultLimits)
-	var b Builder
+	var b, bt Builder
+	var enc Encoder
+	var transient []Event
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msg, err := sc.Parse(data)
 		if err != nil {
@@ -62,13 +66,22 @@ func FuzzBuild(f *testing.F) {
 		if st.Events != len(events) {
 			t.Fatalf("Stats.Events %d, built %d", st.Events, len(events))
 		}
+		var tst Stats
+		transient, tst = bt.BuildTransient(msg, testMeta, transient[:0])
+		if tst != st || len(transient) != len(events) || len(events) > 0 && !reflect.DeepEqual(transient, events) {
+			t.Fatalf("BuildTransient differs from Build:\n%+v\n%+v", transient, events)
+		}
 		for i := range events {
 			e := &events[i]
 			if len(e.EventID) != 32 || e.Outcome == "" || e.Kind == "" {
 				t.Fatalf("incomplete event %+v", e)
 			}
-			if _, err := Decode(e.AppendJSON(nil)); err != nil {
+			line := e.AppendJSON(nil)
+			if _, err := Decode(line); err != nil {
 				t.Fatalf("event does not decode: %v", err)
+			}
+			if got := enc.AppendJSON(nil, &transient[i]); !bytes.Equal(got, line) {
+				t.Fatalf("Encoder wrote\n%s\nAppendJSON\n%s", got, line)
 			}
 		}
 	})

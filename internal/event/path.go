@@ -2,6 +2,8 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 )
 
 // cspPath is what a LocURI says about an install: which CSP, which target,
@@ -23,77 +25,114 @@ type cspPath struct {
 // parsePath reads a LocURI such as ./Device/Vendor/MSFT/Office/Installation/{id}/Status,
 // ./User/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7B...%7D/LastError or
 // ./Vendor/MSFT/... (device scope). Segment names are matched in any case, as
-// devices send them; a query (?prop=...) is ignored.
+// devices send them; a query (?prop=...) is ignored. It reads each byte of
+// the usual LocURI once or twice and allocates nothing.
 func parsePath(loc []byte) (p cspPath) {
-	if i := bytes.IndexByte(loc, '?'); i >= 0 {
-		loc = loc[:i]
-	}
-	// Most devices spell the root as the CSP references do.
+	parsePathTo(&p, loc)
+	return p
+}
+
+// parsePathTo is parsePath writing to *p, which must be zero.
+func parsePathTo(p *cspPath, loc []byte) {
+	// Most devices spell the root as the CSP references do. None of these
+	// roots holds a '?', so a query starts after them, where next stops
+	// at it.
 	switch {
 	case bytes.HasPrefix(loc, deviceRoot):
-		return parseCSP(cspPath{scope: ScopeDevice}, loc[len(deviceRoot):])
+		p.scope = ScopeDevice
+		parseCSP(p, loc[len(deviceRoot):])
+		return
 	case bytes.HasPrefix(loc, vendorRoot):
-		return parseCSP(cspPath{scope: ScopeDevice}, loc[len(vendorRoot):])
+		p.scope = ScopeDevice
+		parseCSP(p, loc[len(vendorRoot):])
+		return
 	case bytes.HasPrefix(loc, userRoot):
-		return parseCSP(cspPath{scope: ScopeUser}, loc[len(userRoot):])
+		p.scope = ScopeUser
+		parseCSP(p, loc[len(userRoot):])
+		return
+	}
+	if i := bytes.IndexByte(loc, '?'); i >= 0 {
+		loc = loc[:i]
 	}
 	loc = bytes.TrimPrefix(loc, dotSlash)
 	loc = bytes.TrimPrefix(loc, slash)
 	seg, rest := next(loc)
-	p.scope = ScopeDevice
+	scope := ScopeDevice
 	switch {
 	case eqFold(seg, "Device"):
 		seg, rest = next(rest)
 	case eqFold(seg, "User"):
-		p.scope = ScopeUser
+		scope = ScopeUser
 		seg, rest = next(rest)
 	}
 	if !eqFold(seg, "Vendor") {
-		return cspPath{}
+		return
 	}
 	if seg, rest = next(rest); !eqFold(seg, "MSFT") {
-		return cspPath{}
+		return
 	}
-	return parseCSP(p, rest)
+	p.scope = scope
+	parseCSP(p, rest)
 }
 
-var (
-	deviceRoot = []byte("./Device/Vendor/MSFT/")
-	vendorRoot = []byte("./Vendor/MSFT/")
-	userRoot   = []byte("./User/Vendor/MSFT/")
-)
-
-// parseCSP reads the part of a LocURI after Vendor/MSFT/.
-func parseCSP(p cspPath, rest []byte) cspPath {
+// parseCSP reads the part of a LocURI after Vendor/MSFT/ into p, which
+// holds the scope; it leaves p zero when the LocURI is not under a supported
+// CSP.
+func parseCSP(p *cspPath, rest []byte) {
+	// The canonical spelling down to the target skips three segments at once.
+	switch {
+	case bytes.HasPrefix(rest, msiPrefix):
+		p.csp = CSPMSI
+		parseMSITarget(p, rest[len(msiPrefix):])
+		return
+	case bytes.HasPrefix(rest, officePrefix):
+		p.csp = CSPOffice
+		parseOfficeTarget(p, rest[len(officePrefix):])
+		return
+	}
 	seg, rest := next(rest)
 	switch {
 	case eqFold(seg, "Office"):
-		return parseOffice(p, rest)
+		parseOffice(p, rest)
 	case eqFold(seg, "EnterpriseDesktopAppManagement"):
-		return parseMSI(p, rest)
+		parseMSI(p, rest)
+	default:
+		*p = cspPath{}
 	}
-	return cspPath{}
 }
 
-func parseOffice(p cspPath, rest []byte) cspPath {
+var (
+	deviceRoot   = []byte("./Device/Vendor/MSFT/")
+	vendorRoot   = []byte("./Vendor/MSFT/")
+	userRoot     = []byte("./User/Vendor/MSFT/")
+	msiPrefix    = []byte("EnterpriseDesktopAppManagement/MSI/")
+	officePrefix = []byte("Office/Installation/")
+)
+
+func parseOffice(p *cspPath, rest []byte) {
 	p.csp = CSPOffice
 	seg, rest := next(rest)
 	if !eqFold(seg, "Installation") {
 		// The CSP root or an unknown child: under the CSP but no install node.
-		return p
+		return
 	}
-	seg, rest = next(rest)
+	parseOfficeTarget(p, rest)
+}
+
+// parseOfficeTarget reads the part of a LocURI after Office/Installation/.
+func parseOfficeTarget(p *cspPath, rest []byte) {
+	seg, rest := next(rest)
 	if len(seg) == 0 {
-		return p
+		return
 	}
 	if len(rest) == 0 && eqFold(seg, "CurrentStatus") {
 		p.node, p.nodeKnown = "CurrentStatus", true
-		return p
+		return
 	}
 	p.target = seg
 	node, extra := next(rest)
 	if len(extra) != 0 {
-		return p
+		return
 	}
 	switch {
 	case len(node) == 0:
@@ -105,7 +144,6 @@ func parseOffice(p cspPath, rest []byte) cspPath {
 	case eqFold(node, "Install"):
 		p.node, p.nodeKnown = "Install", true
 	}
-	return p
 }
 
 // msiNodes are the children of MSI/{ProductID}, by their canonical names.
@@ -114,47 +152,95 @@ var msiNodes = [...]string{
 	"Name", "Publisher", "Status", "Version",
 }
 
-func parseMSI(p cspPath, rest []byte) cspPath {
+func parseMSI(p *cspPath, rest []byte) {
 	p.csp = CSPMSI
 	seg, rest := next(rest)
 	if !eqFold(seg, "MSI") {
-		return p
+		return
 	}
-	seg, rest = next(rest)
+	parseMSITarget(p, rest)
+}
+
+// parseMSITarget reads the part of a LocURI after EnterpriseDesktopAppManagement/MSI/.
+func parseMSITarget(p *cspPath, rest []byte) {
+	seg, rest := next(rest)
 	if len(seg) == 0 {
-		return p
+		return
 	}
 	if eqFold(seg, "UpgradeCode") {
 		code, extra := next(rest)
 		if len(code) != 0 && len(extra) == 0 {
 			p.target, p.node, p.nodeKnown = code, "UpgradeCode", true
 		}
-		return p
+		return
 	}
 	p.target = seg
 	node, extra := next(rest)
 	if len(extra) != 0 {
-		return p
+		return
 	}
 	if len(node) == 0 {
 		p.nodeKnown = true
-		return p
+		return
 	}
-	for _, n := range msiNodes {
-		if eqFold(node, n) {
-			p.node, p.nodeKnown = n, true
-			break
+	// Devices send the canonical names; a switch on them is cheaper than
+	// folding case against each.
+	switch string(node) {
+	case "Status":
+		p.node = "Status"
+	case "LastError":
+		p.node = "LastError"
+	case "DownloadInstall":
+		p.node = "DownloadInstall"
+	case "Name":
+		p.node = "Name"
+	case "Version":
+		p.node = "Version"
+	case "Publisher":
+		p.node = "Publisher"
+	case "InstallDate":
+		p.node = "InstallDate"
+	case "InstallPath":
+		p.node = "InstallPath"
+	case "LastErrorDesc":
+		p.node = "LastErrorDesc"
+	default:
+		for _, n := range msiNodes {
+			if eqFold(node, n) {
+				p.node = n
+				break
+			}
 		}
 	}
-	return p
+	p.nodeKnown = p.node != ""
 }
 
-// next splits the first segment off a slash-separated path.
+// next splits the first segment off a slash-separated path. A '?' ends the
+// path: it returns the segment before it and no rest.
 func next(s []byte) (seg, rest []byte) {
-	// Segments are short: a loop beats IndexByte's call.
-	for i, c := range s {
-		if c == '/' {
+	i := 0
+	// Target segments are GUIDs of 36 to 42 bytes: look for the end eight
+	// bytes at a time. '/' and '?' differ in bit 0x10 only, so setting it
+	// and comparing with '?' finds both.
+	// The lowest byte the zero test marks is the first '/' or '?' (marks
+	// above it may be borrows).
+	for ; i+8 <= len(s); i += 8 {
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		x := binary.LittleEndian.Uint64(s[i:]) | ones*0x10 ^ ones*'?'
+		if m := (x - ones) &^ x & highs; m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if s[i] == '/' {
+				return s[:i], s[i+1:]
+			}
+			return s[:i], nil
+		}
+	}
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '/':
 			return s[:i], s[i+1:]
+		case '?':
+			return s[:i], nil
 		}
 	}
 	return s, nil
@@ -163,6 +249,22 @@ func next(s []byte) (seg, rest []byte) {
 // appendTargetID appends the canonical form of a raw target segment:
 // percent-decoded, braces removed, upper case when it is a GUID.
 func appendTargetID(dst []byte, raw []byte) []byte {
+	// Devices send GUIDs braced, percent-encoded braced or bare; none of
+	// these needs decoding once the wrapping is off, as a GUID holds no '%'.
+	g := raw
+	switch {
+	case len(raw) == 38 && raw[0] == '{' && raw[37] == '}':
+		g = raw[1:37]
+	case len(raw) == 42 && raw[0] == '%' && raw[1] == '7' && raw[2]|0x20 == 'b' &&
+		raw[39] == '%' && raw[40] == '7' && raw[41]|0x20 == 'd':
+		g = raw[3:39]
+	}
+	if isGUID(g) {
+		start := len(dst)
+		dst = append(dst, g...)
+		upperGUID(dst[start:])
+		return dst
+	}
 	start := len(dst)
 	if bytes.IndexByte(raw, '%') < 0 {
 		dst = append(dst, raw...)
@@ -183,13 +285,20 @@ func appendTargetID(dst []byte, raw []byte) []byte {
 		id = dst[start:]
 	}
 	if isGUID(id) {
-		for i, c := range id {
-			if c >= 'a' {
-				id[i] = c - 'a' + 'A'
-			}
-		}
+		upperGUID(id)
 	}
 	return dst
+}
+
+// upperGUID turns the letters of a GUID (isGUID) to upper case. Of its
+// bytes, only the lower-case letters have both 0x40 and 0x20 set; clearing
+// 0x20 where 0x40 is set does it eight bytes at a time.
+func upperGUID(id []byte) {
+	const m = 0x4040404040404040
+	for _, i := range [...]int{0, 8, 16, 24, 28} {
+		x := binary.LittleEndian.Uint64(id[i:])
+		binary.LittleEndian.PutUint64(id[i:], x&^(x&m>>1))
+	}
 }
 
 // isGUID reports whether b has the 8-4-4-4-12 hex form.
@@ -201,12 +310,27 @@ func isGUID(b []byte) bool {
 	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
 		return false
 	}
-	for i, c := range b {
-		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
-			return false
-		}
-	}
-	return true
+	// Eight bytes at a time, the dashes let through by position.
+	const highs = 0x8080808080808080
+	return hexBytes(binary.LittleEndian.Uint64(b[0:])) == highs &&
+		hexBytes(binary.LittleEndian.Uint64(b[8:]))|0x80<<(5*8)|0x80 == highs &&
+		hexBytes(binary.LittleEndian.Uint64(b[16:]))|0x80<<(7*8)|0x80<<(2*8) == highs &&
+		hexBytes(binary.LittleEndian.Uint64(b[24:])) == highs &&
+		hexBytes(binary.LittleEndian.Uint64(b[28:])) == highs
+}
+
+// hexBytes marks with 0x80 each byte of x that is a hex digit. Below 0x80,
+// v+(0x80-lo) reaches the high bit exactly when v >= lo, and v+(0x7f-hi)
+// when v > hi, without carrying into the next byte; setting 0x20 folds
+// 'A'-'F', and only them, onto 'a'-'f'. Bytes from 0x80 up are masked off
+// first and marked as not hex last.
+func hexBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	v := x &^ highs
+	y := v | ones*0x20
+	digit := (v + ones*(0x80-'0')) &^ (v + ones*(0x7f-'9'))
+	letter := (y + ones*(0x80-'a')) &^ (y + ones*(0x7f-'f'))
+	return (digit | letter) &^ x & highs
 }
 
 // hexDigit marks the bytes isHex accepts.

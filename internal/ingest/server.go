@@ -143,9 +143,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config,
 
 // work is the reusable state of one request.
 type work struct {
-	scanner  *syncml.Scanner
-	builder  event.Builder
+	scanner *syncml.Scanner
+	builder event.Builder
+	// events come from BuildTransient: their strings live in builder and
+	// change with the next request, so nothing may keep them past this one
+	// (the connection copies subject, header and data at publish).
 	events   []event.Event
+	enc      event.Encoder
 	body     []byte
 	plain    []byte
 	data     []byte // the events' JSON, back to back
@@ -282,7 +286,7 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 	}
 	log.device = msg.Header.Source
 	var st event.Stats
-	wk.events, st = wk.builder.Build(msg, meta, wk.events[:0])
+	wk.events, st = wk.builder.BuildTransient(msg, meta, wk.events[:0])
 	s.m.skipped.Add(float64(st.Skipped))
 
 	dups, perr := s.publish(r.Context(), wk)
@@ -352,7 +356,7 @@ func (s *Server) publish(ctx context.Context, wk *work) (int, *apiError) {
 	wk.data = wk.data[:0]
 	wk.ends = wk.ends[:0]
 	for i := range wk.events {
-		wk.data = wk.events[i].AppendJSON(wk.data)
+		wk.data = wk.enc.AppendJSON(wk.data, &wk.events[i])
 		wk.ends = append(wk.ends, len(wk.data))
 	}
 	begin := time.Now()

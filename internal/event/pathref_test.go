@@ -1,0 +1,270 @@
+package event
+
+// This file keeps the LocURI parsing of commit e41c9f7, plain and slow, as the
+// reference the fast one in path.go must agree with (FuzzPathReference). The
+// leaf helpers that did not change (eqFold, isHex, unhex) are path.go's own.
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// refParsePath reads a LocURI such as ./Device/Vendor/MSFT/Office/Installation/{id}/Status,
+// ./User/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7B...%7D/LastError or
+// ./Vendor/MSFT/... (device scope). Segment names are matched in any case, as
+// devices send them; a query (?prop=...) is ignored.
+func refParsePath(loc []byte) (p cspPath) {
+	if i := bytes.IndexByte(loc, '?'); i >= 0 {
+		loc = loc[:i]
+	}
+	// Most devices spell the root as the CSP references do.
+	switch {
+	case bytes.HasPrefix(loc, refDeviceRoot):
+		return refParseCSP(cspPath{scope: ScopeDevice}, loc[len(refDeviceRoot):])
+	case bytes.HasPrefix(loc, refVendorRoot):
+		return refParseCSP(cspPath{scope: ScopeDevice}, loc[len(refVendorRoot):])
+	case bytes.HasPrefix(loc, refUserRoot):
+		return refParseCSP(cspPath{scope: ScopeUser}, loc[len(refUserRoot):])
+	}
+	loc = bytes.TrimPrefix(loc, dotSlash)
+	loc = bytes.TrimPrefix(loc, slash)
+	seg, rest := refNext(loc)
+	p.scope = ScopeDevice
+	switch {
+	case eqFold(seg, "Device"):
+		seg, rest = refNext(rest)
+	case eqFold(seg, "User"):
+		p.scope = ScopeUser
+		seg, rest = refNext(rest)
+	}
+	if !eqFold(seg, "Vendor") {
+		return cspPath{}
+	}
+	if seg, rest = refNext(rest); !eqFold(seg, "MSFT") {
+		return cspPath{}
+	}
+	return refParseCSP(p, rest)
+}
+
+var (
+	refDeviceRoot = []byte("./Device/Vendor/MSFT/")
+	refVendorRoot = []byte("./Vendor/MSFT/")
+	refUserRoot   = []byte("./User/Vendor/MSFT/")
+)
+
+// refParseCSP reads the part of a LocURI after Vendor/MSFT/.
+func refParseCSP(p cspPath, rest []byte) cspPath {
+	seg, rest := refNext(rest)
+	switch {
+	case eqFold(seg, "Office"):
+		return refParseOffice(p, rest)
+	case eqFold(seg, "EnterpriseDesktopAppManagement"):
+		return refParseMSI(p, rest)
+	}
+	return cspPath{}
+}
+
+func refParseOffice(p cspPath, rest []byte) cspPath {
+	p.csp = CSPOffice
+	seg, rest := refNext(rest)
+	if !eqFold(seg, "Installation") {
+		// The CSP root or an unknown child: under the CSP but no install node.
+		return p
+	}
+	seg, rest = refNext(rest)
+	if len(seg) == 0 {
+		return p
+	}
+	if len(rest) == 0 && eqFold(seg, "CurrentStatus") {
+		p.node, p.nodeKnown = "CurrentStatus", true
+		return p
+	}
+	p.target = seg
+	node, extra := refNext(rest)
+	if len(extra) != 0 {
+		return p
+	}
+	switch {
+	case len(node) == 0:
+		p.nodeKnown = true
+	case eqFold(node, "Status"):
+		p.node, p.nodeKnown = "Status", true
+	case eqFold(node, "FinalStatus"):
+		p.node, p.nodeKnown = "FinalStatus", true
+	case eqFold(node, "Install"):
+		p.node, p.nodeKnown = "Install", true
+	}
+	return p
+}
+
+// refMsiNodes are the children of MSI/{ProductID}, by their canonical names.
+var refMsiNodes = [...]string{
+	"DownloadInstall", "InstallDate", "InstallPath", "LastError", "LastErrorDesc",
+	"Name", "Publisher", "Status", "Version",
+}
+
+func refParseMSI(p cspPath, rest []byte) cspPath {
+	p.csp = CSPMSI
+	seg, rest := refNext(rest)
+	if !eqFold(seg, "MSI") {
+		return p
+	}
+	seg, rest = refNext(rest)
+	if len(seg) == 0 {
+		return p
+	}
+	if eqFold(seg, "UpgradeCode") {
+		code, extra := refNext(rest)
+		if len(code) != 0 && len(extra) == 0 {
+			p.target, p.node, p.nodeKnown = code, "UpgradeCode", true
+		}
+		return p
+	}
+	p.target = seg
+	node, extra := refNext(rest)
+	if len(extra) != 0 {
+		return p
+	}
+	if len(node) == 0 {
+		p.nodeKnown = true
+		return p
+	}
+	for _, n := range refMsiNodes {
+		if eqFold(node, n) {
+			p.node, p.nodeKnown = n, true
+			break
+		}
+	}
+	return p
+}
+
+// refNext splits the first segment off a slash-separated path.
+func refNext(s []byte) (seg, rest []byte) {
+	// Segments are short: a loop beats IndexByte's call.
+	for i, c := range s {
+		if c == '/' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, nil
+}
+
+// refAppendTargetID appends the canonical form of a raw target segment:
+// percent-decoded, braces removed, upper case when it is a GUID.
+func refAppendTargetID(dst []byte, raw []byte) []byte {
+	start := len(dst)
+	if bytes.IndexByte(raw, '%') < 0 {
+		dst = append(dst, raw...)
+	} else {
+		for i := 0; i < len(raw); i++ {
+			c := raw[i]
+			if c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
+				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
+				i += 2
+			}
+			dst = append(dst, c)
+		}
+	}
+	id := dst[start:]
+	if len(id) >= 2 && id[0] == '{' && id[len(id)-1] == '}' {
+		copy(id, id[1:len(id)-1])
+		dst = dst[:len(dst)-2]
+		id = dst[start:]
+	}
+	if refIsGUID(id) {
+		for i, c := range id {
+			if c >= 'a' {
+				id[i] = c - 'a' + 'A'
+			}
+		}
+	}
+	return dst
+}
+
+// refIsGUID reports whether b has the 8-4-4-4-12 hex form.
+func refIsGUID(b []byte) bool {
+	if len(b) != 36 {
+		return false
+	}
+	b = b[:36]
+	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return false
+	}
+	for i, c := range b {
+		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzPathReference: the fast LocURI parsing and target canonicalisation
+// agree with the reference above on every input.
+func FuzzPathReference(f *testing.F) {
+	for _, loc := range pathSeeds {
+		f.Add(loc)
+	}
+	f.Fuzz(func(t *testing.T, loc string) {
+		checkPathReference(t, loc)
+	})
+}
+
+// TestPathReference runs the agreement check over the seeds, every prefix
+// of them, and their case and escape variants.
+func TestPathReference(t *testing.T) {
+	for _, loc := range pathSeeds {
+		for _, v := range []string{loc, strings.ToLower(loc), strings.ToUpper(loc),
+			strings.ReplaceAll(loc, "{", "%7b"), strings.ReplaceAll(loc, "/", "?/")} {
+			for i := 0; i <= len(v); i++ {
+				checkPathReference(t, v[:i])
+				checkPathReference(t, v[i:])
+			}
+		}
+	}
+}
+
+var pathSeeds = []string{
+	"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7Baf9257ba-6bbd-4624-aa9b-0182d50292c3%7D/Status",
+	"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/{AF9257BA-6BBD-4624-AA9B-0182D50292C3}/DownloadInstall",
+	"./User/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/AF9257BA-6BBD-4624-AA9B-0182D50292C3/LastErrorDesc",
+	"./Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/UpgradeCode/{1803A630-3C38-4D2B-9B9A-0CB37243539C}",
+	"./User/Vendor/MSFT/Office/Installation/CurrentStatus",
+	"./Vendor/MSFT/Office/Installation/{0aa79349-f334-4859-96e8-b4ab43e9fea0}/Status?list=Struct",
+	"./Device/Vendor/MSFT/Office/Installation/%7B0aa79349-f334-4859-96e8-b4ab43e9fea0%7d/FinalStatus",
+	"./device/vendor/msft/office/installation/my%20install/install",
+	"/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/{x}/Name",
+	"./DevDetail/SwV",
+}
+
+func checkPathReference(t *testing.T, loc string) {
+	t.Helper()
+	got, want := parsePath([]byte(loc)), refParsePath([]byte(loc))
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parsePath(%q) = %+v, reference %+v", loc, got, want)
+	}
+	for _, raw := range []string{loc, string(want.target)} {
+		g := appendTargetID([]byte("x"), []byte(raw))
+		w := refAppendTargetID([]byte("x"), []byte(raw))
+		if !bytes.Equal(g, w) {
+			t.Fatalf("appendTargetID(%q) = %q, reference %q", raw, g, w)
+		}
+	}
+}
+
+// TestIsGUIDEveryByte: isGUID agrees with the reference for every byte at
+// every position of a GUID, in both cases.
+func TestIsGUIDEveryByte(t *testing.T) {
+	for _, g := range []string{"AF9257BA-6BBD-4624-AA9B-0182D50292C3", "0aa79349-f334-4859-96e8-b4ab43e9fea0"} {
+		for pos := range len(g) {
+			for c := range 256 {
+				b := []byte(g)
+				b[pos] = byte(c)
+				if got, want := isGUID(b), refIsGUID(b); got != want {
+					t.Fatalf("isGUID(%q) = %v, reference %v", b, got, want)
+				}
+			}
+		}
+	}
+}
