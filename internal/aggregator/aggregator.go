@@ -2,30 +2,45 @@
 // CSPWATCH_INSTALL into ClickHouse: a durable pull consumer shared by any
 // number of aggregator processes, batches closed on size or time, one native
 // INSERT per batch, and acknowledgements only after ClickHouse accepted the
-// batch.
+// batch. A batch's INSERT is streamed: each fetched chunk is sent as one block
+// as soon as it is decoded, so ClickHouse receives a batch while the rest of
+// it is still being fetched, and the INSERT is committed when the batch
+// closes.
 //
 // Guarantees:
-//   - At least once from JetStream, exactly once into install_events: a batch
-//     holding a redelivered message (or one whose earlier insert attempt
-//     failed) is first checked against ClickHouse by event_id, and the rows
-//     already stored are dropped; duplicates within a batch are dropped too.
-//     The rollups are fed by materialized views of the inserted rows only, so
-//     they never count a replay twice.
+//   - At least once from JetStream, exactly once into install_events: rows
+//     whose event_id repeats one earlier in the batch are dropped, and a chunk
+//     holding a redelivered message is checked against ClickHouse by event_id
+//     before any of its rows is written, dropping the rows already stored. If
+//     any step of the streamed INSERT fails, the whole batch is retried from
+//     the rows held, each attempt after the same check over all of them, as
+//     a failed INSERT may have stored part of the batch. The rollups are fed
+//     by materialized views of the inserted rows only, so they never count a
+//     replay twice.
 //   - Messages are acknowledged one by one, never with AckAll: processes
 //     sharing one consumer receive interleaved sequences, and an AckAll by one
 //     would acknowledge another's messages before they were inserted. The
-//     acknowledgements of an inserted batch are sent by their own goroutine
+//     acknowledgements of a committed batch are sent by their own goroutine
 //     while the next batch is inserted.
 //   - A message that does not decode (event.Decode: every error permanent) is
 //     published to the dead-letter stream and terminated at once; messages
 //     that exhausted MaxDeliver for any other reason are dead-lettered from
 //     the server's max-deliveries advisory.
-//   - While ClickHouse is down the aggregator holds at most two batches and
-//     one fetched chunk, keeps them alive with InProgress (so neither AckWait nor MaxDeliver
-//     runs out under them), stops fetching, and retries with exponential
-//     back-off until the insert succeeds or the context ends. In normal
-//     operation a third batch, inserted and being acknowledged, may be held
-//     too.
+//   - A batch is committed while the next one streams (on another
+//     connection), and batches are committed and acknowledged in order. A
+//     chunk's existence check waits until the batch before it is committed,
+//     so it sees every row this process stored.
+//   - Every message held is kept alive with InProgress, a batch's from when
+//     it opens until it is acknowledged (so neither AckWait nor MaxDeliver
+//     runs out under a slow insert). While ClickHouse is down the aggregator
+//     holds at most two batches (one retrying, the next waiting for it), one
+//     decoded chunk of a third and one fetched chunk, stops fetching, and
+//     retries with exponential back-off until the insert succeeds or the
+//     context ends. In normal operation a batch being acknowledged may be
+//     held too.
+//   - A batch's INSERT stays open on one ClickHouse connection from its first
+//     block until it closes (at most BatchWait while events flow); a server
+//     that drops it as idle fails the batch, which is then retried as above.
 package aggregator
 
 import (
@@ -50,7 +65,7 @@ import (
 
 // Store is what the aggregator needs of ClickHouse (*store.Store).
 type Store interface {
-	InsertRows(ctx context.Context, rows []store.Row) error
+	BeginInsert(ctx context.Context) (store.Insert, error)
 	ExistingIDs(ctx context.Context, rows []store.Row) (map[string]struct{}, error)
 }
 
@@ -70,7 +85,7 @@ type Config struct {
 	MaxDeliver int
 	// MaxAckPending bounds un-acknowledged messages across all processes;
 	// it must cover BatchSize times the processes times two (one batch
-	// inserting, one filling).
+	// committing, one streaming), better three (one being acknowledged).
 	MaxAckPending int
 	// BackoffMin and BackoffMax bound the exponential back-off between insert
 	// attempts.
@@ -191,17 +206,35 @@ func (c Config) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// batch is a closed batch of decoded events and the messages they came
-// from. Of a message it keeps only the reply subject, which is all an
-// acknowledgement needs: the message itself (payload, headers) can go as
-// soon as it is decoded.
+// batch is a batch of decoded events and the messages they came from. Of a
+// message it keeps only the reply subject, which is all an acknowledgement
+// needs: the message itself (payload, headers) can go as soon as it is
+// decoded. rows has capacity BatchSize from the start and is never
+// reallocated, because the inserter compacts the rows it was handed while
+// the filler appends behind them.
 type batch struct {
-	stopKeep    func()
-	replies     []string
-	rows        []store.Row
-	redelivered bool
-	opened      time.Time
-	inserted    int // rows written, after dropping duplicates
+	// stopKeep stops the keepAlive that runs from the batch's opening until
+	// it is acknowledged or given up.
+	stopKeep func()
+	// replies has capacity BatchSize from the start too: keepAlive reads
+	// replies[:live] while the filler appends.
+	replies  []string
+	live     atomic.Int64
+	rows     []store.Row
+	opened   time.Time
+	inserted int // rows written, after dropping duplicates
+}
+
+// segment is what the filler decoded into a batch from one fetched chunk:
+// rows[lo:] are new. It is handed to the inserter at once, so that
+// ClickHouse receives a block while the next chunk is fetched and decoded.
+// The last segment of a batch closes it and may bring no rows.
+type segment struct {
+	b           *batch
+	rows        []store.Row // the batch's rows up to the end of this segment
+	lo          int
+	redelivered bool // some message of rows[lo:] was delivered before
+	last        bool
 }
 
 // Run consumes until ctx ends, then flushes and acknowledges the open batch
@@ -223,14 +256,16 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	defer stopLag()
 	go a.watchLag(lagCtx, cons, 5*time.Second)
 
-	// Four stages: the fetcher pulls chunks, the filler decodes them into
-	// batches, the inserter (this goroutine) writes them, the acker
-	// acknowledges what was written. Each runs while the next works, so
-	// throughput is the slowest stage's, not their sum. The channels are
-	// unbuffered, so while ClickHouse is down at most two batches (one
-	// retrying, one waiting) and one fetched chunk are held, all kept alive
-	// with InProgress, and nothing more is fetched.
-	ready := make(chan *batch)
+	// Four stages: the fetcher pulls chunks, the filler decodes each into
+	// the open batch, the inserter (this goroutine) streams each decoded
+	// segment into the batch's INSERT and commits it when the batch closes,
+	// the acker acknowledges what was committed. Each runs while the next
+	// works, so throughput is the slowest stage's, not their sum, and
+	// ClickHouse receives a batch while it is still being fetched. The
+	// channels are unbuffered, so while ClickHouse is down at most one batch
+	// (retrying), one decoded segment of the next and one fetched chunk are
+	// held, all kept alive with InProgress, and nothing more is fetched.
+	segs := make(chan segment)
 	chunks := make(chan []jetstream.Msg)
 	acks := make(chan *batch)
 	acked := make(chan struct{})
@@ -238,8 +273,8 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	defer stopFill()
 	go a.fetch(fctx, cons, chunks)
 	go func() {
-		defer close(ready)
-		a.fill(chunks, ready)
+		defer close(segs)
+		a.fill(chunks, segs)
 	}()
 	go func() {
 		defer close(acked)
@@ -247,22 +282,64 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			a.ack(b)
 		}
 	}()
-	var runErr error
-	for b := range ready {
-		if runErr != nil {
-			b.stopKeep() // drain: leave them un-acknowledged for redelivery
+	// The committer commits closed batches in order, retries them while
+	// ClickHouse fails and hands them to the acker, while this goroutine
+	// streams the next batch on another connection. After an error (only
+	// AfterInsert returns one) it commits nothing more.
+	commits := make(chan *stream)
+	committed := make(chan struct{})
+	var runErr error // the committer's, read after committed is closed
+	var failed atomic.Bool
+	go func() {
+		defer close(committed)
+		for s := range commits {
+			if runErr == nil {
+				if runErr = a.finish(ctx, s, acks); runErr != nil {
+					failed.Store(true)
+					stopFill()
+				}
+			} else {
+				s.discard() // leave them un-acknowledged for redelivery
+				s.b.stopKeep()
+			}
+			close(s.done)
+		}
+	}()
+	var cur, prev *stream
+	for seg := range segs {
+		if failed.Load() {
+			if cur != nil {
+				cur.discard()
+				cur = nil
+			}
+			if seg.last {
+				seg.b.stopKeep() // drain: leave them un-acknowledged for redelivery
+			}
 			continue
 		}
-		if runErr = a.flush(ctx, b, acks); runErr != nil {
-			stopFill()
+		if cur == nil {
+			cur = a.open(ctx, seg.b, prev)
+		}
+		a.write(cur, seg)
+		if seg.last {
+			commits <- cur // waits while the committer is busy with prev
+			prev, cur = cur, nil
 		}
 	}
+	if cur != nil { // the filler always closes its batch; this is a guard only
+		cur.discard()
+	}
+	close(commits)
+	<-committed
 	close(acks)
 	<-acked
 	if runErr == nil {
 		// Acks are fire-and-forget; a flush makes sure the server has them
-		// before a graceful exit.
-		_ = a.nc.FlushTimeout(5 * time.Second)
+		// before a graceful exit. Acks it could not confirm cost no data:
+		// their messages come back and the existence check drops them.
+		if err := a.nc.FlushTimeout(5 * time.Second); err != nil {
+			a.log.Warn().Err(err).Msg("acknowledgements not confirmed at exit; their messages will be redelivered and deduplicated")
+		}
 	}
 	return runErr
 }
@@ -373,32 +450,29 @@ func (a *Aggregator) handOver(out chan<- []jetstream.Msg, raw []jetstream.Msg) {
 	}
 }
 
-// fill decodes fetched chunks into batches and hands each closed batch to
-// out: when it holds BatchSize messages or BatchWait after its first. When
-// chunks closes (ctx ended) it hands over the open batch and returns.
-func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
+// fill decodes fetched chunks into batches and hands each decoded part of
+// a batch to out as a segment; the last segment of a batch closes it: when
+// it holds BatchSize messages or BatchWait after its first. When chunks
+// closes (ctx ended) it closes the open batch and returns.
+func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- segment) {
 	var cur *batch
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var deadline <-chan time.Time
-	// send hands cur to the inserter. rest is the part of the current chunk
-	// not yet in a batch: it is kept alive too while the inserter is busy.
-	send := func(rest []jetstream.Msg) {
-		deadline = nil
-		if len(cur.replies) == 0 {
-			cur = nil // everything in it was dead-lettered
+	// hand gives seg to the inserter. rest is the part of the current chunk
+	// not yet in a batch; while the inserter is busy, it is kept alive (the
+	// batch's messages are, by the batch's keepAlive).
+	hand := func(seg segment, rest []jetstream.Msg) {
+		select {
+		case out <- seg:
 			return
+		default:
 		}
-		// Closed: kept alive from now until acknowledged, including while
-		// it waits for the inserter.
-		cur.stopKeep = a.keepAlive(cur)
-		a.log.Debug().Int("messages", len(cur.replies)).Dur("filled_in", time.Since(cur.opened)).Msg("batch closed")
 		t := time.NewTicker(a.cfg.AckWait / 3)
 		defer t.Stop()
 		for {
 			select {
-			case out <- cur:
-				cur = nil
+			case out <- seg:
 				return
 			case <-t.C:
 				for _, m := range rest {
@@ -407,12 +481,26 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
 			}
 		}
 	}
+	// closeBatch hands the last segment of cur, with rows[lo:] new.
+	closeBatch := func(lo int, redelivered bool, rest []jetstream.Msg) {
+		timer.Stop()
+		deadline = nil
+		b := cur
+		cur = nil
+		if len(b.replies) == 0 {
+			b.stopKeep()
+			a.recycle(b) // everything in it was dead-lettered: nothing was handed over
+			return
+		}
+		a.log.Debug().Int("messages", len(b.replies)).Dur("filled_in", time.Since(b.opened)).Msg("batch closed")
+		hand(segment{b: b, rows: b.rows, lo: lo, redelivered: redelivered, last: true}, rest)
+	}
 	for {
 		select {
 		case raw, ok := <-chunks:
 			if !ok {
 				if cur != nil {
-					send(nil)
+					closeBatch(len(cur.rows), false, nil)
 				}
 				return
 			}
@@ -423,30 +511,36 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- *batch) {
 					deadline = timer.C
 				}
 				take := min(len(raw), a.cfg.BatchSize-len(cur.replies))
-				a.addAll(context.Background(), cur, raw[:take])
+				lo := len(cur.rows)
+				redelivered := a.addAll(context.Background(), cur, raw[:take])
 				raw = raw[take:]
-				if len(cur.replies) >= a.cfg.BatchSize {
-					timer.Stop()
-					send(raw)
+				switch {
+				case len(cur.replies) >= a.cfg.BatchSize:
+					closeBatch(lo, redelivered, raw)
+				case len(cur.rows) > lo:
+					hand(segment{b: cur, rows: cur.rows, lo: lo, redelivered: redelivered}, raw)
 				}
 			}
 		case <-deadline:
 			if cur != nil {
-				send(nil)
+				closeBatch(len(cur.rows), false, nil)
 			}
 		}
 	}
 }
 
-// newBatch opens a batch, reusing an acknowledged one when there is one.
+// newBatch opens a batch, reusing an acknowledged one when there is one,
+// and starts keeping its messages alive.
 func (a *Aggregator) newBatch() *batch {
+	var b *batch
 	select {
-	case b := <-a.spare:
-		b.opened = time.Now()
-		return b
+	case b = <-a.spare:
 	default:
-		return &batch{opened: time.Now()}
+		b = &batch{replies: make([]string, 0, a.cfg.BatchSize), rows: make([]store.Row, 0, a.cfg.BatchSize)}
 	}
+	b.opened = time.Now()
+	b.stopKeep = a.keepAlive(b)
+	return b
 }
 
 // recycle offers an acknowledged batch for reuse, dropping what it
@@ -454,7 +548,10 @@ func (a *Aggregator) newBatch() *batch {
 func (a *Aggregator) recycle(b *batch) {
 	clear(b.replies)
 	clear(b.rows)
-	*b = batch{replies: b.replies[:0], rows: b.rows[:0]}
+	b.stopKeep = nil
+	b.replies, b.rows = b.replies[:0], b.rows[:0]
+	b.live.Store(0)
+	b.inserted = 0
 	select {
 	case a.spare <- b:
 	default:
@@ -525,19 +622,17 @@ type decodeResult struct {
 const minPerWorker = 512
 
 // addAll decodes msgs into b in their order, dead-lettering those that do
-// not decode. Events are decoded in place into the batch's rows, spread over
-// GOMAXPROCS goroutines, each with its own event.Decoder.
-func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) {
+// not decode, and reports whether any of those it added was delivered
+// before. Events are decoded in place into the batch's rows, spread over
+// GOMAXPROCS goroutines, each with its own event.Decoder. The rows before
+// len(b.rows) belong to the inserter and are not touched.
+func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) (redelivered bool) {
 	if len(msgs) == 0 {
-		return
+		return false
 	}
 	base := len(b.rows)
-	if need := base + len(msgs); need > cap(b.rows) {
-		// Double, but never past BatchSize: append's growth would leave a
-		// full batch with up to twice the rows it can hold.
-		grown := make([]store.Row, base, max(need, min(2*cap(b.rows), a.cfg.BatchSize)))
-		copy(grown, b.rows)
-		b.rows = grown
+	if base+len(msgs) > cap(b.rows) || len(b.replies)+len(msgs) > cap(b.replies) {
+		panic("aggregator: batch over BatchSize") // fill never takes more
 	}
 	b.rows = b.rows[:base+len(msgs)]
 	rows := b.rows[base:]
@@ -584,7 +679,7 @@ func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg)
 			continue
 		}
 		if res[i].delivered > 1 {
-			b.redelivered = true
+			redelivered = true
 			a.m.redeliveries.Inc()
 		}
 		if kept != base+i {
@@ -595,53 +690,154 @@ func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg)
 	}
 	clear(b.rows[kept:])
 	b.rows = b.rows[:kept]
+	b.live.Store(int64(len(b.replies)))
 	clear(res)
+	return redelivered
 }
 
-// flush inserts b (retrying until it succeeds or ctx ends), then hands it
-// to acks for acknowledgement. On shutdown, the last attempts run on a
-// context bounded by ShutdownTimeout.
-func (a *Aggregator) flush(ctx context.Context, b *batch, acks chan<- *batch) error {
+// stream is the inserter's state of the batch it is streaming into
+// ClickHouse.
+type stream struct {
+	b    *batch
+	rows []store.Row // the batch's rows handed over so far; rows[:kept] remain after dropping duplicates
+	kept int
+	// ctx follows Run's context until it ends, then lives ShutdownTimeout
+	// longer: the last batch gets a bounded chance to be stored and
+	// acknowledged.
+	ctx     context.Context
+	cancel  func()
+	stop    func() bool
+	ins     store.Insert // nil until the first block
+	written int          // rows written to ins
+	took    time.Duration
+	err     error // the first error: nothing more is streamed, and finish retries the whole batch
+	// prev is the batch handed to the committer before this one, until its
+	// commit is known to be over; done is closed when this one's is.
+	prev *stream
+	done chan struct{}
+}
+
+// open starts streaming b; prev is the batch before it, which may still be
+// committing.
+func (a *Aggregator) open(ctx context.Context, b *batch, prev *stream) *stream {
+	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(a.cfg.ShutdownTimeout, cancel) })
+	if a.seen == nil {
+		a.seen = make(map[string]struct{}, min(a.cfg.BatchSize, 1<<16))
+	}
+	clear(a.seen)
+	return &stream{b: b, ctx: ictx, cancel: cancel, stop: stop, prev: prev, done: make(chan struct{})}
+}
+
+// waitPrev waits until the batch before s is committed (or given up), so
+// that an existence check sees every row this process stored before.
+func (s *stream) waitPrev() {
+	if s.prev != nil {
+		<-s.prev.done
+		s.prev = nil
+	}
+}
+
+// discard drops s without committing: its messages are left to be
+// redelivered. A closed batch's keepAlive is the caller's to stop.
+func (s *stream) discard() {
+	if s.ins != nil {
+		s.ins.Abort()
+		s.ins = nil
+	}
+	s.stop()
+	s.cancel()
+}
+
+// write drops the repeated event_ids of seg's new rows (an event published
+// twice outside the duplicate window: the first stays), then, when some
+// message of them was delivered before (or CheckAll), the rows ClickHouse
+// already holds, and writes the rest as one block of the batch's INSERT.
+// Both checks run before any row of the segment is written. After an
+// error it only compacts: finish retries the batch.
+func (a *Aggregator) write(s *stream, seg segment) {
+	rows := seg.rows
+	from := s.kept
+	for i := seg.lo; i < len(rows); i++ {
+		id := rows[i].EventID
+		if _, dup := a.seen[id]; dup {
+			continue
+		}
+		a.seen[id] = struct{}{}
+		if s.kept != i {
+			rows[s.kept] = rows[i]
+		}
+		s.kept++
+	}
+	s.rows = rows
+	if s.err != nil || s.kept == from {
+		return
+	}
+	start := time.Now()
+	defer func() { s.took += time.Since(start) }()
+	fresh := rows[from:s.kept]
+	if seg.redelivered || a.cfg.CheckAll {
+		s.waitPrev()
+		var err error
+		if fresh, err = a.dropExisting(s.ctx, fresh); err != nil {
+			s.err = err
+			return
+		}
+		s.kept = from + len(fresh)
+		if len(fresh) == 0 {
+			return
+		}
+	}
+	if s.ins == nil {
+		ins, err := a.store.BeginInsert(s.ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.ins = ins
+	}
+	if err := s.ins.Write(fresh); err != nil {
+		s.err = err
+		s.ins.Abort()
+		s.ins = nil
+		return
+	}
+	s.written += len(fresh)
+}
+
+// finish commits the closed batch of s (retrying the whole batch until it is
+// stored or the context ends), then hands it to acks for acknowledgement.
+// The committer runs it, one batch after the other.
+func (a *Aggregator) finish(ctx context.Context, s *stream, acks chan<- *batch) error {
+	b := s.b
+	defer s.cancel()
+	defer s.stop()
 	handed := false
 	defer func() {
 		if !handed {
 			b.stopKeep()
 		}
 	}()
-
-	rows := a.dedupe(b.rows)
-	check := b.redelivered || a.cfg.CheckAll
-	delay := a.cfg.BackoffMin
-	// ictx follows ctx until it ends, then lives ShutdownTimeout longer:
-	// the last batch gets a bounded chance to be stored and acknowledged.
-	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(a.cfg.ShutdownTimeout, cancel) })
-	defer stopAfter()
-	for attempt := 1; ; attempt++ {
-		err := a.insert(ictx, &rows, check)
-		if err == nil {
-			break
+	rows := s.rows[:s.kept]
+	if s.err == nil && s.ins != nil {
+		start := time.Now()
+		if err := s.ins.Commit(); err != nil {
+			s.err = err
+		} else {
+			a.inserted(s.written, s.took+time.Since(start))
+			a.log.Debug().Int("rows", s.written).Dur("writing", s.took).Dur("commit", time.Since(start)).Msg("batch committed")
 		}
-		// An insert that failed may still have stored some months, or all
-		// of the batch if only the answer was lost: check before retrying.
-		check = true
-		a.insertOK.Store(false)
-		class := "retryable"
-		if !store.Retryable(err) {
-			class = "permanent"
+	}
+	if s.err != nil {
+		if s.ins != nil {
+			s.ins.Abort()
 		}
-		a.m.insertErrors.WithLabelValues(class).Inc()
-		ev := a.log.Warn()
-		if class == "permanent" {
-			ev = a.log.Error()
+		a.m.batches.WithLabelValues("failed").Inc()
+		// The streamed insert failed: retry the batch from the rows held,
+		// after checking what of it may have been stored.
+		if err := a.retry(s.ctx, &rows, s.err); err != nil {
+			return nil // shutdown; retry logged it
 		}
-		ev.Err(err).Str("class", class).Int("attempt", attempt).Int("rows", len(rows)).Dur("retry_in", delay).Msg("insert batch")
-		if !sleep(ictx, delay) {
-			a.log.Error().Int("rows", len(rows)).Msg("shutdown: batch not inserted; it will be redelivered")
-			return nil
-		}
-		delay = min(2*delay, a.cfg.BackoffMax)
 	}
 	a.insertOK.Store(true)
 	if a.cfg.AfterInsert != nil {
@@ -653,6 +849,36 @@ func (a *Aggregator) flush(ctx context.Context, b *batch, acks chan<- *batch) er
 	acks <- b
 	handed = true
 	return nil
+}
+
+// retry inserts rows after the insert attempt that failed with err, with
+// exponential back-off, until it succeeds or ctx ends (then it returns
+// ctx's error). An insert that failed may still have stored some rows, or
+// all of them if only the answer was lost, so every attempt first drops the
+// rows ClickHouse holds; rows shrinks to what the last attempt inserted.
+func (a *Aggregator) retry(ctx context.Context, rows *[]store.Row, err error) error {
+	delay := a.cfg.BackoffMin
+	for attempt := 1; ; attempt++ {
+		a.insertOK.Store(false)
+		class := "retryable"
+		if !store.Retryable(err) {
+			class = "permanent"
+		}
+		a.m.insertErrors.WithLabelValues(class).Inc()
+		ev := a.log.Warn()
+		if class == "permanent" {
+			ev = a.log.Error()
+		}
+		ev.Err(err).Str("class", class).Int("attempt", attempt).Int("rows", len(*rows)).Dur("retry_in", delay).Msg("insert batch")
+		if !sleep(ctx, delay) {
+			a.log.Error().Int("rows", len(*rows)).Msg("shutdown: batch not inserted; it will be redelivered")
+			return ctx.Err()
+		}
+		delay = min(2*delay, a.cfg.BackoffMax)
+		if err = a.insert(ctx, rows); err == nil {
+			return nil
+		}
+	}
 }
 
 // The JetStream acknowledgement bodies, published to a message's reply
@@ -679,66 +905,74 @@ func (a *Aggregator) ack(b *batch) {
 	a.recycle(b)
 }
 
-// insert writes rows, first dropping those ClickHouse already holds when
-// check is set. It shrinks *rows to what remains to be inserted.
-func (a *Aggregator) insert(ctx context.Context, rows *[]store.Row, check bool) error {
-	if check && len(*rows) > 0 {
-		have, err := a.store.ExistingIDs(ctx, *rows)
-		if err != nil {
-			return err
-		}
-		if len(have) > 0 {
-			kept := (*rows)[:0]
-			for _, r := range *rows {
-				if _, dup := have[r.EventID]; !dup {
-					kept = append(kept, r)
-				}
-			}
-			a.m.duplicates.Add(float64(len(*rows) - len(kept)))
-			*rows = kept
-		}
+// insert writes rows in one INSERT, first dropping those ClickHouse already
+// holds. It shrinks *rows to what remains to be inserted.
+func (a *Aggregator) insert(ctx context.Context, rows *[]store.Row) error {
+	kept, err := a.dropExisting(ctx, *rows)
+	if err != nil {
+		return err
 	}
-	if len(*rows) == 0 {
+	*rows = kept
+	if len(kept) == 0 {
 		return nil
 	}
 	start := time.Now()
-	if err := a.store.InsertRows(ctx, *rows); err != nil {
+	ins, err := a.store.BeginInsert(ctx)
+	if err == nil {
+		for i := 0; i < len(kept) && err == nil; i += store.InsertBlockRows {
+			err = ins.Write(kept[i:min(i+store.InsertBlockRows, len(kept))])
+		}
+		if err == nil {
+			err = ins.Commit()
+		} else {
+			ins.Abort()
+		}
+	}
+	if err != nil {
 		a.m.batches.WithLabelValues("failed").Inc()
 		return err
 	}
-	a.m.insertSeconds.Observe(time.Since(start).Seconds())
-	a.m.batches.WithLabelValues("inserted").Inc()
-	a.m.rows.Add(float64(len(*rows)))
+	a.inserted(len(kept), time.Since(start))
 	return nil
 }
 
-// dedupe drops repeated event_ids within one batch (an event published twice
-// outside the duplicate window), keeping the first. It compacts rows in
-// place and returns the prefix that remains; rows keeps its length.
-func (a *Aggregator) dedupe(rows []store.Row) []store.Row {
-	if a.seen == nil {
-		a.seen = make(map[string]struct{}, len(rows))
+// inserted counts a committed insert of n rows that took d.
+func (a *Aggregator) inserted(n int, d time.Duration) {
+	a.m.insertSeconds.Observe(d.Seconds())
+	a.m.batches.WithLabelValues("inserted").Inc()
+	a.m.rows.Add(float64(n))
+}
+
+// dropExisting drops the rows whose event_id ClickHouse already holds,
+// compacting rows in place, and returns what remains.
+func (a *Aggregator) dropExisting(ctx context.Context, rows []store.Row) ([]store.Row, error) {
+	if len(rows) == 0 {
+		return rows, nil
 	}
-	defer clear(a.seen)
-	kept := 0
-	for i := range rows {
-		id := rows[i].EventID
-		if _, dup := a.seen[id]; dup {
-			continue
-		}
-		a.seen[id] = struct{}{}
-		if kept != i {
-			rows[kept] = rows[i]
-		}
-		kept++
+	have, err := a.store.ExistingIDs(ctx, rows)
+	if err != nil {
+		return nil, err
 	}
-	return rows[:kept]
+	if len(have) == 0 {
+		return rows, nil
+	}
+	kept := rows[:0]
+	for _, r := range rows {
+		if _, dup := have[r.EventID]; !dup {
+			kept = append(kept, r)
+		}
+	}
+	clear(rows[len(kept):])
+	a.m.duplicates.Add(float64(len(rows) - len(kept)))
+	return kept, nil
 }
 
 // keepAlive sends InProgress for every message of b every AckWait/3 until
 // stopped, so that a slow insert or a ClickHouse outage neither redelivers
-// the batch to another process nor spends its deliveries.
+// the batch to another process nor spends its deliveries. It starts when the
+// batch opens and covers each message from when the filler adds it.
 func (a *Aggregator) keepAlive(b *batch) (stop func()) {
+	replies := b.replies[:cap(b.replies)] // never reallocated: see batch
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -751,7 +985,7 @@ func (a *Aggregator) keepAlive(b *batch) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				for _, reply := range b.replies {
+				for _, reply := range replies[:b.live.Load()] {
 					if err := a.nc.Publish(reply, ackProgress); err != nil {
 						// A lost one is covered by the redelivery check.
 						a.log.Debug().Err(err).Msg("in progress")

@@ -107,21 +107,10 @@ func newEnv(t *testing.T, ch *clickhousetest.Server) *env {
 	} else {
 		e.db = clickhousetest.NewDB(t)
 	}
-	cfg := store.DefaultConfig()
-	cfg.Addrs = []string{e.db.Addr}
-	cfg.Database = e.db.Database
-	cfg.DialTimeout = time.Second
-	cfg.ReadTimeout = 20 * time.Second
-	ctx := context.Background()
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.st = st
+	e.st = e.db.Store(t, func(cfg *store.Config) {
+		cfg.DialTimeout = time.Second
+		cfg.ReadTimeout = 20 * time.Second
+	})
 	return e
 }
 

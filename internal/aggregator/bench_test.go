@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
@@ -45,19 +47,7 @@ func BenchmarkThroughput(b *testing.B) {
 
 func benchStore(b *testing.B) *store.Store {
 	b.Helper()
-	db := clickhousetest.NewDB(b)
-	cfg := store.DefaultConfig()
-	cfg.Addrs, cfg.Database = []string{db.Addr}, db.Database
-	ctx := context.Background()
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return st
+	return clickhousetest.NewDB(b).Store(b, nil)
 }
 
 // rawInsertRate inserts n pre-built rows in batches of size batch with
@@ -137,6 +127,7 @@ func aggregatorRate(b *testing.B, batch, n int) float64 {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	stopProfile := profileAggregator(b, "throughput", batch)
 	start := time.Now()
 	go func() { done <- agg.Run(ctx) }()
 	deadline := start.Add(5 * time.Minute)
@@ -147,11 +138,53 @@ func aggregatorRate(b *testing.B, batch, n int) float64 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	stopProfile()
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
 	return float64(n) / elapsed.Seconds()
+}
+
+// profileAggregator profiles the aggregator's drain alone (not the
+// publishing or the raw inserts) when CSPWATCH_BENCH_CPUPROFILE is set: a
+// CPU profile to $CSPWATCH_BENCH_CPUPROFILE.<bench>.batch=N.pprof and the
+// allocation profiles before and after (.allocs0, .allocs1: compare them with
+// pprof -diff_base). A later drain of the same batch size overwrites them.
+// The forced collections run outside the timed span.
+func profileAggregator(b *testing.B, bench string, batch int) (stop func()) {
+	b.Helper()
+	prefix := os.Getenv("CSPWATCH_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s.batch=%d.pprof", prefix, bench, batch))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	writeAllocs := func(name string) {
+		f, err := os.Create(fmt.Sprintf("%s.%s.batch=%d.%s", prefix, bench, batch, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	writeAllocs("allocs0")
+	return func() {
+		writeAllocs("allocs1")
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func rowsInserted(b *testing.B, reg *prometheus.Registry) float64 {

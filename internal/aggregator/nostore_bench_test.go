@@ -18,10 +18,19 @@ import (
 // that of its NATS side (fetch, decode, ack) alone.
 type nullStore struct{ rows atomic.Int64 }
 
-func (s *nullStore) InsertRows(_ context.Context, rows []store.Row) error {
-	s.rows.Add(int64(len(rows)))
-	return nil
+func (s *nullStore) BeginInsert(context.Context) (store.Insert, error) {
+	return &nullInsert{s: s}, nil
 }
+
+// nullInsert counts the rows of an insert when it is committed.
+type nullInsert struct {
+	s *nullStore
+	n int
+}
+
+func (in *nullInsert) Write(rows []store.Row) error { in.n += len(rows); return nil }
+func (in *nullInsert) Commit() error                { in.s.rows.Add(int64(in.n)); return nil }
+func (in *nullInsert) Abort()                       {}
 
 func (s *nullStore) ExistingIDs(context.Context, []store.Row) (map[string]struct{}, error) {
 	return nil, nil
@@ -48,6 +57,7 @@ func BenchmarkNATSSide(b *testing.B) {
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
+				stopProfile := profileAggregator(b, "natsside", tc.batch)
 				start := time.Now()
 				go func() { done <- agg.Run(ctx) }()
 				deadline := start.Add(5 * time.Minute)
@@ -58,6 +68,7 @@ func BenchmarkNATSSide(b *testing.B) {
 					time.Sleep(time.Millisecond)
 				}
 				rates = append(rates, float64(tc.events)/time.Since(start).Seconds())
+				stopProfile()
 				cancel()
 				if err := <-done; err != nil {
 					b.Fatal(err)

@@ -33,6 +33,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/cspwatch/cspwatch/internal/chserver"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // Environment variables that steer the harness.
@@ -220,6 +221,28 @@ func (d DB) Conn(t testing.TB) driver.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// Store opens cspwatch's store on the database with every migration applied,
+// closed when t ends. tune, when not nil, adjusts the configuration first
+// (timeouts, say).
+func (d DB) Store(t testing.TB, tune func(*store.Config)) *store.Store {
+	t.Helper()
+	cfg := store.DefaultConfig()
+	cfg.Addrs, cfg.Database = []string{d.Addr}, d.Database
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("clickhousetest: open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatalf("clickhousetest: migrate: %v", err)
+	}
+	return st
 }
 
 // Conn opens a connection to the server's default database, closed when t ends.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -197,27 +196,102 @@ func (s *Store) InsertEvents(ctx context.Context, events []event.Event) error {
 	return s.InsertRows(ctx, rows)
 }
 
-// InsertRows inserts rows in one native INSERT, column by column. ClickHouse
-// writes the rows of one partition (month) atomically; a batch spanning
-// months is written as one part per month, so after an error some months may
-// be stored: callers retrying an insert must first drop the rows that exist
-// (ExistingIDs). Errors are classified by Retryable.
+// InsertRows inserts rows in one native INSERT, sent in blocks of at most
+// InsertBlockRows rows. ClickHouse writes the rows of one partition (month)
+// atomically only while they fit in one block of its own (the server joins
+// small client blocks up to min_insert_block_size_rows, a million rows by
+// default); a batch spanning months is written as one part per month, so
+// after an error some rows may be stored: callers retrying an insert must
+// first drop the rows that exist (ExistingIDs). Errors are classified by
+// Retryable.
 func (s *Store) InsertRows(ctx context.Context, rows []Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	batch, err := s.conn.PrepareBatch(ctx, InsertQuery)
+	in, err := s.BeginInsert(ctx)
 	if err != nil {
+		return err
+	}
+	for start := 0; start < len(rows); start += InsertBlockRows {
+		if err := in.Write(rows[start:min(start+InsertBlockRows, len(rows))]); err != nil {
+			in.Abort()
+			return err
+		}
+	}
+	return in.Commit()
+}
+
+// InsertBlockRows is the largest block InsertRows sends at once: bigger
+// blocks gain little on the wire and make the driver's column buffers grow
+// (and be collected) in steps of megabytes.
+const InsertBlockRows = 10_000
+
+// Insert is one INSERT statement into install_events that rows are streamed
+// into: each Write sends a block while the caller gathers the next, and
+// Commit ends the statement. Until Commit returns nil nothing is known to be
+// stored, and after an error any part of what was written may be (see
+// InsertRows). An Insert holds one connection of the pool until Commit or
+// Abort; it is not safe for concurrent use.
+type Insert interface {
+	// Write appends rows and sends them to the server as one block.
+	Write(rows []Row) error
+	// Commit ends the statement and waits until the server accepted it.
+	Commit() error
+	// Abort ends the statement by closing its connection. ClickHouse 18.16
+	// takes that for the end of the data and stores the blocks written so
+	// far, so after an Abort they must be checked (ExistingIDs) like after
+	// any failed insert.
+	Abort()
+}
+
+// BeginInsert opens an INSERT into install_events. ctx bounds the whole
+// statement, up to Commit.
+func (s *Store) BeginInsert(ctx context.Context) (Insert, error) {
+	b, err := s.conn.PrepareBatch(ctx, InsertQuery)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse insert: %w", err)
+	}
+	return &insert{batch: b}, nil
+}
+
+// insert is the Insert of a clickhouse-go batch. Flushing every Write keeps
+// the driver's column buffers at one block's size, reused from block to
+// block, instead of growing to the whole statement's.
+type insert struct {
+	batch   driver.Batch
+	scratch columnScratch
+	done    bool
+}
+
+func (in *insert) Write(rows []Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := appendColumns(in.batch, &in.scratch, rows); err != nil {
 		return fmt.Errorf("clickhouse insert: %w", err)
 	}
-	defer batch.Close()
-	if err := appendColumns(batch, rows); err != nil {
-		return fmt.Errorf("clickhouse insert: %w", err)
-	}
-	if err := batch.Send(); err != nil {
+	if err := in.batch.Flush(); err != nil {
 		return fmt.Errorf("clickhouse insert: %w", err)
 	}
 	return nil
+}
+
+func (in *insert) Commit() error {
+	in.done = true
+	in.scratch.release()
+	if err := in.batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	return nil
+}
+
+func (in *insert) Abort() {
+	if in.done {
+		return
+	}
+	in.done = true
+	in.scratch.release()
+	_ = in.batch.Abort() // only reports a batch already sent
 }
 
 // Column counts by type, in the order of columns.
@@ -226,9 +300,9 @@ const (
 	numIntCols = 4
 )
 
-// columnScratch holds the column slices of one insert. clickhouse-go copies
-// what a column's Append is given, so the slices are reused across inserts
-// (through scratchPool) rather than allocated per batch.
+// columnScratch holds the column slices of one block. clickhouse-go copies
+// what a column's Append is given, so an Insert reuses them from block to
+// block.
 type columnScratch struct {
 	strs [numStrCols][]string
 	ints [numIntCols][]int64
@@ -237,8 +311,6 @@ type columnScratch struct {
 	ms   []uint16
 	seq  []uint64
 }
-
-var scratchPool = sync.Pool{New: func() any { return new(columnScratch) }}
 
 func (c *columnScratch) reset(n int) {
 	for i := range c.strs {
@@ -250,13 +322,12 @@ func (c *columnScratch) reset(n int) {
 	c.ver, c.at, c.ms, c.seq = resize(c.ver, n), resize(c.at, n), resize(c.ms, n), resize(c.seq, n)
 }
 
-// release drops the strings the scratch refers to and returns it to the
-// pool.
+// release drops the strings the scratch refers to, so that an Insert kept
+// around does not keep a batch's events reachable.
 func (c *columnScratch) release() {
 	for i := range c.strs {
-		clear(c.strs[i])
+		clear(c.strs[i][:cap(c.strs[i])])
 	}
-	scratchPool.Put(c)
 }
 
 func resize[T any](s []T, n int) []T {
@@ -268,10 +339,8 @@ func resize[T any](s []T, n int) []T {
 
 // appendColumns fills batch column by column, which is several times faster
 // than row-wise Append in clickhouse-go. It reads each row once.
-func appendColumns(batch driver.Batch, rows []Row) error {
+func appendColumns(batch driver.Batch, c *columnScratch, rows []Row) error {
 	n := len(rows)
-	c := scratchPool.Get().(*columnScratch)
-	defer c.release()
 	c.reset(n)
 	s, d := &c.strs, &c.ints
 	for i := range rows {

@@ -23,20 +23,7 @@ func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
 // open migrates a fresh database and returns its store.
 func open(t *testing.T) *store.Store {
 	t.Helper()
-	db := clickhousetest.NewDB(t)
-	cfg := store.DefaultConfig()
-	cfg.Addrs = []string{db.Addr}
-	cfg.Database = db.Database
-	ctx := context.Background()
-	s, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return clickhousetest.NewDB(t).Store(t, nil)
 }
 
 // schemaSnapshot lists every table and column of the database.
@@ -332,4 +319,103 @@ func TestInsertRowsEveryColumn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An insert sent in several blocks stores every row once and feeds the
+// rollup once. After an aborted one, what it had sent may be stored (18.16
+// takes the closed connection for the end of the data), but only whole: the
+// existence check and a new insert of the rest store each row exactly once,
+// which is what the aggregator's retries rely on.
+func TestInsertStreamsBlocks(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 5, 30, 0, 0, time.UTC)
+	rows := func(from, to int) []store.Row {
+		out := make([]store.Row, 0, to-from)
+		for i := from; i < to; i++ {
+			out = append(out, store.Row{Event: mkEvent(i, fmt.Sprintf("dev%03d", i%300), "succeeded", 0, at.Add(time.Duration(i)*time.Millisecond)), Seq: uint64(i + 1)})
+		}
+		return out
+	}
+	want := uint64(0)
+	check := func(t *testing.T) {
+		t.Helper()
+		if n := count(t, s, "SELECT count() FROM install_events"); n != want {
+			t.Fatalf("%d rows, want %d", n, want)
+		}
+		if n := count(t, s, "SELECT uniqExact(event_id) FROM install_events"); n != want {
+			t.Fatalf("%d distinct event ids, want %d", n, want)
+		}
+		if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly"); n != want {
+			t.Fatalf("rollup counts %d, want %d", n, want)
+		}
+	}
+	t.Run("InsertRows over several blocks", func(t *testing.T) {
+		n := 2*store.InsertBlockRows + 5
+		if err := s.InsertRows(ctx, rows(0, n)); err != nil {
+			t.Fatal(err)
+		}
+		want += uint64(n)
+		check(t)
+	})
+	base := 2*store.InsertBlockRows + 5
+	t.Run("Write, Write, Commit", func(t *testing.T) {
+		in, err := s.BeginInsert(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Write(rows(base, base+700)); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Write(rows(base+700, base+1000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		want += 1000
+		check(t)
+	})
+	t.Run("Write, Abort, check, insert the rest", func(t *testing.T) {
+		in, err := s.BeginInsert(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aborted := rows(base+1000, base+1500)
+		if err := in.Write(aborted[:200]); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Write(aborted[200:]); err != nil {
+			t.Fatal(err)
+		}
+		in.Abort()
+		in.Abort() // a second Abort is harmless
+		// The server may still be reading the statement: wait until it is
+		// over before counting.
+		deadline := time.Now().Add(10 * time.Second)
+		for count(t, s, "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO install_events%'") > 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("aborted insert still running after 10s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := count(t, s, "SELECT count() FROM install_events"); n != want && n != want+uint64(len(aborted)) {
+			t.Fatalf("%d rows after the abort: part of the aborted insert is stored (before it %d, it held %d)", n, want, len(aborted))
+		}
+		have, err := s.ExistingIDs(ctx, aborted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rest []store.Row
+		for _, r := range aborted {
+			if _, ok := have[r.EventID]; !ok {
+				rest = append(rest, r)
+			}
+		}
+		if err := s.InsertRows(ctx, rest); err != nil {
+			t.Fatal(err)
+		}
+		want += uint64(len(aborted))
+		check(t)
+	})
 }
