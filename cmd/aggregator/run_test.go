@@ -43,6 +43,9 @@ func TestRunConfig(t *testing.T) {
 			func(c runConfig) bool {
 				return c.NATS.URL == "nats://n:1" && len(c.CH.config().Addrs) == 2 && c.Agg.BatchSize == 1000
 			}, false},
+		{"nats auth", []string{"--nats-nkey", "seed.nk", "--nats-ca", "ca.pem"}, nil, func(c runConfig) bool {
+			return c.NATS.NKeySeedFile == "seed.nk" && c.NATS.TLSCA == "ca.pem"
+		}, false},
 		{"flag beats env", []string{"--batch-size", "2000", "--max-ack-pending", "8000"}, map[string]string{"CSPWATCH_BATCH_SIZE": "1000"},
 			func(c runConfig) bool { return c.Agg.BatchSize == 2000 }, false},
 		{"bad env value", nil, map[string]string{"CSPWATCH_BATCH_WAIT": "soon"}, nil, true},

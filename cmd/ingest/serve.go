@@ -37,14 +37,10 @@ type serveConfig struct {
 	LogLevel      string
 
 	// NATS: an external server when NATSURL is set, else an embedded one.
+	// NATS holds the rest of the client's settings; conn sets its URL and
+	// name.
 	NATSURL            string
-	NATSCreds          string
-	NATSNKey           string
-	NATSUser           string
-	NATSPassword       string
-	NATSCA             string
-	NATSCert           string
-	NATSKey            string
+	NATS               bus.ConnConfig
 	NATSConnectTimeout time.Duration
 	NATSListen         string
 	NATSData           string
@@ -61,6 +57,7 @@ func defaultServeConfig() serveConfig {
 		ShutdownGrace:      30 * time.Second,
 		LogFormat:          "json",
 		LogLevel:           "info",
+		NATS:               bus.DefaultConnConfig(),
 		NATSConnectTimeout: 30 * time.Second,
 		NATSListen:         net.JoinHostPort(emb.Host, strconv.Itoa(emb.Port)),
 		NATSData:           emb.DataDir,
@@ -126,10 +123,8 @@ func (c *serveConfig) embedded() (bus.EmbeddedConfig, error) {
 }
 
 func (c *serveConfig) conn() bus.ConnConfig {
-	cc := bus.DefaultConnConfig()
+	cc := c.NATS
 	cc.URL, cc.Name = c.NATSURL, "cspwatch-ingest"
-	cc.CredsFile, cc.NKeySeedFile, cc.User, cc.Password = c.NATSCreds, c.NATSNKey, c.NATSUser, c.NATSPassword
-	cc.TLSCA, cc.TLSCert, cc.TLSKey = c.NATSCA, c.NATSCert, c.NATSKey
 	return cc
 }
 
@@ -149,13 +144,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.BoolVar(&c.Ingest.AccessLog, "access-log", c.Ingest.AccessLog, "log every accepted request at info level (otherwise debug)")
 
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS server URL(s), comma-separated; empty embeds a nats-server")
-	fs.StringVar(&c.NATSCreds, "nats-creds", c.NATSCreds, "NATS credentials file (JWT + nkey)")
-	fs.StringVar(&c.NATSNKey, "nats-nkey", c.NATSNKey, "NATS user nkey seed file")
-	fs.StringVar(&c.NATSUser, "nats-user", c.NATSUser, "NATS user")
-	fs.StringVar(&c.NATSPassword, "nats-password", c.NATSPassword, "NATS password (prefer the environment variable)")
-	fs.StringVar(&c.NATSCA, "nats-ca", c.NATSCA, "CA file verifying the NATS server's certificate")
-	fs.StringVar(&c.NATSCert, "nats-cert", c.NATSCert, "client certificate for NATS mutual TLS")
-	fs.StringVar(&c.NATSKey, "nats-key", c.NATSKey, "client key for NATS mutual TLS")
+	c.NATS.AuthFlags(fs)
 	fs.DurationVar(&c.NATSConnectTimeout, "nats-connect-timeout", c.NATSConnectTimeout, "how long to wait for NATS at start")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded nats-server listen address, for the aggregator (port 0 picks a free one)")
 	fs.StringVar(&c.NATSData, "nats-data", c.NATSData, "embedded nats-server JetStream data directory")

@@ -54,6 +54,11 @@ func TestServeConfigFlagsEnvAndValidation(t *testing.T) {
 		{"bad persist", []string{"--insecure", "--stream-persist", "never"}, env(), nil, "persist mode"},
 		{"window over age", []string{"--insecure", "--stream-max-age", "10m"}, env(), nil, "longer than max age"},
 		{"bad nats listen", []string{"--insecure", "--nats-listen", "nope"}, env(), nil, "--nats-listen"},
+		{"nats auth reaches the connection", []string{"--insecure", "--nats-url", "nats://x", "--nats-cert", "c.pem", "--nats-key", "k.pem"}, env("CSPWATCH_NATS_USER", "u", "CSPWATCH_NATS_PASSWORD", "p"),
+			func(c serveConfig) bool {
+				cc := c.conn()
+				return cc.URL == "nats://x" && cc.Name == "cspwatch-ingest" && cc.User == "u" && cc.Password == "p" && cc.TLSCert == "c.pem" && cc.TLSKey == "k.pem" && cc.ReconnectWait == time.Second
+			}, ""},
 		{"nats two auths", []string{"--insecure", "--nats-url", "nats://x", "--nats-user", "u", "--nats-creds", "c"}, env(), nil, "only one"},
 		{"log level", []string{"--insecure", "--log-level", "loud"}, env(), nil, "--log-level"},
 		{"stray argument", []string{"--insecure", "extra"}, env(), nil, "unexpected arguments"},

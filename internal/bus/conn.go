@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -47,6 +48,20 @@ func DefaultConnConfig() ConnConfig {
 		ReconnectWait:    time.Second,
 		ReconnectBufSize: 8 << 20,
 	}
+}
+
+// AuthFlags registers on fs the flags of c's credentials and TLS files,
+// which every command that connects to NATS takes alike: --nats-creds,
+// --nats-nkey, --nats-user, --nats-password, --nats-ca, --nats-cert and
+// --nats-key. The URL flag is each command's own, as its default differs.
+func (c *ConnConfig) AuthFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.CredsFile, "nats-creds", c.CredsFile, "NATS credentials file (JWT + nkey)")
+	fs.StringVar(&c.NKeySeedFile, "nats-nkey", c.NKeySeedFile, "NATS user nkey seed file")
+	fs.StringVar(&c.User, "nats-user", c.User, "NATS user")
+	fs.StringVar(&c.Password, "nats-password", c.Password, "NATS password (prefer the environment variable)")
+	fs.StringVar(&c.TLSCA, "nats-ca", c.TLSCA, "CA file verifying the NATS server's certificate")
+	fs.StringVar(&c.TLSCert, "nats-cert", c.TLSCert, "client certificate for NATS mutual TLS")
+	fs.StringVar(&c.TLSKey, "nats-key", c.TLSKey, "client key for NATS mutual TLS")
 }
 
 // Validate reports the first inconsistent setting.
