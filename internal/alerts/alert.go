@@ -18,6 +18,7 @@
 package alerts
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -77,27 +78,24 @@ func (k Key) codeKey() Key {
 	return Key{Level: LevelCode, Tenant: k.Tenant, CSP: k.CSP, Space: k.Space, Code: k.Code}
 }
 
-func (k Key) less(o Key) bool {
-	if k.Level != o.Level {
-		return k.Level < o.Level
-	}
-	if k.Tenant != o.Tenant {
-		return k.Tenant < o.Tenant
-	}
-	if k.CSP != o.CSP {
-		return k.CSP < o.CSP
-	}
-	if k.Space != o.Space {
-		return k.Space < o.Space
-	}
-	if k.Code != o.Code {
-		return k.Code < o.Code
-	}
-	if k.Target != o.Target {
-		return k.Target < o.Target
-	}
-	return k.Version < o.Version
+// compare orders keys by level, tenant, CSP, code space, code, target and
+// version, for output in a stable order.
+func (k Key) compare(o Key) int {
+	return cmp.Or(
+		cmp.Compare(k.Level, o.Level),
+		cmp.Compare(k.Tenant, o.Tenant),
+		cmp.Compare(k.CSP, o.CSP),
+		cmp.Compare(k.Space, o.Space),
+		cmp.Compare(k.Code, o.Code),
+		cmp.Compare(k.Target, o.Target),
+		cmp.Compare(k.Version, o.Version),
+	)
 }
+
+func (k Key) less(o Key) bool { return k.compare(o) < 0 }
+
+// byKey orders alerts by key (Key.compare).
+func byKey(a, b Alert) int { return a.key.compare(b.key) }
 
 // Count is one key's failures in one bucket, as the ClickHouse query returns
 // them.

@@ -128,13 +128,7 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 			}
 			return 1
 		}
-		if a.less(b) {
-			return -1
-		}
-		if b.less(a) {
-			return 1
-		}
-		return 0
+		return a.compare(b)
 	})
 	var covered map[Key]uint64 // code key → failures under open product alerts
 	var out []Alert
@@ -260,15 +254,7 @@ func (d *Detector) Open() []Alert {
 			out = append(out, *s.open)
 		}
 	}
-	slices.SortFunc(out, func(a, b Alert) int {
-		if a.key.less(b.key) {
-			return -1
-		}
-		if b.key.less(a.key) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, byKey)
 	return out
 }
 

@@ -255,15 +255,7 @@ func sortedAlerts(m map[Key]Alert) []Alert {
 	for _, a := range m {
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(a, b Alert) int {
-		if a.key.less(b.key) {
-			return -1
-		}
-		if b.key.less(a.key) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, byKey)
 	return out
 }
 

@@ -192,19 +192,8 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	ns := bustest.Start(t)
-	db := clickhousetest.NewDB(t)
-	ctx := t.Context()
-	cfg := store.DefaultConfig()
-	cfg.Addrs, cfg.Database = []string{db.Addr}, db.Database
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &rig{t: t, ctx: ctx, js: ns.JetStream(), st: st, hook: newHookServer(t), clock: newFakeClock(settleOf(29))}
+	st := clickhousetest.NewDB(t).Store(t, nil)
+	return &rig{t: t, ctx: t.Context(), js: ns.JetStream(), st: st, hook: newHookServer(t), clock: newFakeClock(settleOf(29))}
 }
 
 // The timeline: bucket i is [t0 + i min, t0 + i+1 min); it is evaluated
