@@ -37,7 +37,9 @@ test: deps lint
 fuzz:
 	$(GO) test ./internal/syncml -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/codes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s
-	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 10s -fuzzminimizetime 5000x
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event
@@ -46,7 +48,7 @@ fuzz:
 bench: deps build
 	$(GO) test ./internal/syncml ./internal/event ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
 	./bin/loadgen bench --phase 5s
-	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide' -benchtime 3x
+	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide|Lag' -benchtime 3x
 
 # demo runs the real pipeline on one machine: ClickHouse (Debian's, on a temp
 # dir, unless CSPWATCH_CLICKHOUSE_ADDR is set), ingest with embedded NATS
