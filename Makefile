@@ -48,7 +48,7 @@ fuzz:
 bench: deps build
 	$(GO) test ./internal/syncml ./internal/event ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
 	./bin/loadgen bench --phase 5s
-	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide|Lag' -benchtime 3x
+	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide|BareConsumer|Lag' -benchtime 3x
 
 # demo runs the real pipeline on one machine: ClickHouse (Debian's, on a temp
 # dir, unless CSPWATCH_CLICKHOUSE_ADDR is set), ingest with embedded NATS

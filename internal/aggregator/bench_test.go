@@ -1,12 +1,17 @@
 package aggregator_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,15 +36,27 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", tc.batch), func(b *testing.B) {
 			// Alternate the two and take medians: the machine is shared, and
 			// a burst of load elsewhere should not land on one side only.
-			var raws, aggs []float64
-			for range b.N {
-				raws = append(raws, rawInsertRate(b, tc.batch, tc.events))
-				aggs = append(aggs, aggregatorRate(b, tc.batch, tc.events))
+			// Each pair's own ratio is logged (-v) and their median reported
+			// too: a pair runs within seconds, so it shares the machine's
+			// mood, which drifts by a factor of two over minutes here.
+			var raws, aggs, pairs, rawCPU, aggCPU []float64
+			for i := range b.N {
+				raw, rc := rawInsertRate(b, tc.batch, tc.events)
+				agg, ac := aggregatorRate(b, tc.batch, tc.events)
+				raws, aggs, pairs = append(raws, raw), append(aggs, agg), append(pairs, agg/raw)
+				rawCPU, aggCPU = append(rawCPU, rc.perRow(tc.events)), append(aggCPU, ac.perRow(tc.events))
+				b.Logf("pair %d: raw %.0f rows/s (%s), aggregator %.0f rows/s (%s), ratio %.3f",
+					i+1, raw, rc.describe(tc.events), agg, ac.describe(tc.events), agg/raw)
 			}
 			rawRate, aggRate := median(raws), median(aggs)
 			b.ReportMetric(rawRate, "raw_rows/s")
 			b.ReportMetric(aggRate, "agg_rows/s")
 			b.ReportMetric(aggRate/rawRate, "ratio")
+			b.ReportMetric(median(pairs), "pair_ratio")
+			if median(rawCPU) > 0 {
+				b.ReportMetric(median(rawCPU), "raw_cpu_µs/row")
+				b.ReportMetric(median(aggCPU), "agg_cpu_µs/row")
+			}
 			b.ReportMetric(0, "ns/op") // one op is a whole drain; the rates are the result
 		})
 	}
@@ -51,8 +68,8 @@ func benchStore(b *testing.B) *store.Store {
 }
 
 // rawInsertRate inserts n pre-built rows in batches of size batch with
-// plain clickhouse-go, column-wise, and returns rows/s.
-func rawInsertRate(b *testing.B, batch, n int) float64 {
+// plain clickhouse-go, column-wise, and returns rows/s and the CPU it took.
+func rawInsertRate(b *testing.B, batch, n int) (float64, cpuUse) {
 	b.Helper()
 	st := benchStore(b)
 	at := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
@@ -91,6 +108,7 @@ func rawInsertRate(b *testing.B, batch, n int) float64 {
 		batches = append(batches, c)
 	}
 	ctx := context.Background()
+	cpu0 := readCPU(b)
 	start := time.Now()
 	for _, c := range batches {
 		bt, err := st.Conn().PrepareBatch(ctx, store.InsertQuery)
@@ -106,12 +124,14 @@ func rawInsertRate(b *testing.B, batch, n int) float64 {
 			b.Fatal(err)
 		}
 	}
-	return float64(n) / time.Since(start).Seconds()
+	elapsed := time.Since(start)
+	return float64(n) / elapsed.Seconds(), readCPU(b).since(cpu0)
 }
 
 // aggregatorRate pre-fills a stream with n events, then runs the aggregator
-// until all are stored and returns rows/s.
-func aggregatorRate(b *testing.B, batch, n int) float64 {
+// until all are stored and returns rows/s and the CPU it took (the embedded
+// nats-server's included: it runs in this process).
+func aggregatorRate(b *testing.B, batch, n int) (float64, cpuUse) {
 	b.Helper()
 	ns := bustest.Start(b)
 	ns.InstallStream()
@@ -128,6 +148,7 @@ func aggregatorRate(b *testing.B, batch, n int) float64 {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	stopProfile := profileAggregator(b, "throughput", batch)
+	cpu0 := readCPU(b)
 	start := time.Now()
 	go func() { done <- agg.Run(ctx) }()
 	deadline := start.Add(5 * time.Minute)
@@ -138,12 +159,13 @@ func aggregatorRate(b *testing.B, batch, n int) float64 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	cpu := readCPU(b).since(cpu0)
 	stopProfile()
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	return float64(n) / elapsed.Seconds()
+	return float64(n) / elapsed.Seconds(), cpu
 }
 
 // profileAggregator profiles the aggregator's drain alone (not the
@@ -185,6 +207,65 @@ func profileAggregator(b *testing.B, bench string, batch int) (stop func()) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cpuUse is CPU time, in seconds, of this process and of the ClickHouse
+// server: with both sides' costs per row, a benchmark shows whether a rate
+// is bounded by the machine's two cores or by waiting.
+type cpuUse struct{ self, clickhouse float64 }
+
+func (c cpuUse) since(before cpuUse) cpuUse {
+	return cpuUse{c.self - before.self, c.clickhouse - before.clickhouse}
+}
+
+// perRow is the microseconds of CPU per row of both together; 0 when the
+// ClickHouse server's CPU cannot be read (an external server).
+func (c cpuUse) perRow(rows int) float64 {
+	if c.clickhouse == 0 {
+		return 0
+	}
+	return (c.self + c.clickhouse) / float64(rows) * 1e6
+}
+
+func (c cpuUse) describe(rows int) string {
+	return fmt.Sprintf("CPU per row: this process %.2f µs, clickhouse-server %.2f µs",
+		c.self/float64(rows)*1e6, c.clickhouse/float64(rows)*1e6)
+}
+
+// readCPU reads the CPU time so far of this process (getrusage) and of every
+// clickhouse-server process on the machine (/proc/PID/stat, utime + stime,
+// in clock ticks of 1/100 s: Linux's USER_HZ on every architecture Go runs
+// clickhouse-server on).
+func readCPU(b *testing.B) cpuUse {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	use := cpuUse{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // the process ended
+		}
+		// pid (comm) state ppid ... field 14 utime, 15 stime; comm may hold
+		// spaces, so count from its closing parenthesis.
+		open, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+		if open < 0 || end < open || !bytes.HasPrefix(data[open+1:end], []byte("clickhouse")) {
+			continue
+		}
+		f := strings.Fields(string(data[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, err1 := strconv.ParseFloat(f[11], 64)
+		st, err2 := strconv.ParseFloat(f[12], 64)
+		if err1 == nil && err2 == nil {
+			use.clickhouse += (ut + st) / 100
+		}
+	}
+	return use
 }
 
 func rowsInserted(b *testing.B, reg *prometheus.Registry) float64 {
