@@ -37,19 +37,12 @@ func parsePathTo(p *cspPath, loc []byte) {
 	// Most devices spell the root as the CSP references do. None of these
 	// roots holds a '?', so a query starts after them, where next stops
 	// at it.
-	switch {
-	case bytes.HasPrefix(loc, deviceRoot):
-		p.scope = ScopeDevice
-		parseCSP(p, loc[len(deviceRoot):])
-		return
-	case bytes.HasPrefix(loc, vendorRoot):
-		p.scope = ScopeDevice
-		parseCSP(p, loc[len(vendorRoot):])
-		return
-	case bytes.HasPrefix(loc, userRoot):
-		p.scope = ScopeUser
-		parseCSP(p, loc[len(userRoot):])
-		return
+	for _, r := range &canonicalRoots {
+		if bytes.HasPrefix(loc, r.prefix) {
+			p.scope = r.scope
+			parseCSP(p, loc[len(r.prefix):])
+			return
+		}
 	}
 	if i := bytes.IndexByte(loc, '?'); i >= 0 {
 		loc = loc[:i]
@@ -101,10 +94,18 @@ func parseCSP(p *cspPath, rest []byte) {
 	}
 }
 
+// canonicalRoots are the roots as the CSP references spell them, with the
+// scope each stands for.
+var canonicalRoots = [...]struct {
+	prefix []byte
+	scope  string
+}{
+	{[]byte("./Device/Vendor/MSFT/"), ScopeDevice},
+	{[]byte("./Vendor/MSFT/"), ScopeDevice},
+	{[]byte("./User/Vendor/MSFT/"), ScopeUser},
+}
+
 var (
-	deviceRoot   = []byte("./Device/Vendor/MSFT/")
-	vendorRoot   = []byte("./Vendor/MSFT/")
-	userRoot     = []byte("./User/Vendor/MSFT/")
 	msiPrefix    = []byte("EnterpriseDesktopAppManagement/MSI/")
 	officePrefix = []byte("Office/Installation/")
 )
