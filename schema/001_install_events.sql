@@ -1,5 +1,15 @@
 -- install_events holds every install event, one row per contract-v1 event,
--- with the product object flattened. received_at is whole seconds (DateTime:
+-- with the product object flattened.
+--
+-- Exactly once, whatever the timing: the engine is ReplacingMergeTree, so a
+-- row written twice (a redelivered message stored by a replica that was
+-- paused with its INSERT open, or by the replica the message was handed to;
+-- a batch redelivered after nats-server lost its consumer state) is the same
+-- row twice: same event, same stream_seq, same sorting key. Background
+-- merges keep one, and readers that count rows read with FINAL (or count
+-- uniqExact(event_id)) so that a copy not merged yet is never counted. No
+-- check before insert can close that race on 18.16 (no transactions, no
+-- insert deduplication on non-replicated tables); idempotent storage does. received_at is whole seconds (DateTime:
 -- DateTime64 does not exist on 18.16); received_ms holds the milliseconds.
 -- stream_seq is the JetStream sequence the row came from, for tracing.
 -- Strings rather than LowCardinality/Enum: 18.16 has no LowCardinality, and
@@ -43,6 +53,6 @@ CREATE TABLE IF NOT EXISTS install_events (
     product_install_path    String,
     product_last_error_desc String,
     stream_seq              UInt64
-) ENGINE = MergeTree
+) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (tenant, csp, target_id, received_at, event_id);

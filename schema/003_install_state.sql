@@ -13,6 +13,11 @@
 -- the command ran, not that the install finished). Product name and version
 -- keep the last non-empty value seen, whatever event carried it, inventory
 -- events included.
+--
+-- Every state is idempotent, because the view also sees a block that repeats
+-- stored rows (see 001): min, max and argMax of the same row twice are the
+-- row's, and events is the set of event hashes (uniqExact of
+-- sipHash64(event_id)), read with uniqExactMerge(events).
 CREATE TABLE IF NOT EXISTS install_state (
     tenant          String,
     device_id       String,
@@ -28,7 +33,7 @@ CREATE TABLE IF NOT EXISTS install_state (
     last_category   AggregateFunction(argMaxIf, String, UInt64, UInt8),
     last_product_name    AggregateFunction(argMaxIf, String, UInt64, UInt8),
     last_product_version AggregateFunction(argMaxIf, String, UInt64, UInt8),
-    events          AggregateFunction(sum, UInt64)
+    events          AggregateFunction(uniqExact, UInt64)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (tenant, csp, target_id, device_id, scope);
 
@@ -53,7 +58,7 @@ AS SELECT
     argMaxIfState(category, ((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))), toUInt8((kind IN ('alert', 'result') AND outcome != 'unknown' AND NOT (node = 'LastError' AND outcome = 'succeeded')) OR (kind = 'status' AND outcome IN ('failed', 'in_progress')))) AS last_category,
     argMaxIfState(product_name, ((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))), toUInt8(product_name != '')) AS last_product_name,
     argMaxIfState(product_version, ((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))), toUInt8(product_version != '')) AS last_product_version,
-    sumState(toUInt64(1)) AS events
+    uniqExactState(sipHash64(event_id)) AS events
 FROM install_events
 WHERE target_id != ''
 GROUP BY tenant, device_id, scope, csp, target_id;

@@ -6,6 +6,8 @@
 -- 18.16 and later; internal/store's tests run each of them against a known
 -- fleet. The aggregate tables are read with -Merge functions grouped by
 -- their key: background merges are never assumed to be complete.
+-- install_events is read with FINAL: a redelivered event may be stored twice
+-- until a merge collapses the copies (schema/001), and FINAL counts it once.
 
 -- name: failure_rate_by_product_version
 -- Daily failure rate per product and version over the last 7 days. An event
@@ -22,7 +24,7 @@ SELECT
     countIf(outcome = 'succeeded') AS succeeded,
     round(failed / (failed + succeeded), 3) AS failure_rate,
     uniqExactIf(device_id, outcome = 'failed') AS failed_devices
-FROM install_events
+FROM install_events FINAL
 ANY LEFT JOIN (
     SELECT tenant, device_id, scope, csp, target_id,
         argMaxIfMerge(last_product_name) AS pn,
@@ -50,7 +52,7 @@ SELECT
     count() AS events,
     uniqExact(device_id) AS devices,
     uniqExact(csp, target_id) AS products
-FROM install_events
+FROM install_events FINAL
 WHERE received_at >= now() - INTERVAL 24 HOUR AND outcome = 'failed'
 GROUP BY tenant, code_space, code
 ORDER BY events DESC, tenant, code_space, code
@@ -67,7 +69,7 @@ SELECT
     any(s_outcome) AS state,
     any(s_code) AS code,
     min(received_at) AS since
-FROM install_events
+FROM install_events FINAL
 ANY INNER JOIN (
     SELECT tenant, device_id, scope, csp, target_id,
         argMaxIfMerge(last_outcome) AS s_outcome,
@@ -94,11 +96,11 @@ SELECT
     count() AS events,
     uniqExact(device_id) AS devices,
     min(received_at) AS first_seen
-FROM install_events
+FROM install_events FINAL
 WHERE received_at >= now() - INTERVAL 1 HOUR AND outcome = 'failed'
     AND (tenant, csp, code_space, code) NOT IN (
         SELECT tenant, csp, code_space, code
-        FROM install_events
+        FROM install_events FINAL
         WHERE received_at >= now() - INTERVAL 169 HOUR
             AND received_at < now() - INTERVAL 1 HOUR
             AND outcome = 'failed'
@@ -113,7 +115,7 @@ SELECT
     received_at, received_ms, kind, scope, csp, target_id,
     product_name, product_version, node, code, code_hex, code_name,
     outcome, category, text, original_error, session_id, msg_id
-FROM install_events
+FROM install_events FINAL
 WHERE tenant = 'TENANT' AND device_id = 'DEVICE-ID'
 ORDER BY received_at DESC, received_ms DESC, cmd_id DESC
 LIMIT 200;

@@ -304,7 +304,7 @@ func (d *demo) run(ctx context.Context) error {
 	deadline := time.Now().Add(c.Wait)
 	var rows uint64
 	for {
-		if err := conn.QueryRow(ctx, "SELECT count() FROM install_events").Scan(&rows); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM install_events FINAL").Scan(&rows); err != nil {
 			return fmt.Errorf("clickhouse count: %w", err)
 		}
 		if rows >= published {

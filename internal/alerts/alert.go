@@ -220,7 +220,7 @@ func (a *Alert) summarise() string {
 func detailQuery(a *Alert) string {
 	var b strings.Builder
 	b.WriteString("SELECT received_at, device_id, target_id, product_name, product_version, code, code_hex, code_name, node, text\n")
-	b.WriteString("FROM install_events\nWHERE tenant = ")
+	b.WriteString("FROM install_events FINAL\nWHERE tenant = ")
 	b.WriteString(quote(a.Tenant))
 	b.WriteString(" AND csp = ")
 	b.WriteString(quote(a.CSP))

@@ -42,12 +42,15 @@ type ClickHouseSource struct {
 	Table string
 }
 
-// countsQuery groups failed events by bucket and key. %s are the table, the
+// countsQuery groups failed events by bucket and key. Failures count
+// distinct event ids, not rows: install_events may hold a redelivered event
+// twice until a merge collapses it (see schema/001), and uniqExact needs no
+// FINAL, which would read the whole range through one merging stream. %s are the table, the
 // extra key columns and an extra condition; the bucket length in seconds is
 // the first two parameters.
 const countsQuery = `SELECT toUInt32(intDiv(toUInt32(received_at), ?) * ?) AS b, tenant, csp,
 	` + spaceExpr + ` AS sp, ` + codeExpr + ` AS c%[2]s,
-	count() AS failures, uniq(device_id) AS devices, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3) AS samples,
+	uniqExact(event_id) AS failures, uniq(device_id) AS devices, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3) AS samples,
 	anyIf(product_name, product_name != '') AS pn, anyIf(code_name, code_name != '') AS cn,
 	anyIf(category, category != '') AS cat
 FROM %[1]s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -126,6 +127,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
 		return res, fmt.Errorf("migrations table: %w", err)
 	}
+	if err := s.checkLayout(ctx); err != nil {
+		return res, err
+	}
 	done, err := s.AppliedMigrations(ctx)
 	if err != nil {
 		return res, err
@@ -176,4 +180,33 @@ func (s *Store) AppliedMigrations(ctx context.Context) (map[int]string, error) {
 		done[int(v)] = sum
 	}
 	return done, rows.Err()
+}
+
+// ErrOldLayout is returned by Migrate on a database whose install_events
+// predates idempotent storage: its rows could be counted twice, and the
+// engine of a table cannot be changed in place. It is permanent until an
+// operator runs schema/upgrade_idempotent_storage.sql.
+var ErrOldLayout = errors.New("install_events is a plain MergeTree from before exactly-once storage: run schema/upgrade_idempotent_storage.sql (see README, Upgrading)")
+
+// checkLayout refuses the layout of migrations 001-003 as first released,
+// where a replayed event counted twice in every table.
+func (s *Store) checkLayout(ctx context.Context) error {
+	rows, err := s.conn.Query(ctx, "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'install_events'")
+	if err != nil {
+		return fmt.Errorf("migrations layout: %w", err)
+	}
+	defer rows.Close()
+	var engine string
+	for rows.Next() {
+		if err := rows.Scan(&engine); err != nil {
+			return fmt.Errorf("migrations layout: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrations layout: %w", err)
+	}
+	if engine == "MergeTree" {
+		return ErrOldLayout
+	}
+	return nil
 }

@@ -89,7 +89,7 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	rep := Report{From: from, To: to}
 
 	tf, args := tenantFilter(o.Tenant, []any{from, to})
-	q := "SELECT count(), uniqExact(device_id) FROM install_events WHERE received_at >= ? AND received_at <= ?" + tf
+	q := "SELECT count(), uniqExact(device_id) FROM install_events FINAL WHERE received_at >= ? AND received_at <= ?" + tf
 	if err := s.conn.QueryRow(ctx, q, args...).Scan(&rep.Events, &rep.Devices); err != nil {
 		return rep, fmt.Errorf("report totals: %w", err)
 	}
@@ -131,7 +131,7 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	}
 
 	tf, args = tenantFilter(o.Tenant, []any{from.Truncate(time.Hour), to})
-	q = `SELECT code_space, code, sumMerge(events) AS n, uniqMerge(devices), uniqExact(target_id)
+	q = `SELECT code_space, code, uniqExactMerge(events) AS n, uniqMerge(devices), uniqExact(target_id)
 	FROM install_rollup_hourly
 	WHERE hour >= ? AND hour <= ? AND outcome = 'failed'` + tf + `
 	GROUP BY code_space, code
@@ -167,7 +167,7 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 // state subquery (see tenantFilter), the bound, the limit.
 const stuckQuery = `SELECT tenant, device_id, scope, csp, target_id,
 	any(s_pn), any(s_pv), any(s_outcome), any(s_code), min(received_at) AS since
-FROM install_events
+FROM install_events FINAL
 ANY INNER JOIN (
 	SELECT tenant, device_id, scope, csp, target_id,
 		argMaxIfMerge(last_outcome) AS s_outcome,

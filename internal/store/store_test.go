@@ -147,10 +147,10 @@ func TestInsertRowsAndExistingIDs(t *testing.T) {
 	if n := count(t, s, "SELECT count() FROM install_events"); n != 100 {
 		t.Fatalf("%d rows, want 100", n)
 	}
-	if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly"); n != 100 {
+	if n := count(t, s, "SELECT uniqExactMerge(events) FROM install_rollup_hourly"); n != 100 {
 		t.Fatalf("rollup counts %d, want 100", n)
 	}
-	if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly WHERE code = 1603"); n != 25 {
+	if n := count(t, s, "SELECT uniqExactMerge(events) FROM install_rollup_hourly WHERE code = 1603"); n != 25 {
 		t.Fatalf("rollup 1603 counts %d, want 25", n)
 	}
 	// Milliseconds and product survive the round trip.
@@ -346,7 +346,7 @@ func TestInsertStreamsBlocks(t *testing.T) {
 		if n := count(t, s, "SELECT uniqExact(event_id) FROM install_events"); n != want {
 			t.Fatalf("%d distinct event ids, want %d", n, want)
 		}
-		if n := count(t, s, "SELECT sumMerge(events) FROM install_rollup_hourly"); n != want {
+		if n := count(t, s, "SELECT uniqExactMerge(events) FROM install_rollup_hourly"); n != want {
 			t.Fatalf("rollup counts %d, want %d", n, want)
 		}
 	}
