@@ -129,10 +129,13 @@ func signedHeaders(t testing.TB, secret, id string, ts int64, body []byte) http.
 type answer struct {
 	Status     int
 	Events     int    `json:"events"`
+	New        int    `json:"new"`
 	Duplicates int    `json:"duplicates"`
+	Skipped    int    `json:"skipped"`
 	Error      string `json:"error"`
 	Detail     string `json:"detail"`
 	Header     http.Header
+	Body       string // as received, to check keys the struct would default
 }
 
 func (e *env) post(path string, h http.Header, body []byte) answer {
@@ -159,7 +162,7 @@ func post(c *http.Client, url string, h http.Header, body []byte) (answer, error
 	if err != nil {
 		return answer{}, err
 	}
-	a := answer{Status: res.StatusCode, Header: res.Header}
+	a := answer{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 	if err := json.Unmarshal(b, &a); err != nil {
 		return a, fmt.Errorf("answer %d %q: %w", res.StatusCode, b, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
 func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
@@ -34,8 +35,8 @@ func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
 			h.Set(ingest.HeaderReceivedAt, meta.MDMReceivedAt)
 			h.Set(ingest.HeaderGenericAlert, meta.GenericAlert)
 			a := e.post("/v1/syncml/contoso", h, body)
-			if a.Status != http.StatusOK || a.Events != len(want) || a.Duplicates != 0 {
-				t.Fatalf("answer %+v, want 200 with %d events", a, len(want))
+			if a.Status != http.StatusOK || a.Events != len(want) || a.New != len(want) || a.Duplicates != 0 {
+				t.Fatalf("answer %+v, want 200 with %d events, all new", a, len(want))
 			}
 			msgs := e.streamMsgs()[total:]
 			total += len(want)
@@ -89,11 +90,11 @@ func TestRetriedWebhookStoresNoDuplicates(t *testing.T) {
 	h := http.Header{"Content-Type": {syncmlMediaType}, "Content-Encoding": {"gzip"}, "Authorization": {"Bearer " + contosoToken}}
 	third := e.post("/v1/syncml", h, zb.Bytes())
 
-	if first.Status != 200 || first.Events != n || first.Duplicates != 0 {
+	if first.Status != 200 || first.Events != n || first.New != n || first.Duplicates != 0 {
 		t.Fatalf("first %+v, want %d new events", first, n)
 	}
 	for _, a := range []answer{second, third} {
-		if a.Status != 200 || a.Events != n || a.Duplicates != n {
+		if a.Status != 200 || a.Events != n || a.New != 0 || a.Duplicates != n {
 			t.Fatalf("retry %+v, want %d events all duplicates", a, n)
 		}
 	}
@@ -102,6 +103,84 @@ func TestRetriedWebhookStoresNoDuplicates(t *testing.T) {
 	}
 	if got := metric(t, e.srv.Registry(), "cspwatch_ingest_duplicate_events_total", nil); got != float64(2*n) {
 		t.Fatalf("duplicate_events_total %v, want %d", got, 2*n)
+	}
+}
+
+// The answer says how many events of a message were new and how many
+// JetStream already held: the first post of a message has every event new,
+// its retry every event a duplicate, and a message without events answers
+// zeros.
+func TestAnswerCountsNewAndDuplicateEvents(t *testing.T) {
+	e := newEnv(t, nil)
+	twice := deviceMessage(7, 1)
+	// The same Alert again, CmdID and all: events are told apart by their
+	// position in the message, so this is two events, not a repeat.
+	alert := twice[bytes.Index(twice, []byte("<Alert>")) : bytes.Index(twice, []byte("</Alert>"))+len("</Alert>")]
+	twice = bytes.Replace(twice, alert, append(append([]byte{}, alert...), alert...), 1)
+	empty := []byte(`<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto>` +
+		`<SessionID>1</SessionID><MsgID>1</MsgID><Target><LocURI>https://mdm.example/omadm</LocURI></Target>` +
+		`<Source><LocURI>DEV-EMPTY</LocURI></Source></SyncHdr><SyncBody><Final/></SyncBody></SyncML>`)
+	sessionOnly := bytes.Replace(empty, []byte("<Final/>"),
+		[]byte(`<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>`+
+			`<Alert><CmdID>2</CmdID><Data>1201</Data></Alert><Final/>`), 1)
+
+	tests := []struct {
+		name   string
+		body   []byte
+		events int // what the builder must make of body, checked first
+	}{
+		{"msi alert", readFile(t, "testdata/msi_alert.xml"), -1},
+		{"office", readFile(t, "testdata/office.xml"), -1},
+		{"statuses", readFile(t, "testdata/statuses.xml"), -1},
+		{"three events", deviceMessage(7, 0), 3},
+		{"repeated command", twice, 4},
+		{"no commands", empty, 0},
+		{"session commands only", sessionOnly, 0},
+	}
+	reg := e.srv.Registry()
+	now := time.Now().Unix()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, err := syncml.Parse(tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b event.Builder
+			evs, st := b.Build(msg, event.Meta{Tenant: "contoso", ReceivedAt: time.Now()}, nil)
+			n := len(evs)
+			if tt.events >= 0 && n != tt.events {
+				t.Fatalf("builder made %d events, want %d: the message is not the case it names", n, tt.events)
+			}
+			ids := map[string]bool{}
+			for _, ev := range evs {
+				ids[ev.EventID] = true
+			}
+			if len(ids) != n {
+				t.Fatalf("%d events with %d distinct ids", n, len(ids))
+			}
+			want := func(fresh, dups int) string {
+				return fmt.Sprintf(`{"events":%d,"new":%d,"duplicates":%d,"skipped":%d}`+"\n", fresh+dups, fresh, dups, st.Skipped)
+			}
+			id := fmt.Sprintf("msg_counts_%d", i)
+			for j, w := range []string{want(n, 0), want(0, n)} {
+				stored := e.streamCount()
+				dupsBefore := metric(t, reg, "cspwatch_ingest_duplicate_events_total", nil)
+				// The retry is signed anew, as an MDM server does.
+				a := e.post("/v1/syncml/contoso", signedHeaders(t, contosoSecret, id, now+int64(30*j), tt.body), tt.body)
+				if a.Status != http.StatusOK || a.Body != w {
+					t.Fatalf("post %d: %d %q, want 200 %q", j+1, a.Status, a.Body, w)
+				}
+				if a.Events != a.New+a.Duplicates {
+					t.Fatalf("post %d: events %d is not new %d + duplicates %d", j+1, a.Events, a.New, a.Duplicates)
+				}
+				if got := e.streamCount() - stored; got != uint64(a.New) {
+					t.Errorf("post %d: stream grew by %d, answer says %d new", j+1, got, a.New)
+				}
+				if got := metric(t, reg, "cspwatch_ingest_duplicate_events_total", nil) - dupsBefore; got != float64(a.Duplicates) {
+					t.Errorf("post %d: duplicate_events_total rose by %v, answer says %d", j+1, got, a.Duplicates)
+				}
+			}
+		})
 	}
 }
 
@@ -390,8 +469,8 @@ func TestConcurrentClientsExactCounts(t *testing.T) {
 	e := newEnv(t, nil)
 	const clients, perClient = 16, 25
 	var (
-		wg                   sync.WaitGroup
-		events, dups, errors atomic.Int64
+		wg                        sync.WaitGroup
+		events, fresh, dups, errs atomic.Int64
 	)
 	unique := map[string]bool{}
 	for c := 0; c < clients; c++ {
@@ -414,24 +493,25 @@ func TestConcurrentClientsExactCounts(t *testing.T) {
 				}
 				a, err := post(e.client, e.url+"/v1/syncml/contoso", h, body)
 				if err != nil || a.Status != 200 {
-					errors.Add(1)
+					errs.Add(1)
 					continue
 				}
 				events.Add(int64(a.Events))
+				fresh.Add(int64(a.New))
 				dups.Add(int64(a.Duplicates))
 			}
 		}()
 	}
 	wg.Wait()
-	if errors.Load() != 0 {
-		t.Fatalf("%d requests failed", errors.Load())
+	if errs.Load() != 0 {
+		t.Fatalf("%d requests failed", errs.Load())
 	}
 	total := int64(clients * perClient * 3)
 	if events.Load() != total {
 		t.Fatalf("answers report %d events, want %d", events.Load(), total)
 	}
-	if got := events.Load() - dups.Load(); got != int64(len(unique)) {
-		t.Fatalf("answers report %d new events, want %d", got, len(unique))
+	if got := fresh.Load(); got != int64(len(unique)) || got+dups.Load() != total {
+		t.Fatalf("answers report %d new and %d duplicate events, want %d new of %d", got, dups.Load(), len(unique), total)
 	}
 	if got := e.streamCount(); got != uint64(len(unique)) {
 		t.Fatalf("stream holds %d, want %d", got, len(unique))

@@ -151,6 +151,7 @@ type work struct {
 	events   []event.Event
 	enc      event.Encoder
 	body     []byte
+	res      []byte // the 200 answer's body
 	plain    []byte
 	data     []byte // the events' JSON, back to back
 	ends     []int
@@ -197,8 +198,8 @@ func (s *Server) handleSyncML(w http.ResponseWriter, r *http.Request) {
 	w.Write(res)
 }
 
-// process handles one webhook request; it returns the 200 body or the error
-// to answer.
+// process handles one webhook request; it returns the 200 body, valid until
+// wk is reset, or the error to answer.
 func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *apiError) {
 	if r.Method != http.MethodPost {
 		return 0, nil, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"}
@@ -296,18 +297,27 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 	s.countEvents(wk.events)
 	s.m.duplicates.Add(float64(dups))
 
+	// Event ids hash the command's and the item's position in the message,
+	// so no two events of one message share an id: every duplicate is one
+	// JetStream already held, and events = new + duplicates.
+	fresh := len(wk.events) - dups
 	if e := s.accessEvent(log); e != nil {
-		e.Int("events", len(wk.events)).Int("duplicates", dups).Int("skipped", st.Skipped).
+		e.Int("events", len(wk.events)).Int("new", fresh).Int("duplicates", dups).Int("skipped", st.Skipped).
 			Int("bytes", len(wk.body)).Msg("webhook accepted")
 	}
-	res := make([]byte, 0, 64)
-	res = append(res, `{"events":`...)
+	// The body goes into wk's buffer, not a fresh slice: handleSyncML writes
+	// it before wk returns to the pool, so once the buffer has grown the
+	// answer allocates nothing.
+	res := append(wk.res[:0], `{"events":`...)
 	res = strconv.AppendInt(res, int64(len(wk.events)), 10)
+	res = append(res, `,"new":`...)
+	res = strconv.AppendInt(res, int64(fresh), 10)
 	res = append(res, `,"duplicates":`...)
 	res = strconv.AppendInt(res, int64(dups), 10)
 	res = append(res, `,"skipped":`...)
 	res = strconv.AppendInt(res, int64(st.Skipped), 10)
 	res = append(res, "}\n"...)
+	wk.res = res
 	return http.StatusOK, res, nil
 }
 
