@@ -8,28 +8,34 @@
 // closes.
 //
 // Guarantees:
-//   - At least once from JetStream, exactly once into install_events: rows
-//     whose event_id repeats one earlier in the batch are dropped, and a chunk
-//     holding a redelivered message is checked against ClickHouse by event_id
-//     before any of its rows is written, dropping the rows already stored. If
-//     any step of the streamed INSERT fails, the whole batch is retried from
-//     the rows held, each attempt after the same check over all of them, as
-//     a failed INSERT may have stored part of the batch. The rollups are fed
-//     by materialized views of the inserted rows only, so they never count a
-//     replay twice.
+//   - At least once from JetStream, exactly once in every table, whatever
+//     the timing. The aggregator does not try to prevent a second write of
+//     an event: no check before an INSERT can, since a replica paused with
+//     its INSERT open commits it whenever it resumes, and nats-server can
+//     forget acknowledgements it lost in a crash and deliver them again as
+//     first deliveries. Instead every table is idempotent by event_id
+//     (schema/001-003): install_events is a ReplacingMergeTree on which a
+//     repeated event is the identical row, and the rollups hold sets of
+//     event hashes, so a row written twice counts once. A redelivered
+//     message carries the same bytes, hence the same row. Rows whose event_id
+//     repeats one earlier in the batch are dropped before writing; if any
+//     step of the streamed INSERT fails, the whole batch is written again
+//     from the rows held.
 //   - Messages are acknowledged one by one, never with AckAll: processes
 //     sharing one consumer receive interleaved sequences, and an AckAll by one
 //     would acknowledge another's messages before they were inserted. The
 //     acknowledgements of a committed batch are sent by their own goroutine
 //     while the next batch is inserted.
 //   - A message that does not decode (event.Decode: every error permanent) is
-//     published to the dead-letter stream and terminated at once; messages
-//     that exhausted MaxDeliver for any other reason are dead-lettered from
-//     the server's max-deliveries advisory.
+//     published to the dead-letter stream and terminated on its first
+//     delivery. Deliveries are unbounded by default; with a MaxDeliver bound,
+//     a message the server gives up on is dead-lettered from its
+//     max-deliveries advisory unless ClickHouse holds its event already.
+//     `aggregator dlq replay` puts dead letters back on the stream.
 //   - A batch is committed while the next one streams (on another
-//     connection), and batches are committed and acknowledged in order. A
-//     chunk's existence check waits until the batch before it is committed,
-//     so it sees every row this process stored.
+//     connection), and batches are committed and acknowledged in order. With
+//     CheckAll, a chunk's existence check waits until the batch before it is
+//     committed, so it sees every row this process stored.
 //   - Every message held is kept alive with InProgress, a batch's from when
 //     it opens until it is acknowledged (so neither AckWait nor MaxDeliver
 //     runs out under a slow insert). While ClickHouse is down the aggregator
@@ -67,6 +73,7 @@ import (
 type Store interface {
 	BeginInsert(ctx context.Context) (store.Insert, error)
 	ExistingIDs(ctx context.Context, rows []store.Row) (map[string]struct{}, error)
+	Ping(ctx context.Context) error
 }
 
 // Config tunes the aggregator.
@@ -81,7 +88,10 @@ type Config struct {
 	// AckWait is the consumer's redelivery timer; InProgress is sent every
 	// AckWait/3 for batches held longer than that.
 	AckWait time.Duration
-	// MaxDeliver bounds deliveries of one message.
+	// MaxDeliver bounds deliveries of one message; -1 (the default) leaves
+	// them unbounded, so that a crash loop or a long outage never gives up
+	// on a valid event. With a bound, a message the server gives up on is
+	// dead-lettered unless ClickHouse already holds its event.
 	MaxDeliver int
 	// MaxAckPending bounds un-acknowledged messages across all processes;
 	// it must cover BatchSize times the processes times two (one batch
@@ -90,11 +100,18 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the exponential back-off between insert
 	// attempts.
 	BackoffMin, BackoffMax time.Duration
-	// CheckAll checks every batch against ClickHouse, not only those with
-	// redelivered messages; it also catches an event_id published twice
-	// outside the stream's duplicate window, at the cost of one query per
-	// batch.
+	// CheckAll checks every chunk against ClickHouse before it is written
+	// and drops the events already stored. Exactly-once does not depend on
+	// it (storage is idempotent by event_id, see schema/001); it catches an
+	// event_id published again outside the stream's duplicate window, which
+	// ingest stamps with a new received_at and so a new sorting key, at the
+	// cost of one query per chunk.
 	CheckAll bool
+	// ReadyTimeout is how long a ClickHouse ping may take before the
+	// aggregator reports itself not ready; pings run this often too. A
+	// frozen server accepts connections and answers nothing, so only a
+	// deadline tells.
+	ReadyTimeout time.Duration
 	// ShutdownTimeout bounds the flush of the open batch on shutdown.
 	ShutdownTimeout time.Duration
 
@@ -102,6 +119,10 @@ type Config struct {
 	// acknowledged; an error stops Run without acknowledging, as a crash
 	// would. Tests use it; it is never set in production.
 	AfterInsert func(rows int) error
+	// BeforeCommit, when set, runs after every block of a streamed batch was
+	// written and before its INSERT is committed. Tests use it to pause a
+	// replica while its INSERT is open; it is never set in production.
+	BeforeCommit func(rows int)
 }
 
 // DefaultConfig returns the defaults: batches of 50,000 events or 1 s.
@@ -112,11 +133,12 @@ func DefaultConfig() Config {
 		BatchSize:       50_000,
 		BatchWait:       time.Second,
 		AckWait:         30 * time.Second,
-		MaxDeliver:      20,
+		MaxDeliver:      -1,
 		MaxAckPending:   400_000,
 		BackoffMin:      100 * time.Millisecond,
 		BackoffMax:      30 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		ReadyTimeout:    5 * time.Second,
 	}
 }
 
@@ -131,8 +153,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("aggregator: batch wait %v", c.BatchWait)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("aggregator: ack wait %v under 1s", c.AckWait)
-	case c.MaxDeliver < 2:
-		return fmt.Errorf("aggregator: max deliver %d, need at least 2 so a crash between insert and ack is survivable", c.MaxDeliver)
+	case c.MaxDeliver != -1 && c.MaxDeliver < 2:
+		return fmt.Errorf("aggregator: max deliver %d, want -1 (unbounded) or at least 2 so a crash between insert and ack is survivable", c.MaxDeliver)
+	case c.ReadyTimeout <= 0:
+		return fmt.Errorf("aggregator: ready timeout %v", c.ReadyTimeout)
 	case c.MaxAckPending < 2*c.BatchSize:
 		return fmt.Errorf("aggregator: max ack pending %d below two batches (%d)", c.MaxAckPending, 2*c.BatchSize)
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
@@ -154,6 +178,7 @@ type Aggregator struct {
 
 	ready    atomic.Bool
 	insertOK atomic.Bool
+	pingOK   atomic.Bool
 
 	// decoders and results are the filler's scratch: one decoder per
 	// decoding worker, whose intern tables then last across batches, and
@@ -180,13 +205,49 @@ func New(nc *nats.Conn, st Store, cfg Config, log zerolog.Logger, reg prometheus
 	}
 	a := &Aggregator{cfg: cfg, nc: nc, js: js, store: st, log: log, m: newMetrics(reg), spare: make(chan *batch, 2)}
 	a.insertOK.Store(true)
+	a.pingOK.Store(true)
 	return a, nil
 }
 
-// Ready reports whether the consumer is bound, NATS connected and the last
-// insert attempt succeeded.
+// Ready reports whether the consumer is bound, NATS connected, the last
+// insert attempt succeeded and ClickHouse answered the last ping within
+// ReadyTimeout.
 func (a *Aggregator) Ready() bool {
-	return a.ready.Load() && a.insertOK.Load() && a.nc.IsConnected()
+	return a.ready.Load() && a.insertOK.Load() && a.pingOK.Load() && a.nc.IsConnected()
+}
+
+// watchClickHouse pings ClickHouse every ReadyTimeout until ctx ends. An
+// insert that hangs on a frozen server fails no attempt, so without this the
+// aggregator would stay ready for as long as the server is frozen.
+func (a *Aggregator) watchClickHouse(ctx context.Context) {
+	t := time.NewTicker(a.cfg.ReadyTimeout)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, a.cfg.ReadyTimeout)
+		err := a.store.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ok := err == nil
+		up := 0.0
+		if ok {
+			up = 1
+		}
+		a.m.clickhouseUp.Set(up)
+		if ok != a.pingOK.Swap(ok) {
+			if ok {
+				a.log.Info().Msg("clickhouse answers again")
+			} else {
+				a.log.Warn().Err(err).Dur("timeout", a.cfg.ReadyTimeout).Msg("clickhouse ping: not ready")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ConsumerConfig is the durable consumer every aggregator process creates or
@@ -233,7 +294,6 @@ type segment struct {
 	b           *batch
 	rows        []store.Row // the batch's rows up to the end of this segment
 	lo          int
-	redelivered bool // some message of rows[lo:] was delivered before
 	last        bool
 }
 
@@ -255,6 +315,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go a.watchLag(lagCtx, cons, 5*time.Second)
+	go a.watchClickHouse(lagCtx)
 
 	// Four stages: the fetcher pulls chunks, the filler decodes each into
 	// the open batch, the inserter (this goroutine) streams each decoded
@@ -303,6 +364,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				s.b.stopKeep()
 			}
 			close(s.done)
+			// Nothing reads s but the next batch's existence check, which
+			// needs only s.done: drop what s holds, so that each stream does
+			// not keep its predecessor (and its driver buffers) alive, and
+			// so on back to the first batch.
+			s.release()
 		}
 	}()
 	var cur, prev *stream
@@ -482,7 +548,7 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- segment) {
 		}
 	}
 	// closeBatch hands the last segment of cur, with rows[lo:] new.
-	closeBatch := func(lo int, redelivered bool, rest []jetstream.Msg) {
+	closeBatch := func(lo int, rest []jetstream.Msg) {
 		timer.Stop()
 		deadline = nil
 		b := cur
@@ -493,14 +559,14 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- segment) {
 			return
 		}
 		a.log.Debug().Int("messages", len(b.replies)).Dur("filled_in", time.Since(b.opened)).Msg("batch closed")
-		hand(segment{b: b, rows: b.rows, lo: lo, redelivered: redelivered, last: true}, rest)
+		hand(segment{b: b, rows: b.rows, lo: lo, last: true}, rest)
 	}
 	for {
 		select {
 		case raw, ok := <-chunks:
 			if !ok {
 				if cur != nil {
-					closeBatch(len(cur.rows), false, nil)
+					closeBatch(len(cur.rows), nil)
 				}
 				return
 			}
@@ -512,18 +578,18 @@ func (a *Aggregator) fill(chunks <-chan []jetstream.Msg, out chan<- segment) {
 				}
 				take := min(len(raw), a.cfg.BatchSize-len(cur.replies))
 				lo := len(cur.rows)
-				redelivered := a.addAll(context.Background(), cur, raw[:take])
+				a.addAll(context.Background(), cur, raw[:take])
 				raw = raw[take:]
 				switch {
 				case len(cur.replies) >= a.cfg.BatchSize:
-					closeBatch(lo, redelivered, raw)
+					closeBatch(lo, raw)
 				case len(cur.rows) > lo:
-					hand(segment{b: cur, rows: cur.rows, lo: lo, redelivered: redelivered}, raw)
+					hand(segment{b: cur, rows: cur.rows, lo: lo}, raw)
 				}
 			}
 		case <-deadline:
 			if cur != nil {
-				closeBatch(len(cur.rows), false, nil)
+				closeBatch(len(cur.rows), nil)
 			}
 		}
 	}
@@ -622,13 +688,12 @@ type decodeResult struct {
 const minPerWorker = 512
 
 // addAll decodes msgs into b in their order, dead-lettering those that do
-// not decode, and reports whether any of those it added was delivered
-// before. Events are decoded in place into the batch's rows, spread over
+// not decode and counting redeliveries. Events are decoded in place into the batch's rows, spread over
 // GOMAXPROCS goroutines, each with its own event.Decoder. The rows before
 // len(b.rows) belong to the inserter and are not touched.
-func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) (redelivered bool) {
+func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) {
 	if len(msgs) == 0 {
-		return false
+		return
 	}
 	base := len(b.rows)
 	if base+len(msgs) > cap(b.rows) || len(b.replies)+len(msgs) > cap(b.replies) {
@@ -679,7 +744,6 @@ func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg)
 			continue
 		}
 		if res[i].delivered > 1 {
-			redelivered = true
 			a.m.redeliveries.Inc()
 		}
 		if kept != base+i {
@@ -692,7 +756,6 @@ func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg)
 	b.rows = b.rows[:kept]
 	b.live.Store(int64(len(b.replies)))
 	clear(res)
-	return redelivered
 }
 
 // stream is the inserter's state of the batch it is streaming into
@@ -727,6 +790,11 @@ func (a *Aggregator) open(ctx context.Context, b *batch, prev *stream) *stream {
 	}
 	clear(a.seen)
 	return &stream{b: b, ctx: ictx, cancel: cancel, stop: stop, prev: prev, done: make(chan struct{})}
+}
+
+// release drops the references of a committed (or abandoned) stream.
+func (s *stream) release() {
+	s.prev, s.ins, s.rows, s.b = nil, nil, nil, nil
 }
 
 // waitPrev waits until the batch before s is committed (or given up), so
@@ -776,7 +844,7 @@ func (a *Aggregator) write(s *stream, seg segment) {
 	start := time.Now()
 	defer func() { s.took += time.Since(start) }()
 	fresh := rows[from:s.kept]
-	if seg.redelivered || a.cfg.CheckAll {
+	if a.cfg.CheckAll {
 		s.waitPrev()
 		var err error
 		if fresh, err = a.dropExisting(s.ctx, fresh); err != nil {
@@ -820,6 +888,9 @@ func (a *Aggregator) finish(ctx context.Context, s *stream, acks chan<- *batch) 
 	}()
 	rows := s.rows[:s.kept]
 	if s.err == nil && s.ins != nil {
+		if a.cfg.BeforeCommit != nil {
+			a.cfg.BeforeCommit(s.written)
+		}
 		start := time.Now()
 		if err := s.ins.Commit(); err != nil {
 			s.err = err
@@ -905,12 +976,17 @@ func (a *Aggregator) ack(b *batch) {
 	a.recycle(b)
 }
 
-// insert writes rows in one INSERT, first dropping those ClickHouse already
-// holds. It shrinks *rows to what remains to be inserted.
+// insert writes rows in one INSERT, with CheckAll first dropping those
+// ClickHouse already holds. It shrinks *rows to what remains to be inserted.
+// Rows a failed attempt stored are written again otherwise: storage is
+// idempotent by event_id.
 func (a *Aggregator) insert(ctx context.Context, rows *[]store.Row) error {
-	kept, err := a.dropExisting(ctx, *rows)
-	if err != nil {
-		return err
+	kept := *rows
+	if a.cfg.CheckAll {
+		var err error
+		if kept, err = a.dropExisting(ctx, kept); err != nil {
+			return err
+		}
 	}
 	*rows = kept
 	if len(kept) == 0 {

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // Headers of a dead-lettered message; its data is the original message's.
@@ -64,9 +66,12 @@ type maxDeliveriesAdvisory struct {
 }
 
 // watchMaxDeliveries dead-letters every message the server gives up on
-// after MaxDeliver deliveries. Every aggregator process receives the
-// advisory; the dead-letter stream de-duplicates their copies by
-// Nats-Msg-Id, and the counter counts only stored (non-duplicate) copies.
+// after MaxDeliver deliveries, unless ClickHouse holds its event already (a
+// crash-looping aggregator exhausts deliveries of events it did store).
+// Every aggregator process receives the advisory; the dead-letter stream
+// de-duplicates their copies by Nats-Msg-Id, and the counter counts only
+// stored (non-duplicate) copies. With the default unbounded MaxDeliver the
+// server sends no such advisory.
 func (a *Aggregator) watchMaxDeliveries() (stop func(), err error) {
 	subj := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", a.cfg.Stream, a.cfg.Durable)
 	sub, err := a.nc.Subscribe(subj, func(m *nats.Msg) {
@@ -98,6 +103,19 @@ func (a *Aggregator) deadLetterSeq(adv maxDeliveriesAdvisory) {
 		}
 		a.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: get message")
 		return
+	}
+	if ev, err := event.Decode(raw.Data); err == nil {
+		have, err := a.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}})
+		if err != nil {
+			// Unknown: dead-letter it. A replay of a stored event is
+			// harmless, as storage is idempotent by event_id.
+			a.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: existence check")
+		} else if _, stored := have[ev.EventID]; stored {
+			a.m.giveUpStored.Inc()
+			a.log.Warn().Uint64("stream_seq", adv.StreamSeq).Uint64("deliveries", adv.Deliveries).Str("event_id", ev.EventID).
+				Msg("max deliveries reached by an event ClickHouse holds: not dead-lettered")
+			return
+		}
 	}
 	out := nats.NewMsg(DeadLetterSubject(a.cfg.Stream))
 	out.Data = raw.Data

@@ -17,6 +17,8 @@ type metrics struct {
 	redeliveries  prometheus.Counter
 	duplicates    prometheus.Counter
 	deadLetters   *prometheus.CounterVec
+	giveUpStored  prometheus.Counter
+	clickhouseUp  prometheus.Gauge
 	inProgress    prometheus.Counter
 	pending       prometheus.Gauge
 	ackPending    prometheus.Gauge
@@ -38,9 +40,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "redeliveries_total",
 			Help: "Messages received with a delivery count above 1."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "duplicates_dropped_total",
-			Help: "Redelivered events found already stored and not inserted again."}),
+			Help: "Events dropped before insert: an event_id repeated within a batch, or (with --check-all) found already stored."}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_total",
 			Help: "Messages moved to the dead-letter stream, by reason (decode, max_deliveries)."}, []string{"reason"}),
+		giveUpStored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "max_deliveries_stored_total",
+			Help: "Messages the server gave up on after --max-deliver deliveries whose event ClickHouse held already: not dead-lettered."}),
+		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "clickhouse_up",
+			Help: "1 when ClickHouse answered the last ping within --ready-timeout, else 0."}),
 		inProgress: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "in_progress_rounds_total",
 			Help: "Rounds of InProgress sent for held batches (every AckWait/3 from a batch opening until its acknowledgement)."}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_pending_messages",
@@ -59,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.batches, m.rows, m.acked, m.insertSeconds, m.insertErrors, m.redeliveries,
-			m.duplicates, m.deadLetters, m.inProgress, m.pending, m.ackPending)
+			m.duplicates, m.deadLetters, m.giveUpStored, m.clickhouseUp, m.inProgress, m.pending, m.ackPending)
 	}
 	return m
 }

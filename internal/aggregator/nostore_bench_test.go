@@ -40,6 +40,8 @@ func (s *nullStore) ExistingIDs(context.Context, []store.Row) (map[string]struct
 	return nil, nil
 }
 
+func (s *nullStore) Ping(context.Context) error { return nil }
+
 // BenchmarkNATSSide measures the aggregator draining a pre-filled stream
 // into a store that costs nothing: the ceiling its NATS side puts on
 // BenchmarkThroughput, and its CPU per message (the embedded nats-server's

@@ -133,6 +133,23 @@ func (s *Server) Stop() {
 	s.stopLocked()
 }
 
+// Freeze stops the server process with SIGSTOP: it keeps its sockets and
+// answers nothing, as a server in a long GC pause, a frozen VM or a hung
+// disk would. Thaw resumes it. Stop thaws first.
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("clickhouse-server is not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
 // Running reports whether the server process is up.
 func (s *Server) Running() bool {
 	s.mu.Lock()
@@ -144,6 +161,7 @@ func (s *Server) stopLocked() {
 	if s.cmd == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a frozen server cannot act on SIGTERM
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:

@@ -1,0 +1,86 @@
+package aggregator_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+)
+
+// A frozen ClickHouse (SIGSTOP: sockets open, nothing answered) makes the
+// aggregator not ready within its ReadyTimeout, although no insert fails;
+// thawed, it is ready again and nothing was lost or stored twice.
+func TestReadyFollowsFrozenClickHouse(t *testing.T) {
+	ch := clickhousetest.Start(t)
+	e := newEnv(t, ch)
+	cfg := testConfig()
+	cfg.ReadyTimeout = 500 * time.Millisecond
+	r := e.start(t, cfg)
+	const n = 4000
+	publish(t, e.js, 0, n/2)
+	waitFor(t, 30*time.Second, "first half stored", func() bool { return tallyOf(t, e.st).Events == n/2 })
+	waitFor(t, 10*time.Second, "ready", r.agg.Ready)
+	if err := ch.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			if err := ch.Thaw(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer thaw()
+	publish(t, e.js, n/2, n)
+	waitFor(t, 20*time.Second, "not ready while ClickHouse is frozen", func() bool { return !r.agg.Ready() })
+	if got := r.metric(t, "cspwatch_aggregator_clickhouse_up"); got != 0 {
+		t.Errorf("clickhouse_up = %v while frozen, want 0", got)
+	}
+	thaw()
+	waitFor(t, 30*time.Second, "ready after the thaw", r.agg.Ready)
+	e.checkExactly(t, n)
+}
+
+// liveHeap is the heap in use after two collections.
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// A long run's live heap does not grow with the number of batches: each
+// batch's INSERT and rows are released once it is acknowledged, not kept
+// reachable from the next batch.
+func TestHeapDoesNotGrowWithBatches(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := testConfig()
+	cfg.BatchSize = 100
+	cfg.MaxAckPending = 1000
+	cfg.BatchWait = 20 * time.Millisecond
+	r := e.start(t, cfg)
+	const warm, more = 30 * 100, 200 * 100
+	publish(t, e.js, 0, warm)
+	waitFor(t, 60*time.Second, "warm-up stored", func() bool { return e.consumerDrained(t) && tallyOf(t, e.st).Events == warm })
+	before := liveHeap()
+	batches0 := r.metric(t, "cspwatch_aggregator_batches_total")
+	publish(t, e.js, warm, warm+more)
+	waitFor(t, 120*time.Second, "the rest stored", func() bool { return e.consumerDrained(t) && tallyOf(t, e.st).Events == warm+more })
+	after := liveHeap()
+	batches := r.metric(t, "cspwatch_aggregator_batches_total") - batches0
+	if batches < 150 {
+		t.Fatalf("only %v batches: the test measures too few", batches)
+	}
+	growth := int64(after) - int64(before)
+	t.Logf("live heap %d -> %d bytes over %v batches (%.1f KB per batch)", before, after, batches, float64(growth)/batches/1024)
+	// The embedded nats-server in this process keeps an index of the
+	// stream's messages (~5 KB a batch here); 8 MB covers it. The chain of
+	// batches that each kept the one before alive grew ~190 KB a batch.
+	if growth > 8<<20 {
+		t.Fatalf("live heap grew by %d bytes over %v batches", growth, batches)
+	}
+}
