@@ -45,6 +45,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return listAlerts(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
+	case "dlq":
+		return dlq(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		// The runtime image has no shell or curl: the binary probes itself.
 		return probe.Command(ctx, "aggregator", args, getenv, "http://127.0.0.1:8081/readyz")
@@ -52,7 +54,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, migrate or healthcheck)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, dlq, migrate or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
@@ -60,6 +62,10 @@ const usage = `usage:
                                                 and detect failure-code spikes (--alerts=false: off)
   aggregator report [--since 24h] [--tenant T]  print the fleet summary from ClickHouse
   aggregator alerts [--since 24h] [--tenant T]  print the spike alerts from ClickHouse
+  aggregator dlq list [--limit N] [--json]      list the dead-lettered messages (read-only)
+  aggregator dlq replay (--seq N... | --all) [--dry-run] [--keep]
+                                                republish dead letters that decode to their
+                                                original subject, then remove them from the DLQ
   aggregator migrate                            apply the ClickHouse migrations and exit
   aggregator healthcheck [--url U]              exit 0 when U (default the local /readyz) answers 200
   aggregator <command> -h                       the command's flags
@@ -195,9 +201,10 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.IntVar(&c.Agg.BatchSize, "batch-size", c.Agg.BatchSize, "events per ClickHouse insert, at most")
 	fs.DurationVar(&c.Agg.BatchWait, "batch-wait", c.Agg.BatchWait, "longest time a batch stays open")
 	fs.DurationVar(&c.Agg.AckWait, "ack-wait", c.Agg.AckWait, "consumer ack wait (InProgress is sent every third of it while a batch is held)")
-	fs.IntVar(&c.Agg.MaxDeliver, "max-deliver", c.Agg.MaxDeliver, "deliveries of one message before it is dead-lettered")
+	fs.IntVar(&c.Agg.MaxDeliver, "max-deliver", c.Agg.MaxDeliver, "deliveries of one message before the server gives up on it and it is dead-lettered unless ClickHouse holds it; -1 is unbounded")
 	fs.IntVar(&c.Agg.MaxAckPending, "max-ack-pending", c.Agg.MaxAckPending, "unacknowledged messages across all processes (at least 2 x batch size x processes)")
-	fs.BoolVar(&c.Agg.CheckAll, "check-all", c.Agg.CheckAll, "check every batch against ClickHouse for existing event ids, not only redelivered ones")
+	fs.BoolVar(&c.Agg.CheckAll, "check-all", c.Agg.CheckAll, "check every chunk against ClickHouse and drop events already stored (storage is idempotent without it; this catches an event republished after the stream's duplicate window)")
+	fs.DurationVar(&c.Agg.ReadyTimeout, "ready-timeout", c.Agg.ReadyTimeout, "longest a ClickHouse ping may take before /readyz answers 503")
 	fs.DurationVar(&c.Agg.ShutdownTimeout, "shutdown-timeout", c.Agg.ShutdownTimeout, "how long the last batch may take to be stored at shutdown")
 
 	fs.BoolVar(&c.Alerts, "alerts", c.Alerts, "detect failure-code spikes from ClickHouse and deliver alerts (set false to turn off)")

@@ -291,10 +291,10 @@ type batch struct {
 // ClickHouse receives a block while the next chunk is fetched and decoded.
 // The last segment of a batch closes it and may bring no rows.
 type segment struct {
-	b           *batch
-	rows        []store.Row // the batch's rows up to the end of this segment
-	lo          int
-	last        bool
+	b    *batch
+	rows []store.Row // the batch's rows up to the end of this segment
+	lo   int
+	last bool
 }
 
 // Run consumes until ctx ends, then flushes and acknowledges the open batch
