@@ -22,7 +22,14 @@ import (
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
+// TestMain runs the role of a fault test's child process when the binary is
+// one (see childMain), the tests otherwise.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(envChild); role != "" {
+		os.Exit(childMain(role))
+	}
+	os.Exit(clickhousetest.Main(m))
+}
 
 // fleetEvent is event i of a synthetic fleet: 200 devices, three MSI
 // products and Office, a mix of outcomes.
@@ -218,19 +225,14 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// checkExactly asserts n rows, n distinct ids, rollups summing to n with the
-// expected failures, and a drained consumer.
+// checkExactly asserts n events in every table, each once (store.Tally),
+// the expected failures in the rollup, and a drained consumer.
 func (e *env) checkExactly(t *testing.T, n int) {
 	t.Helper()
 	waitFor(t, 60*time.Second, "consumer drained", func() bool { return e.consumerDrained(t) })
-	if got := e.count(t, "SELECT count() FROM install_events"); got != uint64(n) {
-		t.Fatalf("install_events holds %d rows, want %d", got, n)
-	}
-	if got := e.count(t, "SELECT uniqExact(event_id) FROM install_events"); got != uint64(n) {
-		t.Fatalf("%d distinct event ids, want %d", got, n)
-	}
-	if got := e.count(t, "SELECT sumMerge(events) FROM install_rollup_hourly"); got != uint64(n) {
-		t.Fatalf("rollup counts %d events, want %d", got, n)
+	tl := tallyOf(t, e.st)
+	if ok, why := tl.Exact(); !ok || tl.Events != uint64(n) {
+		t.Fatalf("want %d events once each: %s %+v", n, why, tl)
 	}
 	wantFailed := 0
 	for i := range n {
@@ -238,12 +240,18 @@ func (e *env) checkExactly(t *testing.T, n int) {
 			wantFailed++
 		}
 	}
-	if got := e.count(t, "SELECT sumMerge(events) FROM install_rollup_hourly WHERE outcome = 'failed'"); got != uint64(wantFailed) {
+	if got := e.count(t, "SELECT uniqExactMerge(events) FROM install_rollup_hourly WHERE outcome = 'failed'"); got != uint64(wantFailed) {
 		t.Fatalf("rollup counts %d failures, want %d", got, wantFailed)
 	}
-	if got := e.count(t, "SELECT sumMerge(events) FROM install_state"); got != uint64(n) {
-		t.Fatalf("install_state counts %d events, want %d", got, n)
+}
+
+func tallyOf(t *testing.T, st *store.Store) store.Tally {
+	t.Helper()
+	tl, err := st.Tally(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	return tl
 }
 
 func TestNEventsGiveNRows(t *testing.T) {
@@ -263,7 +271,7 @@ func TestNEventsGiveNRows(t *testing.T) {
 var errCrash = errors.New("injected crash between insert and ack")
 
 // A crash after the insert and before the ack redelivers the batch; the
-// restarted aggregator finds its rows and inserts nothing twice.
+// restarted aggregator writes it again, and every table counts it once.
 func TestCrashBetweenInsertAndAck(t *testing.T) {
 	e := newEnv(t, nil)
 	const n = 3000
@@ -292,8 +300,8 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 	cfg.AfterInsert = nil
 	r2 := e.start(t, cfg)
 	e.checkExactly(t, n)
-	if got := r2.metric(t, "cspwatch_aggregator_duplicates_dropped_total"); got == 0 {
-		t.Fatal("no duplicate dropped: the redelivered batch was not checked")
+	if tl := tallyOf(t, e.st); tl.Stored <= tl.Events {
+		t.Fatalf("%+v: the redelivered batch was not written again, so the test shows nothing", tl)
 	}
 	if err := r2.stop(t); err != nil {
 		t.Fatal(err)
@@ -432,6 +440,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero batch", func(c *aggregator.Config) { c.BatchSize = 0 }, false},
 		{"no wait", func(c *aggregator.Config) { c.BatchWait = 0 }, false},
 		{"max deliver 1", func(c *aggregator.Config) { c.MaxDeliver = 1 }, false},
+		{"max deliver 0", func(c *aggregator.Config) { c.MaxDeliver = 0 }, false},
+		{"max deliver 2", func(c *aggregator.Config) { c.MaxDeliver = 2 }, true},
+		{"max deliver unbounded", func(c *aggregator.Config) { c.MaxDeliver = -1 }, true},
+		{"no ready timeout", func(c *aggregator.Config) { c.ReadyTimeout = 0 }, false},
 		{"ack pending below two batches", func(c *aggregator.Config) { c.MaxAckPending = c.BatchSize }, false},
 		{"backoff inverted", func(c *aggregator.Config) { c.BackoffMax = c.BackoffMin / 2 }, false},
 	}
@@ -446,16 +458,12 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// A message that ran out of deliveries elsewhere (here: fetched twice and
-// never acknowledged, as by a process crashing before its insert) is
-// dead-lettered from the server's max-deliveries advisory.
-func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
-	e := newEnv(t, nil)
-	cfg := testConfig()
-	cfg.MaxDeliver = 2
-	cfg.AckWait = time.Second
-	ctx := context.Background()
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, bus.StreamName, cfg.ConsumerConfig())
+// exhaustDeliveries publishes event 0 and fetches it twice without an
+// acknowledgement, as a process crashing before its insert would, so that
+// the server gives up on it with a bound of 2.
+func exhaustDeliveries(t *testing.T, e *env, cfg aggregator.Config) {
+	t.Helper()
+	cons, err := e.js.CreateOrUpdateConsumer(context.Background(), bus.StreamName, cfg.ConsumerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,6 +481,17 @@ func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
 			return n == 1
 		})
 	}
+}
+
+// A message that ran out of deliveries elsewhere and is not in ClickHouse is
+// dead-lettered from the server's max-deliveries advisory.
+func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := testConfig()
+	cfg.MaxDeliver = 2
+	cfg.AckWait = time.Second
+	ctx := context.Background()
+	exhaustDeliveries(t, e, cfg)
 	r := e.start(t, cfg)
 	waitFor(t, 20*time.Second, "max-deliveries dead letter", func() bool {
 		return r.metric(t, "cspwatch_aggregator_dead_letters_total") == 1
@@ -493,4 +512,70 @@ func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
 	if got := e.count(t, "SELECT count() FROM install_events"); got != 0 {
 		t.Fatalf("%d rows: the message was never inserted", got)
 	}
+}
+
+// An event the server gave up on that ClickHouse holds (the aggregator that
+// stored it crashed before its acknowledgement, again and again) is not
+// dead-lettered: it is stored, and a dead letter would be a false alarm.
+func TestMaxDeliveriesOfStoredEventsAreNotDeadLettered(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := testConfig()
+	cfg.MaxDeliver = 2
+	cfg.AckWait = time.Second
+	ev := fleetEvent(0, time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC))
+	if err := e.st.InsertRows(context.Background(), []store.Row{{Event: ev, Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	exhaustDeliveries(t, e, cfg)
+	r := e.start(t, cfg)
+	waitFor(t, 20*time.Second, "the advisory handled", func() bool {
+		return r.metric(t, "cspwatch_aggregator_max_deliveries_stored_total") == 1
+	})
+	if got := r.metric(t, "cspwatch_aggregator_dead_letters_total"); got != 0 {
+		t.Fatalf("%v dead letters, want 0", got)
+	}
+	if tl := tallyOf(t, e.st); tl.Events != 1 {
+		t.Fatalf("tally %+v, want the one event", tl)
+	}
+}
+
+// checkAcked asserts that ClickHouse holds exactly the acknowledged event
+// ids: every id once in every table (store.Tally), and no id that JetStream
+// never acknowledged. It polls until the tables hold as many events as were
+// acknowledged or the deadline passes, since the last batch may still be on
+// its way.
+func checkAcked(t *testing.T, st *store.Store, acked map[string]struct{}) {
+	t.Helper()
+	ctx := context.Background()
+	want := uint64(len(acked))
+	var tl store.Tally
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		tl = tallyOf(t, st)
+		if tl.Events >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ok, why := tl.Exact(); !ok || tl.Events != want {
+		t.Fatalf("want the %d acknowledged events once each: %s %+v", want, why, tl)
+	}
+	rs, err := st.Conn().Query(ctx, "SELECT event_id FROM install_events FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := acked[id]; !ok {
+			t.Fatalf("event %s is stored but was never acknowledged by JetStream", id)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d acknowledged events stored once each; %d rows written before merges", tl.Events, tl.Stored)
 }
