@@ -37,16 +37,16 @@ test: deps lint
 fuzz:
 	$(GO) test ./internal/syncml -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/codes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s
-	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 5000x
-	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime 10s -fuzzminimizetime 5000x
-	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/eventjson -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 10s -fuzzminimizetime 5000x
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event
 # decoding vs encoding/json, ingest vs raw JetStream publish (loadgen
 # bench), aggregator vs raw clickhouse-go insert at 1k/10k/50k batches.
 bench: deps build
-	$(GO) test ./internal/syncml ./internal/event ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
+	$(GO) test ./internal/syncml ./internal/normalize ./internal/eventjson ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
 	./bin/loadgen bench --phase 5s
 	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide|BareConsumer|Lag' -benchtime 3x
 

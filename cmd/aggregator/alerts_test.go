@@ -24,6 +24,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -189,7 +190,7 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 		t.Helper()
 		for _, e := range events {
 			msg := nats.NewMsg(string(e.AppendSubject(nil)))
-			msg.Data = e.AppendJSON(nil)
+			msg.Data = eventjson.AppendJSON(nil, &e)
 			msg.Header.Set(bus.MsgIDHeader, e.EventID)
 			if err := nc.PublishMsg(msg); err != nil {
 				t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 func TestDLQConfig(t *testing.T) {
@@ -122,7 +123,7 @@ func dlqFixture(t *testing.T, js jetstream.JetStream) (valid, garbage uint64, ev
 		}
 		return ack.Sequence
 	}
-	valid = put(ev.AppendJSON(nil), string(ev.AppendSubject(nil)), 11, "max deliveries")
+	valid = put(eventjson.AppendJSON(nil, &ev), string(ev.AppendSubject(nil)), 11, "max deliveries")
 	garbage = put([]byte("\x00not json"), bus.SubjectPrefix+"t1.msi.failed", 12, "invalid event: invalid character")
 	return valid, garbage, ev
 }

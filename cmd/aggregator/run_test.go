@@ -21,6 +21,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -173,7 +174,7 @@ func TestRunEndToEnd(t *testing.T) {
 			e.Code, e.Outcome = 0, "succeeded"
 		}
 		msg := nats.NewMsg(string(e.AppendSubject(nil)))
-		msg.Data = e.AppendJSON(nil)
+		msg.Data = eventjson.AppendJSON(nil, &e)
 		msg.Header.Set(bus.MsgIDHeader, e.EventID)
 		if err := nc.PublishMsg(msg); err != nil {
 			t.Fatal(err)

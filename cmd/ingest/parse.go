@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -51,7 +53,7 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 	defer out.Flush()
 	p := parser{
 		scanner: syncml.NewScanner(syncml.DefaultLimits),
-		meta:    event.Meta{Tenant: *tenant, ReceivedAt: received},
+		meta:    normalize.Meta{Tenant: *tenant, ReceivedAt: received},
 		out:     out,
 	}
 	if fs.NArg() == 0 {
@@ -83,9 +85,9 @@ var errReported = errors.New("parse errors")
 
 type parser struct {
 	scanner *syncml.Scanner
-	builder event.Builder
-	enc     event.Encoder
-	meta    event.Meta
+	builder normalize.Builder
+	enc     eventjson.Encoder
+	meta    normalize.Meta
 	events  []event.Event
 	line    []byte
 	out     *bufio.Writer

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 func runParse(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, err error) {
@@ -21,7 +22,7 @@ func runParse(t *testing.T, stdin []byte, args ...string) (stdout, stderr string
 }
 
 func TestParseFiles(t *testing.T) {
-	good := filepath.Join("..", "..", "internal", "event", "testdata", "msi_alert_failures.xml")
+	good := filepath.Join("..", "..", "internal", "normalize", "testdata", "msi_alert_failures.xml")
 	bad := filepath.Join("testdata", "truncated.xml")
 	out, errOut, err := runParse(t, nil, "--tenant", "fabrikam", "--received-at", "2026-11-23T05:00:00Z", good, bad, good)
 	if err == nil {
@@ -38,7 +39,7 @@ func TestParseFiles(t *testing.T) {
 		t.Fatalf("%d lines, want 8 (4 events from each good file):\n%s", len(lines), out)
 	}
 	for _, l := range lines {
-		e, err := event.Decode([]byte(l))
+		e, err := eventjson.Decode([]byte(l))
 		if err != nil {
 			t.Fatalf("line is not a valid event: %v\n%s", err, l)
 		}
@@ -49,7 +50,7 @@ func TestParseFiles(t *testing.T) {
 }
 
 func TestParseStdinGzip(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "event", "testdata", "msi_alert_seed.xml"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "normalize", "testdata", "msi_alert_seed.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestParseStdinGzip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, errOut)
 	}
-	e, err := event.Decode([]byte(strings.TrimSpace(out)))
+	e, err := eventjson.Decode([]byte(strings.TrimSpace(out)))
 	if err != nil {
 		t.Fatalf("%v: %q", err, out)
 	}

@@ -26,7 +26,7 @@
 //     would acknowledge another's messages before they were inserted. The
 //     acknowledgements of a committed batch are sent by their own goroutine
 //     while the next batch is inserted.
-//   - A message that does not decode (event.Decode: every error permanent) is
+//   - A message that does not decode (eventjson.Decode: every error permanent) is
 //     published to the dead-letter stream and terminated on its first
 //     delivery. Deliveries are unbounded by default; with a MaxDeliver bound,
 //     a message the server gives up on is dead-lettered from its
@@ -65,7 +65,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -183,7 +183,7 @@ type Aggregator struct {
 	// decoders and results are the filler's scratch: one decoder per
 	// decoding worker, whose intern tables then last across batches, and
 	// the per-message outcome of a chunk.
-	decoders []event.Decoder
+	decoders []eventjson.Decoder
 	results  []decodeResult
 	// spare returns acknowledged batches to the filler, so that a batch
 	// reuses the rows of an earlier one instead of allocating and growing
@@ -689,7 +689,7 @@ const minPerWorker = 512
 
 // addAll decodes msgs into b in their order, dead-lettering those that do
 // not decode and counting redeliveries. Events are decoded in place into the batch's rows, spread over
-// GOMAXPROCS goroutines, each with its own event.Decoder. The rows before
+// GOMAXPROCS goroutines, each with its own eventjson.Decoder. The rows before
 // len(b.rows) belong to the inserter and are not touched.
 func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg) {
 	if len(msgs) == 0 {
@@ -707,7 +707,7 @@ func (a *Aggregator) addAll(ctx context.Context, b *batch, msgs []jetstream.Msg)
 	res := a.results[:len(msgs)]
 	workers := min(runtime.GOMAXPROCS(0), (len(msgs)+minPerWorker-1)/minPerWorker)
 	if len(a.decoders) < workers {
-		a.decoders = append(a.decoders, make([]event.Decoder, workers-len(a.decoders))...)
+		a.decoders = append(a.decoders, make([]eventjson.Decoder, workers-len(a.decoders))...)
 	}
 	var wg sync.WaitGroup
 	per := (len(msgs) + workers - 1) / workers

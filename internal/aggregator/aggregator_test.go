@@ -19,6 +19,8 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -60,7 +62,7 @@ func fleetEvent(i int, at time.Time) event.Event {
 		Code:          c.code,
 		CodeSpace:     "win32",
 		Outcome:       c.outcome,
-		AlertType:     event.InstallAlertType,
+		AlertType:     normalize.InstallAlertType,
 	}
 }
 
@@ -72,7 +74,7 @@ func publish(t testing.TB, js jetstream.JetStream, from, to int) {
 	for i := from; i < to; i++ {
 		e := fleetEvent(i, at)
 		msg := nats.NewMsg(string(e.AppendSubject(nil)))
-		msg.Data = e.AppendJSON(nil)
+		msg.Data = eventjson.AppendJSON(nil, &e)
 		msg.Header.Set(bus.MsgIDHeader, e.EventID)
 		f, err := js.PublishMsgAsync(msg)
 		if err != nil {
@@ -407,7 +409,11 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	if testing.Short() {
 		down = 3 * time.Second
 	}
-	r := e.start(t, testConfig())
+	// InProgress goes out every third of AckWait: 10 s leaves a loaded
+	// machine seconds of slack before a held batch could be redelivered.
+	cfg := testConfig()
+	cfg.AckWait = 10 * time.Second
+	r := e.start(t, cfg)
 	publish(t, e.js, 0, n/2)
 	waitFor(t, 30*time.Second, "first half stored", func() bool {
 		return e.count(t, "SELECT count() FROM install_events") == n/2
@@ -506,7 +512,7 @@ func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
 	}
 	want := fleetEvent(0, time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC))
 	if m.Header.Get(aggregator.HeaderReason) != "max deliveries" || m.Header.Get(aggregator.HeaderStreamSeq) != "1" ||
-		string(m.Data) != string(want.AppendJSON(nil)) {
+		string(m.Data) != string(eventjson.AppendJSON(nil, &want)) {
 		t.Fatalf("dead letter headers %v data %s", m.Header, m.Data)
 	}
 	if got := e.count(t, "SELECT count() FROM install_events"); got != 0 {

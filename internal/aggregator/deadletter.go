@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -104,7 +104,7 @@ func (a *Aggregator) deadLetterSeq(adv maxDeliveriesAdvisory) {
 		a.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: get message")
 		return
 	}
-	if ev, err := event.Decode(raw.Data); err == nil {
+	if ev, err := eventjson.Decode(raw.Data); err == nil {
 		have, err := a.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}})
 		if err != nil {
 			// Unknown: dead-letter it. A replay of a stored event is

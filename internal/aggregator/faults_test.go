@@ -29,6 +29,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -190,7 +191,7 @@ func startPublisher(t *testing.T, js jetstream.JetStream, rate int) *publisher {
 func (p *publisher) publishUntilAcked(i int) {
 	e := fleetEvent(i, p.at)
 	msg := nats.NewMsg(string(e.AppendSubject(nil)))
-	msg.Data = e.AppendJSON(nil)
+	msg.Data = eventjson.AppendJSON(nil, &e)
 	msg.Header.Set(bus.MsgIDHeader, e.EventID)
 	for p.abort.Err() == nil {
 		ctx, cancel := context.WithTimeout(p.abort, time.Second)
@@ -237,7 +238,9 @@ func (p *publisher) ackedCount() int {
 func (p *publisher) waitAcked(t *testing.T, n int, what string) time.Duration {
 	t.Helper()
 	start, from := time.Now(), p.ackedCount()
-	waitFor(t, 20*time.Second, what, func() bool { return p.ackedCount() >= from+n })
+	// Generous: under -race on a loaded 2-core machine the embedded
+	// server acknowledges far below the publisher's pace.
+	waitFor(t, 90*time.Second, what, func() bool { return p.ackedCount() >= from+n })
 	return time.Since(start)
 }
 
@@ -423,8 +426,8 @@ func TestExactlyOncePausedReplica(t *testing.T) {
 	if pausedFor < 3*cfg.AckWait {
 		t.Fatalf("replica A paused only %v, under three AckWaits", pausedFor)
 	}
-	if n := pub.ackedCount(); n < 3000 {
-		pub.waitAcked(t, 3000-n, "3000 events acknowledged")
+	if n := pub.ackedCount(); n < 2000 {
+		pub.waitAcked(t, 2000-n, "2000 events acknowledged")
 	}
 	acked := pub.finish(t)
 	waitDrained(t, e.js, 30*time.Second)

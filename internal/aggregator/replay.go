@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 // DeadLetter is one message of the dead-letter stream, as deadLetter and
@@ -34,7 +34,7 @@ type DeadLetter struct {
 	// (HeaderDeliveries); 0 when the header is missing, as neither is ever 0.
 	StreamSeq, Deliveries uint64
 	// EventID is the event_id when Data decodes as an install event, else
-	// empty; DecodeErr is then event.Decode's error.
+	// empty; DecodeErr is then eventjson.Decode's error.
 	EventID   string
 	DecodeErr error
 	// Data is the original message's data, unchanged.
@@ -376,7 +376,7 @@ func parseDeadLetter(raw *jetstream.RawStreamMsg) DeadLetter {
 		Deliveries:      headerUint(raw.Header, HeaderDeliveries),
 		Data:            raw.Data,
 	}
-	if ev, err := event.Decode(raw.Data); err != nil {
+	if ev, err := eventjson.Decode(raw.Data); err != nil {
 		dl.DecodeErr = err
 	} else {
 		dl.EventID = ev.EventID

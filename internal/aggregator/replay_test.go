@@ -17,6 +17,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 // dlqEnv is an embedded NATS with the install and dead-letter streams.
@@ -38,7 +39,7 @@ func newDLQEnv(t *testing.T) *dlqEnv {
 		t.Fatal(err)
 	}
 	ev := fleetEvent(2, time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC))
-	e.validData, e.validID, e.validSubj = ev.AppendJSON(nil), ev.EventID, string(ev.AppendSubject(nil))
+	e.validData, e.validID, e.validSubj = eventjson.AppendJSON(nil, &ev), ev.EventID, string(ev.AppendSubject(nil))
 	e.garbageData = []byte(`{"event_id": `)
 	return e
 }

@@ -1,13 +1,23 @@
-// Package event defines the install event (contract v1 of DESIGN.md), builds
-// events from a scanned SyncML message, and encodes them for the wire.
+// Package event defines the install event, contract v1 of DESIGN.md: the
+// Event type and its constants, Fields (the table of every contract field in
+// wire order, with its ClickHouse column), and the NATS subject of an event.
+// It imports nothing of cspwatch: building events from SyncML is package
+// normalize's, their JSON codec package eventjson's, and consumers (the
+// aggregator, the store) depend on neither the scanner nor the normaliser.
 //
-// Fields may be added to Event; none is ever renamed or removed.
+// Fields may be added to Event; none is ever renamed or removed. A new field
+// goes into Event (or Product) and Fields; the tests of event, eventjson and
+// store then say what else must follow (the encoder, the decoder, the
+// INSERT, a migration, the JSON Schema).
 package event
 
 import "time"
 
 // SchemaVersion is the contract version written in every event.
 const SchemaVersion = 1
+
+// Time layout of received_at, for consumers that format it themselves.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Kinds of event.
 const (

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -61,7 +62,7 @@ type built struct {
 func build(t *testing.T, f *Fleet, n int, each func(built)) {
 	t.Helper()
 	sc := syncml.NewScanner(syncml.DefaultLimits)
-	var b event.Builder
+	var b normalize.Builder
 	var evs []event.Event
 	for i := 0; i < n; i++ {
 		m := f.Next()
@@ -75,8 +76,8 @@ func build(t *testing.T, f *Fleet, n int, each func(built)) {
 		if got := string(msg.Header.Source); got != m.DeviceID {
 			t.Fatalf("message %d: device %q, Message says %q", i, got, m.DeviceID)
 		}
-		var st event.Stats
-		evs, st = b.Build(msg, event.Meta{Tenant: "contoso", ReceivedAt: m.At}, evs[:0])
+		var st normalize.Stats
+		evs, st = b.Build(msg, normalize.Meta{Tenant: "contoso", ReceivedAt: m.At}, evs[:0])
 		if st.Events != m.Events || len(evs) != m.Events {
 			for _, e := range evs {
 				t.Logf("%s %s %s %s %d %s", e.Kind, e.CSP, e.Node, e.TargetID, e.Code, e.Outcome)
@@ -151,7 +152,7 @@ func TestMessagesYieldTheirEvents(t *testing.T) {
 			seen["scope "+e.Scope]++
 			if e.Kind == event.KindAlert {
 				alerts++
-				if e.AlertType != event.InstallAlertType {
+				if e.AlertType != normalize.InstallAlertType {
 					t.Fatalf("alert event of type %q", e.AlertType)
 				}
 				if e.Outcome == "failed" {

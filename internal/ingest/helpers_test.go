@@ -23,6 +23,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -171,7 +172,7 @@ func post(c *http.Client, url string, h http.Header, body []byte) (answer, error
 
 // expected builds, with the parser and builder directly, the events a
 // message must yield for tenant.
-func expected(t testing.TB, tenant string, body []byte, m event.Meta) []event.Event {
+func expected(t testing.TB, tenant string, body []byte, m normalize.Meta) []event.Event {
 	t.Helper()
 	msg, err := syncml.Parse(body)
 	if err != nil {
@@ -179,7 +180,7 @@ func expected(t testing.TB, tenant string, body []byte, m event.Meta) []event.Ev
 	}
 	m.Tenant = tenant
 	m.ReceivedAt = time.Now()
-	var b event.Builder
+	var b normalize.Builder
 	evs, _ := b.Build(msg, m, nil)
 	return evs
 }

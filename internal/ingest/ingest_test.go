@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -26,7 +27,7 @@ func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
 	for i, name := range []string{"msi_alert.xml", "office.xml", "statuses.xml"} {
 		t.Run(name, func(t *testing.T) {
 			body := readFile(t, "testdata/"+name)
-			meta := event.Meta{MDMReceivedAt: "2026-11-23T05:00:00Z", GenericAlert: "com.microsoft.mdm.win32csp_install"}
+			meta := normalize.Meta{MDMReceivedAt: "2026-11-23T05:00:00Z", GenericAlert: "com.microsoft.mdm.win32csp_install"}
 			want := expected(t, "contoso", body, meta)
 			if len(want) == 0 {
 				t.Fatalf("%s yields no events; pick a message that does", name)
@@ -51,7 +52,7 @@ func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
 				if wantSubj := string(w.AppendSubject(nil)); m.Subject != wantSubj {
 					t.Errorf("msg %d: subject %q, want %q", j, m.Subject, wantSubj)
 				}
-				got, err := event.Decode(m.Data)
+				got, err := eventjson.Decode(m.Data)
 				if err != nil {
 					t.Fatalf("msg %d: %v", j, err)
 				}
@@ -78,7 +79,7 @@ func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
 func TestRetriedWebhookStoresNoDuplicates(t *testing.T) {
 	e := newEnv(t, nil)
 	body := readFile(t, "testdata/msi_alert.xml")
-	n := len(expected(t, "contoso", body, event.Meta{}))
+	n := len(expected(t, "contoso", body, normalize.Meta{}))
 	now := time.Now().Unix()
 	first := e.post("/v1/syncml/contoso", signedHeaders(t, contosoSecret, "msg_retry", now, body), body)
 	second := e.post("/v1/syncml/contoso", signedHeaders(t, contosoSecret, "msg_retry", now+30, body), body)
@@ -145,8 +146,8 @@ func TestAnswerCountsNewAndDuplicateEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b event.Builder
-			evs, st := b.Build(msg, event.Meta{Tenant: "contoso", ReceivedAt: time.Now()}, nil)
+			var b normalize.Builder
+			evs, st := b.Build(msg, normalize.Meta{Tenant: "contoso", ReceivedAt: time.Now()}, nil)
 			n := len(evs)
 			if tt.events >= 0 && n != tt.events {
 				t.Fatalf("builder made %d events, want %d: the message is not the case it names", n, tt.events)
@@ -307,7 +308,7 @@ func TestBadInputs(t *testing.T) {
 			t.Errorf("100 KB header: status %d, want 431", res.StatusCode)
 		}
 	}
-	if got := e.streamCount(); got == 0 || got > uint64(len(expected(t, "contoso", good, event.Meta{}))) {
+	if got := e.streamCount(); got == 0 || got > uint64(len(expected(t, "contoso", good, normalize.Meta{}))) {
 		t.Errorf("stream holds %d messages: only the good message's events belong there", got)
 	}
 }
@@ -398,7 +399,7 @@ func TestNATSOutageMidLoadThenExactlyOnce(t *testing.T) {
 	)
 	for c := 0; c < clients; c++ {
 		for n := 0; n < perClient; n++ {
-			for _, ev := range expected(t, "contoso", deviceMessage(c, n), event.Meta{}) {
+			for _, ev := range expected(t, "contoso", deviceMessage(c, n), normalize.Meta{}) {
 				want[ev.EventID] = true
 			}
 		}
@@ -475,7 +476,7 @@ func TestConcurrentClientsExactCounts(t *testing.T) {
 	unique := map[string]bool{}
 	for c := 0; c < clients; c++ {
 		for n := 0; n < perClient; n++ {
-			for _, ev := range expected(t, "contoso", deviceMessage(c/2, n), event.Meta{}) {
+			for _, ev := range expected(t, "contoso", deviceMessage(c/2, n), normalize.Meta{}) {
 				unique[ev.EventID] = true
 			}
 		}

@@ -28,6 +28,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -144,12 +146,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config,
 // work is the reusable state of one request.
 type work struct {
 	scanner *syncml.Scanner
-	builder event.Builder
+	builder normalize.Builder
 	// events come from BuildTransient: their strings live in builder and
 	// change with the next request, so nothing may keep them past this one
 	// (the connection copies subject, header and data at publish).
 	events   []event.Event
-	enc      event.Encoder
+	enc      eventjson.Encoder
 	body     []byte
 	res      []byte // the 200 answer's body
 	plain    []byte
@@ -261,7 +263,7 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 		data = wk.plain
 	}
 
-	meta := event.Meta{Tenant: tenant, ReceivedAt: s.now()}
+	meta := normalize.Meta{Tenant: tenant, ReceivedAt: s.now()}
 	if v := r.Header.Get(HeaderReceivedAt); v != "" {
 		if len(v) > 64 {
 			return 0, nil, &apiError{http.StatusBadRequest, "bad_header", HeaderReceivedAt + " longer than 64 bytes"}
@@ -286,7 +288,7 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 		return 0, nil, &apiError{http.StatusBadRequest, "malformed", err.Error()}
 	}
 	log.device = msg.Header.Source
-	var st event.Stats
+	var st normalize.Stats
 	wk.events, st = wk.builder.BuildTransient(msg, meta, wk.events[:0])
 	s.m.skipped.Add(float64(st.Skipped))
 

@@ -12,9 +12,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -67,14 +67,14 @@ func TestRunCountsExactly(t *testing.T) {
 	want, wantAlerted := 0, 0
 	ref := testFleet(t, 50, 11)
 	sc := syncml.NewScanner(syncml.DefaultLimits)
-	var b event.Builder
+	var b normalize.Builder
 	for i := 0; i < count; i++ {
 		m := ref()
 		msg, err := sc.Parse(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs, _ := b.Build(msg, event.Meta{Tenant: BenchTenant}, nil)
+		evs, _ := b.Build(msg, normalize.Meta{Tenant: BenchTenant}, nil)
 		want += len(evs)
 		if m.GenericAlert {
 			wantAlerted += len(evs)

@@ -177,15 +177,62 @@ type Row struct {
 	Seq uint64
 }
 
-// columns is the INSERT column list, in the order insertColumns fills them.
-const columns = "event_id, schema_version, received_at, received_ms, tenant, device_id, session_id, msg_id, kind, " +
-	"cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, code_space, code_name, " +
-	"outcome, category, alert_type, mark, text, original_error, mdm_received_at, mdm_generic_alert, " +
-	"product_name, product_version, product_publisher, product_install_date, product_install_path, " +
-	"product_last_error_desc, stream_seq"
+// Column is a column of install_events.
+type Column struct {
+	Name string
+	// Type is the ClickHouse type, as system.columns shows it.
+	Type string
+}
+
+// storageColumns are the columns of install_events that hold no contract
+// field, each inserted after the column named by after ("": last).
+var storageColumns = [...]struct {
+	Column
+	after string
+}{
+	// The milliseconds of received_at, which a DateTime drops (DateTime64
+	// does not exist on ClickHouse 18.16).
+	{Column{"received_ms", "UInt16"}, "received_at"},
+	// The JetStream sequence the row came from, for tracing.
+	{Column{"stream_seq", "UInt64"}, ""},
+}
+
+// Columns returns the columns of install_events in the order of the
+// INSERT, which appendColumns fills by position: the column of each field of
+// event.Fields, in its order, and the storage-only columns received_ms
+// (after received_at) and stream_seq (last).
+func Columns() []Column {
+	cols := make([]Column, 0, len(event.Fields)+len(storageColumns))
+	for _, f := range event.Fields {
+		cols = append(cols, Column{f.Column, f.Type})
+		for _, sc := range storageColumns {
+			if sc.after == f.Column {
+				cols = append(cols, sc.Column)
+			}
+		}
+	}
+	for _, sc := range storageColumns {
+		if sc.after == "" {
+			cols = append(cols, sc.Column)
+		}
+	}
+	return cols
+}
+
+// columns is the INSERT column list, in the order appendColumns fills them.
+var columns = func() string {
+	var b strings.Builder
+	for i, c := range Columns() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Name)
+	}
+	return b.String()
+}()
 
 // InsertQuery is the statement InsertRows prepares.
-const InsertQuery = "INSERT INTO install_events (" + columns + ")"
+var InsertQuery = "INSERT INTO install_events (" + columns + ")"
 
 // InsertEvents inserts events as rows with no stream sequence.
 func (s *Store) InsertEvents(ctx context.Context, events []event.Event) error {
@@ -294,7 +341,8 @@ func (in *insert) Abort() {
 	_ = in.batch.Abort() // only reports a batch already sent
 }
 
-// Column counts by type, in the order of columns.
+// Column counts by type, in the order of columns (TestAppendColumnsFollowFields
+// checks them against event.Fields).
 const (
 	numStrCols = 28
 	numIntCols = 4
@@ -338,7 +386,9 @@ func resize[T any](s []T, n int) []T {
 }
 
 // appendColumns fills batch column by column, which is several times faster
-// than row-wise Append in clickhouse-go. It reads each row once.
+// than row-wise Append in clickhouse-go. It reads each row once. The columns
+// are those of Columns, by position: a field added to event.Fields must be
+// added here too, as TestAppendColumnsFollowFields says.
 func appendColumns(batch driver.Batch, c *columnScratch, rows []Row) error {
 	n := len(rows)
 	c.reset(n)

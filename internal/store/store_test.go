@@ -15,6 +15,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -271,53 +272,144 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // TestInsertRowsEveryColumn checks each field lands in its own column, with
-// and without a product; appendColumns lists 36 columns by position.
+// and without a product: a row with every field of event.Fields set, each to
+// a value of its own, reads back column by column (store.Columns) as it was.
 func TestInsertRowsEveryColumn(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
-	full := event.Event{
-		EventID: "e-full", SchemaVersion: 1, ReceivedAt: time.Date(2026, 11, 23, 5, 30, 1, 456_000_000, time.UTC),
-		Tenant: "tenant", DeviceID: "device", SessionID: "session", MsgID: "msg", Kind: event.KindResult,
-		CmdID: 11, CmdRef: 12, Scope: event.ScopeUser, CSP: event.CSPOffice, TargetID: "target", Node: "node",
-		LocURI: "loc", Code: -13, CodeHex: "0xhex", Win32Code: 14, CodeSpace: "space", CodeName: "name",
-		Outcome: "outcome", Category: "category", AlertType: "alert", Mark: "mark", Text: "text",
-		OriginalError: "orig", MDMReceivedAt: "mdmat", GenericAlert: "generic",
-		Product: &event.Product{Name: "pn", Version: "pv", Publisher: "pp", InstallDate: "pd", InstallPath: "pi", LastErrorDesc: "pl"},
-	}
+	full := eventtest.Full()
+	full.EventID = "e-full"
 	bare := full
 	bare.EventID, bare.Product = "e-bare", nil
 	if err := s.InsertRows(ctx, []store.Row{{Event: full, Seq: 77}, {Event: bare, Seq: 78}}); err != nil {
 		t.Fatal(err)
 	}
+	cols := store.Columns()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
 	for _, want := range []store.Row{{Event: full, Seq: 77}, {Event: bare, Seq: 78}} {
 		t.Run(want.EventID, func(t *testing.T) {
-			var got store.Row
-			var ver uint8
-			var at time.Time
-			var ms uint16
-			var p event.Product
-			err := s.Conn().QueryRow(ctx, "SELECT event_id, schema_version, received_at, received_ms, tenant, device_id, "+
-				"session_id, msg_id, kind, cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, "+
-				"code_space, code_name, outcome, category, alert_type, mark, text, original_error, mdm_received_at, "+
-				"mdm_generic_alert, product_name, product_version, product_publisher, product_install_date, "+
-				"product_install_path, product_last_error_desc, stream_seq FROM install_events WHERE event_id = ?", want.EventID).
-				Scan(&got.EventID, &ver, &at, &ms, &got.Tenant, &got.DeviceID, &got.SessionID, &got.MsgID, &got.Kind,
-					&got.CmdID, &got.CmdRef, &got.Scope, &got.CSP, &got.TargetID, &got.Node, &got.LocURI, &got.Code,
-					&got.CodeHex, &got.Win32Code, &got.CodeSpace, &got.CodeName, &got.Outcome, &got.Category,
-					&got.AlertType, &got.Mark, &got.Text, &got.OriginalError, &got.MDMReceivedAt, &got.GenericAlert,
-					&p.Name, &p.Version, &p.Publisher, &p.InstallDate, &p.InstallPath, &p.LastErrorDesc, &got.Seq)
+			dest := make([]any, len(cols))
+			for i, c := range cols {
+				dest[i] = scanTarget(t, c)
+			}
+			err := s.Conn().QueryRow(ctx, "SELECT "+strings.Join(names, ", ")+" FROM install_events WHERE event_id = ?", want.EventID).
+				Scan(dest...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.SchemaVersion = int(ver)
-			got.ReceivedAt = at.UTC().Add(time.Duration(ms) * time.Millisecond)
-			if p != (event.Product{}) {
-				got.Product = &p
+			var got store.Row
+			var at time.Time
+			var ms uint16
+			for i, c := range cols {
+				v := reflect.ValueOf(dest[i]).Elem().Interface()
+				switch c.Name {
+				case "received_at":
+					at = v.(time.Time)
+					continue
+				case "received_ms":
+					ms = v.(uint16)
+					continue
+				case "stream_seq":
+					got.Seq = v.(uint64)
+					continue
+				}
+				f := fieldOfColumn(t, c.Name)
+				if c.Type == "UInt8" {
+					v = int(v.(uint8))
+				}
+				if f.Product && v == "" {
+					continue // a row without a product holds empty strings
+				}
+				eventtest.Set(&got.Event, f, v)
 			}
+			got.ReceivedAt = at.UTC().Add(time.Duration(ms) * time.Millisecond)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("stored\n%+v %+v\nwant\n%+v %+v", got, got.Product, want, want.Product)
 			}
 		})
+	}
+}
+
+// scanTarget is a pointer to scan column c into.
+func scanTarget(t *testing.T, c store.Column) any {
+	switch c.Type {
+	case "String":
+		return new(string)
+	case "Int64":
+		return new(int64)
+	case "UInt8":
+		return new(uint8)
+	case "UInt16":
+		return new(uint16)
+	case "UInt64":
+		return new(uint64)
+	case "DateTime":
+		return new(time.Time)
+	}
+	t.Fatalf("column %s: type %s new to the test", c.Name, c.Type)
+	return nil
+}
+
+// fieldOfColumn is the field of event.Fields stored in column name.
+func fieldOfColumn(t *testing.T, name string) event.Field {
+	for _, f := range event.Fields {
+		if f.Column == name {
+			return f
+		}
+	}
+	t.Fatalf("column %s holds no field of event.Fields", name)
+	return event.Field{}
+}
+
+// TestInstallEventsColumnsMatchFields: after the migrations, install_events
+// has exactly the columns store.Columns lists (those of event.Fields and the
+// storage-only ones), with the same types. (The INSERT names its columns, so
+// their order in the table does not matter.)
+func TestInstallEventsColumnsMatchFields(t *testing.T) {
+	s := open(t)
+	rows, err := s.Conn().Query(context.Background(),
+		"SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'install_events'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []store.Column
+	for rows.Next() {
+		var c store.Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := store.Columns()
+	byName := func(cols []store.Column) map[string]string {
+		m := make(map[string]string, len(cols))
+		for _, c := range cols {
+			m[c.Name] = c.Type
+		}
+		return m
+	}
+	g, w := byName(got), byName(want)
+	for name, typ := range w {
+		if gt, ok := g[name]; !ok {
+			t.Errorf("install_events has no column %s (%s)", name, typ)
+		} else if gt != typ {
+			t.Errorf("install_events.%s is %s, event.Fields says %s", name, gt, typ)
+		}
+	}
+	for name, typ := range g {
+		if _, ok := w[name]; !ok {
+			t.Errorf("install_events.%s (%s) is neither in event.Fields nor storage-only", name, typ)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("install_events has %d columns, store.Columns %d", len(got), len(want))
 	}
 }
 

@@ -1,4 +1,17 @@
-package event
+// Package normalize builds install events (contract v1, package event) from
+// a SyncML message scanned by package syncml, by the rules of DESIGN.md
+// ("Which items become events"): generic install alerts, Results of the
+// Office and EnterpriseDesktopAppManagement CSPs, Status of their commands
+// and failing Status, with the descriptive nodes of a target as its product.
+//
+// Event ids are deterministic (a hash of tenant, device, session, message,
+// command and item), so a retried webhook yields the same ids. Build
+// allocates one string per message and, when the message names products, one
+// slice of Products; BuildTransient allocates nothing once a Builder's
+// buffers have grown, at the price of events valid only until the next
+// build. LocURIs are parsed without allocating. Encoding the events for the
+// wire is package eventjson's.
+package normalize
 
 import (
 	"bytes"
@@ -11,6 +24,7 @@ import (
 	"unsafe"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -73,7 +87,7 @@ type Builder struct {
 	// transient is set during BuildTransient: strings alias text and
 	// products live in prods, both reused by the next Build.
 	transient bool
-	prods     []Product
+	prods     []event.Product
 }
 
 // itemPath is an item's parsed LocURI and the index of its target, or -1
@@ -106,7 +120,7 @@ type target struct {
 	// first descriptive item, the anchor of an inventory event
 	cmd, item int
 	loc       []byte
-	prod      *Product // set after pass 1 when hasProduct; filled at the end of Build
+	prod      *event.Product // set after pass 1 when hasProduct; filled at the end of Build
 }
 
 // Indexes into target.product, in Product field order.
@@ -133,7 +147,7 @@ type msgContext struct {
 // inventory events of targets that reported only descriptive nodes. The
 // events own their strings and products: they stay valid for as long as
 // the caller keeps them, whatever the Builder does next.
-func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
+func (b *Builder) Build(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
 	b.transient = false
 	return b.build(msg, m, dst)
 }
@@ -148,12 +162,12 @@ func (b *Builder) Build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 // must (strings.Clone). In exchange BuildTransient allocates nothing once
 // the Builder's buffers have grown to the largest message, so steady-state
 // ingest gives the garbage collector nothing to do.
-func (b *Builder) BuildTransient(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
+func (b *Builder) BuildTransient(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
 	b.transient = true
 	return b.build(msg, m, dst)
 }
 
-func (b *Builder) build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stats) {
+func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
 	var st Stats
 	b.targets = b.targets[:0]
 	b.text = b.text[:0]
@@ -209,15 +223,15 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 
 	// Products live in one slice per message; their strings are set at the end.
 	if n := b.withProduct(); n > 0 {
-		var prods []Product
+		var prods []event.Product
 		if b.transient {
 			if cap(b.prods) < n {
-				b.prods = make([]Product, 2*n)
+				b.prods = make([]event.Product, 2*n)
 			}
 			prods = b.prods[:n]
 			clear(prods)
 		} else {
-			prods = make([]Product, n)
+			prods = make([]event.Product, n)
 		}
 		for i := range b.targets {
 			if t := &b.targets[i]; t.hasProduct {
@@ -246,7 +260,7 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []Event) ([]Event, Stat
 			continue
 		}
 		c := &msg.Commands[t.cmd]
-		e, sp := b.newEvent(&dst, KindInventory, t.cmd, t.item, c)
+		e, sp := b.newEvent(&dst, event.KindInventory, t.cmd, t.item, c)
 		e.CmdRef = atoi(c.CmdRef)
 		e.Scope, e.CSP = t.scope, t.csp
 		sp.target = i
@@ -283,7 +297,7 @@ func (b *Builder) add(s []byte) span {
 
 // resolve sets the strings of events, the events this Build appended, and of
 // their products, from one string holding the message's text.
-func (b *Builder) resolve(events []Event) {
+func (b *Builder) resolve(events []event.Event) {
 	if len(events) == 0 {
 		return
 	}
@@ -335,7 +349,7 @@ func (b *Builder) resolve(events []Event) {
 	}
 }
 
-func (b *Builder) alert(dst []Event, st *Stats, ci int, c *syncml.Command) []Event {
+func (b *Builder) alert(dst []event.Event, st *Stats, ci int, c *syncml.Command) []event.Event {
 	if len(c.Items) == 0 {
 		// Session alerts (1201 and the like) carry no install state.
 		st.Skipped++
@@ -355,7 +369,7 @@ func (b *Builder) alert(dst []Event, st *Stats, ci int, c *syncml.Command) []Eve
 			st.Skipped++
 			continue
 		}
-		e, sp := b.newEvent(&dst, KindAlert, ci, ii, c)
+		e, sp := b.newEvent(&dst, event.KindAlert, ci, ii, c)
 		b.place(e, sp, &p, -1, loc)
 		switch {
 		case install:
@@ -371,7 +385,7 @@ func (b *Builder) alert(dst []Event, st *Stats, ci int, c *syncml.Command) []Eve
 	return dst
 }
 
-func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []Event {
+func (b *Builder) results(dst []event.Event, st *Stats, ci int, c *syncml.Command) []event.Event {
 	for ii := range c.Items {
 		it := &c.Items[ii]
 		loc := itemLoc(it)
@@ -381,15 +395,15 @@ func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []E
 		p := &ip.p
 		var space codes.Space
 		switch {
-		case p.csp == CSPOffice && p.node == "Status":
+		case p.csp == event.CSPOffice && p.node == "Status":
 			space = codes.SpaceOfficeStatus
-		case p.csp == CSPOffice && p.node == "FinalStatus":
+		case p.csp == event.CSPOffice && p.node == "FinalStatus":
 			space = codes.SpaceOfficeFinal
-		case p.csp == CSPOffice && p.node == "CurrentStatus":
+		case p.csp == event.CSPOffice && p.node == "CurrentStatus":
 			space = codes.SpaceOfficeStatus
-		case p.csp == CSPMSI && p.node == "Status":
+		case p.csp == event.CSPMSI && p.node == "Status":
 			space = codes.SpaceMSIStatus
-		case p.csp == CSPMSI && p.node == "LastError":
+		case p.csp == event.CSPMSI && p.node == "LastError":
 			space = codes.SpaceWin32
 		case p.csp != "" && p.target != nil && descriptive(p.node):
 			// Taken in pass 1 as product fields: used, not skipped.
@@ -398,7 +412,7 @@ func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []E
 			st.Skipped++
 			continue
 		}
-		e, sp := b.newEvent(&dst, KindResult, ci, ii, c)
+		e, sp := b.newEvent(&dst, event.KindResult, ci, ii, c)
 		e.CmdRef = atoi(c.CmdRef)
 		b.place(e, sp, p, ip.target, loc)
 		if !b.code(e, sp, space, it.Data) && len(it.Data) > 0 {
@@ -411,7 +425,7 @@ func (b *Builder) results(dst []Event, st *Stats, ci int, c *syncml.Command) []E
 	return dst
 }
 
-func (b *Builder) status(dst []Event, st *Stats, ci int, c *syncml.Command) []Event {
+func (b *Builder) status(dst []event.Event, st *Stats, ci int, c *syncml.Command) []event.Event {
 	loc := c.TargetRef
 	if len(loc) == 0 && len(c.Items) > 0 {
 		loc = itemLoc(&c.Items[0])
@@ -421,7 +435,7 @@ func (b *Builder) status(dst []Event, st *Stats, ci int, c *syncml.Command) []Ev
 		st.Skipped++
 		return dst
 	}
-	e, sp := b.newEvent(&dst, KindStatus, ci, 0, c)
+	e, sp := b.newEvent(&dst, event.KindStatus, ci, 0, c)
 	e.CmdRef = atoi(c.CmdRef)
 	b.place(e, sp, &p, -1, loc)
 	b.code(e, sp, codes.SpaceOMADM, c.Data)
@@ -433,15 +447,15 @@ func (b *Builder) status(dst []Event, st *Stats, ci int, c *syncml.Command) []Ev
 // newEvent appends an event with the fields every event of the message
 // shares, and its id, and returns a pointer to it and to its spans. Both are
 // valid until the next newEvent.
-func (b *Builder) newEvent(dst *[]Event, kind string, ci, ii int, c *syncml.Command) (*Event, *eventSpans) {
+func (b *Builder) newEvent(dst *[]event.Event, kind string, ci, ii int, c *syncml.Command) (*event.Event, *eventSpans) {
 	x := &b.ctx
-	*dst = append(*dst, Event{
-		SchemaVersion: SchemaVersion,
+	*dst = append(*dst, event.Event{
+		SchemaVersion: event.SchemaVersion,
 		ReceivedAt:    x.received,
 		Tenant:        x.meta.Tenant,
 		Kind:          kind,
 		CmdID:         atoi(c.CmdID),
-		Scope:         ScopeDevice,
+		Scope:         event.ScopeDevice,
 		MDMReceivedAt: x.meta.MDMReceivedAt,
 		GenericAlert:  x.meta.GenericAlert,
 	})
@@ -489,6 +503,8 @@ func appendHex(dst, src []byte) []byte {
 	return dst
 }
 
+const hexDigits = "0123456789abcdef"
+
 // hexPairs holds the two hex digits of every byte.
 var hexPairs = func() (t [256]uint16) {
 	for c := range t {
@@ -533,7 +549,7 @@ func appendField[S string | []byte](dst []byte, f S) []byte {
 
 // place fills scope, CSP, target, node, LocURI and product from a LocURI
 // parsed to p, whose target has index ti when known, or -1.
-func (b *Builder) place(e *Event, sp *eventSpans, p *cspPath, ti int, loc []byte) {
+func (b *Builder) place(e *event.Event, sp *eventSpans, p *cspPath, ti int, loc []byte) {
 	sp.loc = b.add(loc)
 	if p.csp == "" {
 		return
@@ -551,7 +567,7 @@ func (b *Builder) place(e *Event, sp *eventSpans, p *cspPath, ti int, loc []byte
 
 // code fills the code fields from a result value read in space. It reports
 // false, leaving the outcome unknown, when data is not a number.
-func (b *Builder) code(e *Event, sp *eventSpans, space codes.Space, data []byte) bool {
+func (b *Builder) code(e *event.Event, sp *eventSpans, space codes.Space, data []byte) bool {
 	v, ok := codes.Parse(data)
 	if !ok {
 		e.Outcome = string(codes.Unknown)

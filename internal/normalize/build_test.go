@@ -1,4 +1,4 @@
-package event
+package normalize
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -21,7 +23,7 @@ var testMeta = Meta{
 	ReceivedAt: time.Date(2026, 11, 23, 5, 22, 6, 123_456_789, time.UTC),
 }
 
-func buildFile(t testing.TB, path string) ([]Event, Stats) {
+func buildFile(t testing.TB, path string) ([]event.Event, Stats) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -37,7 +39,7 @@ func buildFile(t testing.TB, path string) ([]Event, Stats) {
 
 // summary is the part of an event the rules of DESIGN.md decide, one line
 // per event, so the rule table below reads like the rules.
-func summary(e *Event) string {
+func summary(e *event.Event) string {
 	s := fmt.Sprintf("%s %s %s %s %s %d %s %s", e.Kind, e.Scope, csp(e.CSP), orDash(e.TargetID), orDash(e.Node), e.Code, orDash(e.CodeSpace), e.Outcome)
 	if e.Category != "" && e.Outcome != "failed" {
 		s += " " + e.Category
@@ -59,9 +61,9 @@ func summary(e *Event) string {
 
 func csp(s string) string {
 	switch s {
-	case CSPOffice:
+	case event.CSPOffice:
 		return "office"
-	case CSPMSI:
+	case event.CSPMSI:
 		return "msi"
 	}
 	return "-"
@@ -158,7 +160,7 @@ func TestGolden(t *testing.T) {
 			events, _ := buildFile(t, f)
 			var out []byte
 			for i := range events {
-				out = events[i].AppendJSON(out)
+				out = eventjson.AppendJSON(out, &events[i])
 				out = append(out, '\n')
 			}
 			golden := strings.TrimSuffix(f, ".xml") + ".golden.jsonl"

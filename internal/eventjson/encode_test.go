@@ -1,4 +1,4 @@
-package event
+package eventjson
 
 import (
 	"bytes"
@@ -10,53 +10,26 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-)
+	"unsafe"
 
-func sampleEvent() Event {
-	return Event{
-		EventID:       "0123456789abcdef0123456789abcdef",
-		SchemaVersion: 1,
-		ReceivedAt:    time.Date(2026, 11, 23, 5, 22, 6, 120_000_000, time.UTC),
-		Tenant:        "contoso",
-		DeviceID:      "DESKTOP-1",
-		SessionID:     "1A",
-		MsgID:         "2",
-		Kind:          KindAlert,
-		CmdID:         4,
-		Scope:         ScopeDevice,
-		CSP:           CSPMSI,
-		TargetID:      "AF9257BA-6BBD-4624-AA9B-0182D50292C3",
-		Node:          "DownloadInstall",
-		LocURI:        "./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/{AF9257BA-6BBD-4624-AA9B-0182D50292C3}/DownloadInstall",
-		Code:          -2147023293,
-		CodeHex:       "0x80070643",
-		Win32Code:     1603,
-		CodeSpace:     "hresult",
-		CodeName:      "ERROR_INSTALL_FAILURE",
-		Outcome:       "failed",
-		Category:      "prerequisite",
-		AlertType:     InstallAlertType,
-		Mark:          "critical",
-		OriginalError: "0x86000002",
-		GenericAlert:  "1",
-		Product:       &Product{Name: "Orca <x> & \"y\"", Version: "5.0"},
-	}
-}
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/event/eventtest"
+)
 
 // TestAppendJSONDecodes checks the contract that matters to consumers: what
 // AppendJSON writes, encoding/json reads back as the same event.
 func TestAppendJSONDecodes(t *testing.T) {
-	weird := sampleEvent()
+	weird := eventtest.Sample()
 	weird.Text = "tab\there \"q\" back\\slash \x01 \u2028 \u2029 <html> é \xff end"
-	weird.Product = &Product{LastErrorDesc: "only this"}
-	empty := Event{ReceivedAt: time.Unix(0, 0).UTC()}
-	for name, e := range map[string]Event{"full": sampleEvent(), "weird": weird, "empty": empty} {
+	weird.Product = &event.Product{LastErrorDesc: "only this"}
+	empty := event.Event{ReceivedAt: time.Unix(0, 0).UTC()}
+	for name, e := range map[string]event.Event{"full": eventtest.Sample(), "weird": weird, "empty": empty} {
 		t.Run(name, func(t *testing.T) {
-			out := e.AppendJSON(nil)
+			out := AppendJSON(nil, &e)
 			if !json.Valid(out) {
 				t.Fatalf("invalid JSON: %s", out)
 			}
-			var got Event
+			var got event.Event
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatal(err)
 			}
@@ -73,50 +46,29 @@ func TestAppendJSONDecodes(t *testing.T) {
 // encoding/json, whose only difference is the fixed milliseconds of
 // received_at.
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	e := sampleEvent()
+	e := eventtest.Sample()
 	e.ReceivedAt = time.Date(2026, 11, 23, 5, 22, 6, 123_000_000, time.UTC)
 	e.Text = "a\x00b\x1f<>&\u2028\xfe"
 	want, err := json.Marshal(&e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.AppendJSON(nil); !bytes.Equal(got, want) {
+	if got := AppendJSON(nil, &e); !bytes.Equal(got, want) {
 		t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", got, want)
 	}
 }
 
 func TestReceivedAtMilliseconds(t *testing.T) {
-	e := Event{ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))}
-	out := string(e.AppendJSON(nil))
+	e := event.Event{ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))}
+	out := string(AppendJSON(nil, &e))
 	if !strings.Contains(out, `"received_at":"2026-01-02T02:04:05.000Z"`) {
 		t.Fatalf("received_at not UTC with milliseconds: %s", out)
 	}
 }
 
-func TestAppendSubject(t *testing.T) {
-	tests := []struct {
-		tenant, csp, outcome, want string
-	}{
-		{"contoso", CSPOffice, "failed", "cspwatch.install.contoso.office.failed"},
-		{"contoso", CSPMSI, "in_progress", "cspwatch.install.contoso.msi.in_progress"},
-		{"contoso", "", "failed", "cspwatch.install.contoso.none.failed"},
-		{"a.b *>c", CSPMSI, "succeeded", "cspwatch.install.a_b___c.msi.succeeded"},
-		{"", CSPMSI, "", "cspwatch.install._.msi._"},
-		{"tenant-é", CSPMSI, "x", "cspwatch.install.tenant-__.msi.x"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.want, func(t *testing.T) {
-			e := Event{Tenant: tc.tenant, CSP: tc.csp, Outcome: tc.outcome}
-			if got := string(e.AppendSubject(nil)); got != tc.want {
-				t.Fatalf("AppendSubject = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestDecode(t *testing.T) {
-	good := sampleEvent()
-	valid := good.AppendJSON(nil)
+	good := eventtest.Sample()
+	valid := AppendJSON(nil, &good)
 	if e, err := Decode(valid); err != nil || e.EventID != good.EventID || !e.ReceivedAt.Equal(good.ReceivedAt) {
 		t.Fatalf("Decode(valid) = %+v, %v", e, err)
 	}
@@ -143,17 +95,17 @@ func TestDecode(t *testing.T) {
 }
 
 func BenchmarkAppendJSON(b *testing.B) {
-	e := sampleEvent()
-	buf := e.AppendJSON(nil)
+	e := eventtest.Sample()
+	buf := AppendJSON(nil, &e)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = e.AppendJSON(buf[:0])
+		buf = AppendJSON(buf[:0], &e)
 	}
 }
 
 func BenchmarkEncodingJSONMarshal(b *testing.B) {
-	e := sampleEvent()
+	e := eventtest.Sample()
 	buf, _ := json.Marshal(&e)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
@@ -206,7 +158,7 @@ func TestAppendTime(t *testing.T) {
 	for _, tm := range times {
 		for _, z := range zones {
 			tm := tm.In(z)
-			want := tm.UTC().AppendFormat(nil, TimeLayout)
+			want := tm.UTC().AppendFormat(nil, event.TimeLayout)
 			if got := appendTime(nil, tm); !bytes.Equal(got, want) {
 				t.Errorf("%v: appendTime %s, AppendFormat %s", tm, got, want)
 			}
@@ -235,6 +187,67 @@ func TestNeedsEscapeWords(t *testing.T) {
 		}
 		if got := needsEscape(binary.LittleEndian.Uint64(w[:])); got != want {
 			t.Fatalf("needsEscape(%q) = %v, want %v", w, got, want)
+		}
+	}
+}
+
+// TestEncoderSharedFields: the Encoder rewrites the shared fields whenever
+// one of them changes, also when a string keeps its address but not its
+// bytes, as the strings of normalize.Builder.BuildTransient do.
+func TestEncoderSharedFields(t *testing.T) {
+	device := []byte("DEVICE-1")
+	name := []byte("Orca")
+	base := eventtest.Sample()
+	base.DeviceID = unsafe.String(&device[0], len(device))
+	base.Product = &event.Product{Name: unsafe.String(&name[0], len(name)), Version: "5.0"}
+	changes := []func(e *event.Event){
+		func(e *event.Event) {},
+		func(e *event.Event) { e.EventID = "other" },
+		func(e *event.Event) { copy(device, "DEVICE-2") },
+		func(e *event.Event) { e.Tenant = "fabrikam" },
+		func(e *event.Event) { e.SessionID = "1B" },
+		func(e *event.Event) { e.MsgID = "3" },
+		func(e *event.Event) { e.SchemaVersion = 2 },
+		func(e *event.Event) { e.ReceivedAt = e.ReceivedAt.Add(time.Millisecond) },
+		func(e *event.Event) { e.ReceivedAt = e.ReceivedAt.In(time.FixedZone("x", 3600)) },
+		func(e *event.Event) { e.ReceivedAt = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) },
+		// The boundaries between the shared strings move, their concatenation stays.
+		func(e *event.Event) { e.Tenant, e.DeviceID = "contosoD", "EVICE-2" },
+		func(e *event.Event) { e.SessionID, e.MsgID = "1", "B3" },
+		func(e *event.Event) { e.Tenant = "<&>\u2028" },
+		func(e *event.Event) { copy(name, "Orcb") },
+		func(e *event.Event) { e.Product = &event.Product{Name: e.Product.Name, Version: e.Product.Version} },
+		func(e *event.Event) { e.Product.Version = "5.0 & <later>" },
+		func(e *event.Event) { e.Product.Name, e.Product.Version = "Orcb5", ".0 & <later>" },
+		func(e *event.Event) { e.Product.Publisher = "Microsoft" },
+		func(e *event.Event) { e.Product.InstallDate = "20261122" },
+		func(e *event.Event) { e.Product.InstallPath = `C:\Program Files\Orca` },
+		func(e *event.Event) { e.Product.LastErrorDesc = "none" },
+		// Each field once more, keeping every length.
+		func(e *event.Event) { e.Product.Name = "Orcc5" },
+		func(e *event.Event) { e.Product.Version = ".1 & <later>" },
+		func(e *event.Event) { e.Product.Publisher = "Microsofu" },
+		func(e *event.Event) { e.Product.InstallDate = "20261123" },
+		func(e *event.Event) { e.Product.InstallPath = `C:\Program Files\Orcb` },
+		func(e *event.Event) { e.Product.LastErrorDesc = "nonf" },
+		func(e *event.Event) { e.Tenant = "fabrikan" },
+		func(e *event.Event) { e.SessionID = "1C" },
+		func(e *event.Event) { e.MsgID = "4" },
+		func(e *event.Event) { e.Product = nil },
+		func(e *event.Event) { e.Product = &event.Product{} },
+		func(e *event.Event) { e.Product = &event.Product{LastErrorDesc: "none"} },
+		func(e *event.Event) { *e = event.Event{} },
+	}
+	var enc Encoder
+	e := base
+	for i, change := range changes {
+		change(&e)
+		for range 2 {
+			got := enc.AppendJSON([]byte("prefix"), &e)
+			want := AppendJSON([]byte("prefix"), &e)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("change %d: Encoder wrote\n%s\nAppendJSON\n%s", i, got, want)
+			}
 		}
 	}
 }

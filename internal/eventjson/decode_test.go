@@ -1,4 +1,4 @@
-package event
+package eventjson
 
 import (
 	"bufio"
@@ -12,17 +12,20 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 )
 
 // decodeStd is the reference: encoding/json plus the contract's checks, as
 // Decode was before it had its own parser.
-func decodeStd(data []byte) (Event, error) {
-	var e Event
+func decodeStd(data []byte) (event.Event, error) {
+	var e event.Event
 	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return event.Event{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := validate(&e); err != nil {
-		return Event{}, err
+		return event.Event{}, err
 	}
 	e.ReceivedAt = e.ReceivedAt.UTC()
 	return e, nil
@@ -31,7 +34,7 @@ func decodeStd(data []byte) (Event, error) {
 // checkAgrees fails unless Decode and decodeStd agree on data: both reject
 // it, or both accept it with equal events. Where encoding/json parses the
 // input and only the contract's checks reject it, the errors are the same.
-func checkAgrees(t *testing.T, data []byte) (Event, error) {
+func checkAgrees(t *testing.T, data []byte) (event.Event, error) {
 	t.Helper()
 	want, wantErr := decodeStd(data)
 	got, err := Decode(data)
@@ -42,10 +45,10 @@ func checkAgrees(t *testing.T, data []byte) (Event, error) {
 		if !errors.Is(err, ErrInvalid) {
 			t.Fatalf("input %q: error %v does not wrap ErrInvalid", data, err)
 		}
-		if !reflect.DeepEqual(got, Event{}) {
+		if !reflect.DeepEqual(got, event.Event{}) {
 			t.Fatalf("input %q: Decode returned %+v with its error", data, got)
 		}
-		var e Event
+		var e event.Event
 		if json.Unmarshal(data, &e) == nil && err.Error() != wantErr.Error() {
 			t.Fatalf("input %q: validation error %q, encoding/json path says %q", data, err, wantErr)
 		}
@@ -57,10 +60,14 @@ func checkAgrees(t *testing.T, data []byte) (Event, error) {
 	return got, nil
 }
 
+// goldens are the goldens of package normalize: every shape of event its
+// rules give, as AppendJSON writes them.
+const goldens = "../normalize/testdata/*.golden.jsonl"
+
 // goldenEvents returns every line of the event goldens.
 func goldenEvents(t testing.TB) [][]byte {
 	t.Helper()
-	files, err := filepath.Glob("testdata/*.golden.jsonl")
+	files, err := filepath.Glob(goldens)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no goldens: %v", err)
 	}
@@ -100,9 +107,9 @@ func TestDecodeGoldensMatchEncodingJSON(t *testing.T) {
 const minimal = `"event_id":"e1","schema_version":1,"received_at":"2026-11-23T05:22:06.123Z","tenant":"t","device_id":"d","kind":"alert"`
 
 func TestDecodeMatchesEncodingJSON(t *testing.T) {
-	full := sampleEvent()
+	full := eventtest.Sample()
 	full.Text = "tab\there \"q\" back\\slash \x01 \u2028 <html> é \xff end"
-	fullJSON := string(full.AppendJSON(nil))
+	fullJSON := string(AppendJSON(nil, &full))
 	obj := func(extra string) string { return "{" + minimal + extra + "}" }
 	deep := func(n int) string {
 		return obj(`,"x":` + strings.Repeat("[", n) + strings.Repeat("]", n))
@@ -253,7 +260,7 @@ func TestDecodeErrors(t *testing.T) {
 func TestDecoderReuse(t *testing.T) {
 	var d Decoder
 	lines := goldenEvents(t)
-	got := make([]Event, len(lines))
+	got := make([]event.Event, len(lines))
 	for round := range 2 {
 		for i, line := range lines {
 			if err := d.DecodeInto(line, &got[i]); err != nil {
@@ -261,7 +268,7 @@ func TestDecoderReuse(t *testing.T) {
 			}
 			if round == 0 && i%3 == 0 {
 				// An invalid event in between must leave nothing behind.
-				var bad Event
+				var bad event.Event
 				if err := d.DecodeInto([]byte(`{"text":"zzz","product":{"name":"zzz"},"schema_version":9}`), &bad); err == nil {
 					t.Fatal("accepted an invalid event")
 				}
@@ -283,18 +290,18 @@ func TestDecoderReuse(t *testing.T) {
 // intern table knows a fleet's repeated values, an event costs one
 // allocation, two with a product.
 func TestDecoderAllocations(t *testing.T) {
-	withProduct := sampleEvent()
-	without := sampleEvent()
+	withProduct := eventtest.Sample()
+	without := eventtest.Sample()
 	without.Product = nil
 	for _, tc := range []struct {
 		name string
-		e    Event
+		e    event.Event
 		max  float64
 	}{{"with product", withProduct, 2}, {"without product", without, 1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := tc.e.AppendJSON(nil)
+			data := AppendJSON(nil, &tc.e)
 			var d Decoder
-			var e Event
+			var e event.Event
 			if got := testing.AllocsPerRun(100, func() {
 				if err := d.DecodeInto(data, &e); err != nil {
 					t.Fatal(err)
@@ -310,11 +317,11 @@ func TestDecoderAllocations(t *testing.T) {
 // the table past internMax, and interned values are shared.
 func TestDecoderInternBounded(t *testing.T) {
 	var d Decoder
-	e := sampleEvent()
+	e := eventtest.Sample()
 	for i := range 3 * internMax {
 		e.Tenant = fmt.Sprintf("tenant-%d", i)
-		var got Event
-		if err := d.DecodeInto(e.AppendJSON(nil), &got); err != nil {
+		var got event.Event
+		if err := d.DecodeInto(AppendJSON(nil, &e), &got); err != nil {
 			t.Fatal(err)
 		}
 		if got.Tenant != e.Tenant {
@@ -324,12 +331,12 @@ func TestDecoderInternBounded(t *testing.T) {
 			t.Fatalf("intern table holds %d values, bound %d", len(d.intern), internMax)
 		}
 	}
-	var one, two Event
+	var one, two event.Event
 	e.Tenant = "contoso"
-	if err := d.DecodeInto(e.AppendJSON(nil), &one); err != nil {
+	if err := d.DecodeInto(AppendJSON(nil, &e), &one); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.DecodeInto(e.AppendJSON(nil), &two); err != nil {
+	if err := d.DecodeInto(AppendJSON(nil, &e), &two); err != nil {
 		t.Fatal(err)
 	}
 	if unsafe.StringData(one.CodeName) != unsafe.StringData(two.CodeName) || unsafe.StringData(one.Tenant) != unsafe.StringData(two.Tenant) {
@@ -363,7 +370,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.Run("decoder", func(b *testing.B) {
 		var d Decoder
-		var e Event
+		var e event.Event
 		run(b, func(data []byte) error { return d.DecodeInto(data, &e) })
 	})
 	b.Run("Decode", func(b *testing.B) {

@@ -1,6 +1,6 @@
 //go:build race
 
-package event
+package normalize
 
 // raceEnabled: the race detector changes what allocates (it keeps the
 // compiler from folding append(b, make(...)...) in the standard library).

@@ -1,17 +1,19 @@
-package event
+package normalize
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/cspwatch/cspwatch/internal/event"
 )
 
 // cspPath is what a LocURI says about an install: which CSP, which target,
 // which node. All fields are either constants or slices of the LocURI, so
 // parsing one allocates nothing.
 type cspPath struct {
-	scope string // ScopeDevice or ScopeUser
-	csp   string // CSPOffice, CSPMSI, or "" when the LocURI is not under a supported CSP
+	scope string // event.ScopeDevice or event.ScopeUser
+	csp   string // event.CSPOffice, event.CSPMSI, or "" when the LocURI is not under a supported CSP
 	// target is the raw target segment (Office installation id, MSI ProductID
 	// or upgrade code) as sent: possibly percent-encoded and braced.
 	target []byte
@@ -50,12 +52,12 @@ func parsePathTo(p *cspPath, loc []byte) {
 	loc = bytes.TrimPrefix(loc, dotSlash)
 	loc = bytes.TrimPrefix(loc, slash)
 	seg, rest := next(loc)
-	scope := ScopeDevice
+	scope := event.ScopeDevice
 	switch {
 	case eqFold(seg, "Device"):
 		seg, rest = next(rest)
 	case eqFold(seg, "User"):
-		scope = ScopeUser
+		scope = event.ScopeUser
 		seg, rest = next(rest)
 	}
 	if !eqFold(seg, "Vendor") {
@@ -75,11 +77,11 @@ func parseCSP(p *cspPath, rest []byte) {
 	// The canonical spelling down to the target skips three segments at once.
 	switch {
 	case bytes.HasPrefix(rest, msiPrefix):
-		p.csp = CSPMSI
+		p.csp = event.CSPMSI
 		parseMSITarget(p, rest[len(msiPrefix):])
 		return
 	case bytes.HasPrefix(rest, officePrefix):
-		p.csp = CSPOffice
+		p.csp = event.CSPOffice
 		parseOfficeTarget(p, rest[len(officePrefix):])
 		return
 	}
@@ -100,9 +102,9 @@ var canonicalRoots = [...]struct {
 	prefix []byte
 	scope  string
 }{
-	{[]byte("./Device/Vendor/MSFT/"), ScopeDevice},
-	{[]byte("./Vendor/MSFT/"), ScopeDevice},
-	{[]byte("./User/Vendor/MSFT/"), ScopeUser},
+	{[]byte("./Device/Vendor/MSFT/"), event.ScopeDevice},
+	{[]byte("./Vendor/MSFT/"), event.ScopeDevice},
+	{[]byte("./User/Vendor/MSFT/"), event.ScopeUser},
 }
 
 var (
@@ -111,7 +113,7 @@ var (
 )
 
 func parseOffice(p *cspPath, rest []byte) {
-	p.csp = CSPOffice
+	p.csp = event.CSPOffice
 	seg, rest := next(rest)
 	if !eqFold(seg, "Installation") {
 		// The CSP root or an unknown child: under the CSP but no install node.
@@ -154,7 +156,7 @@ var msiNodes = [...]string{
 }
 
 func parseMSI(p *cspPath, rest []byte) {
-	p.csp = CSPMSI
+	p.csp = event.CSPMSI
 	seg, rest := next(rest)
 	if !eqFold(seg, "MSI") {
 		return

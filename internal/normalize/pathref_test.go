@@ -1,4 +1,4 @@
-package event
+package normalize
 
 // This file keeps the LocURI parsing of commit e41c9f7, plain and slow, as the
 // reference the fast one in path.go must agree with (FuzzPathReference). The
@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cspwatch/cspwatch/internal/event"
 )
 
 // refParsePath reads a LocURI such as ./Device/Vendor/MSFT/Office/Installation/{id}/Status,
@@ -22,21 +24,21 @@ func refParsePath(loc []byte) (p cspPath) {
 	// Most devices spell the root as the CSP references do.
 	switch {
 	case bytes.HasPrefix(loc, refDeviceRoot):
-		return refParseCSP(cspPath{scope: ScopeDevice}, loc[len(refDeviceRoot):])
+		return refParseCSP(cspPath{scope: event.ScopeDevice}, loc[len(refDeviceRoot):])
 	case bytes.HasPrefix(loc, refVendorRoot):
-		return refParseCSP(cspPath{scope: ScopeDevice}, loc[len(refVendorRoot):])
+		return refParseCSP(cspPath{scope: event.ScopeDevice}, loc[len(refVendorRoot):])
 	case bytes.HasPrefix(loc, refUserRoot):
-		return refParseCSP(cspPath{scope: ScopeUser}, loc[len(refUserRoot):])
+		return refParseCSP(cspPath{scope: event.ScopeUser}, loc[len(refUserRoot):])
 	}
 	loc = bytes.TrimPrefix(loc, dotSlash)
 	loc = bytes.TrimPrefix(loc, slash)
 	seg, rest := refNext(loc)
-	p.scope = ScopeDevice
+	p.scope = event.ScopeDevice
 	switch {
 	case eqFold(seg, "Device"):
 		seg, rest = refNext(rest)
 	case eqFold(seg, "User"):
-		p.scope = ScopeUser
+		p.scope = event.ScopeUser
 		seg, rest = refNext(rest)
 	}
 	if !eqFold(seg, "Vendor") {
@@ -67,7 +69,7 @@ func refParseCSP(p cspPath, rest []byte) cspPath {
 }
 
 func refParseOffice(p cspPath, rest []byte) cspPath {
-	p.csp = CSPOffice
+	p.csp = event.CSPOffice
 	seg, rest := refNext(rest)
 	if !eqFold(seg, "Installation") {
 		// The CSP root or an unknown child: under the CSP but no install node.
@@ -106,7 +108,7 @@ var refMsiNodes = [...]string{
 }
 
 func refParseMSI(p cspPath, rest []byte) cspPath {
-	p.csp = CSPMSI
+	p.csp = event.CSPMSI
 	seg, rest := refNext(rest)
 	if !eqFold(seg, "MSI") {
 		return p

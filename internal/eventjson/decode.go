@@ -1,4 +1,4 @@
-package event
+package eventjson
 
 import (
 	"encoding/binary"
@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/event"
 )
 
 // Decode parses one contract-v1 JSON event and checks it: malformed JSON, a
@@ -20,8 +21,8 @@ import (
 // into an Event, with the same result (see Decoder); it allocates one string
 // for the fields that are not interned and one Product when the event has
 // one.
-func Decode(data []byte) (Event, error) {
-	var e Event
+func Decode(data []byte) (event.Event, error) {
+	var e event.Event
 	err := DecodeInto(data, &e)
 	return e, err
 }
@@ -29,12 +30,16 @@ func Decode(data []byte) (Event, error) {
 // DecodeInto is Decode into *e, which it overwrites: on error *e is the zero
 // Event. It borrows a Decoder from a pool; a goroutine decoding many events
 // is better served by a Decoder of its own.
-func DecodeInto(data []byte, e *Event) error {
+func DecodeInto(data []byte, e *event.Event) error {
 	d := decoderPool.Get().(*Decoder)
 	err := d.DecodeInto(data, e)
 	decoderPool.Put(d)
 	return err
 }
+
+// ErrInvalid marks an event that decodes but breaks the contract; such a
+// message will never become valid, so consumers dead-letter it.
+var ErrInvalid = errors.New("invalid event")
 
 var decoderPool = sync.Pool{New: func() any { return new(Decoder) }}
 
@@ -88,8 +93,11 @@ const (
 
 // internSeed are values known in advance, so the table starts useful.
 var internSeed = []string{
-	KindAlert, KindResult, KindStatus, KindInventory,
-	ScopeDevice, ScopeUser, CSPOffice, CSPMSI, InstallAlertType,
+	event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory,
+	event.ScopeDevice, event.ScopeUser, event.CSPOffice, event.CSPMSI,
+	// normalize.InstallAlertType, which this package cannot import without
+	// internal/syncml (TestInternSeed keeps the two equal).
+	"com.microsoft.mdm.win32csp_install",
 	string(codes.SpaceOfficeStatus), string(codes.SpaceOfficeFinal), string(codes.SpaceMSIStatus),
 	string(codes.SpaceWin32), string(codes.SpaceHRESULT), string(codes.SpaceOMADM),
 	string(codes.Succeeded), string(codes.Failed), string(codes.InProgress), string(codes.Pending),
@@ -158,7 +166,7 @@ var interned = [numStrFields]bool{
 	sProductInstallDate: true, sProductInstallPath: true, sProductLastErrorDesc: true,
 }
 
-func (e *Event) strField(f int) *string {
+func strField(e *event.Event, f int) *string {
 	switch f {
 	case sEventID:
 		return &e.EventID
@@ -220,7 +228,7 @@ func (e *Event) strField(f int) *string {
 	case sProductLastErrorDesc:
 		return &p.LastErrorDesc
 	}
-	panic("event: no string field " + strconv.Itoa(f))
+	panic("eventjson: no string field " + strconv.Itoa(f))
 }
 
 // eventField maps a lower-case key to its field.
@@ -358,14 +366,14 @@ func foldRune(r rune) rune {
 
 // DecodeInto decodes data into *e, which it overwrites, and checks it as
 // Decode does; on error *e is the zero Event.
-func (d *Decoder) DecodeInto(data []byte, e *Event) error {
-	*e = Event{}
+func (d *Decoder) DecodeInto(data []byte, e *event.Event) error {
+	*e = event.Event{}
 	if err := d.decode(data, e); err != nil {
-		*e = Event{}
+		*e = event.Event{}
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := validate(e); err != nil {
-		*e = Event{}
+		*e = event.Event{}
 		return err
 	}
 	e.ReceivedAt = e.ReceivedAt.UTC()
@@ -373,17 +381,17 @@ func (d *Decoder) DecodeInto(data []byte, e *Event) error {
 }
 
 // validate applies the contract's checks to a decoded event.
-func validate(e *Event) error {
+func validate(e *event.Event) error {
 	switch {
-	case e.SchemaVersion != SchemaVersion:
-		return fmt.Errorf("%w: schema_version %d, want %d", ErrInvalid, e.SchemaVersion, SchemaVersion)
+	case e.SchemaVersion != event.SchemaVersion:
+		return fmt.Errorf("%w: schema_version %d, want %d", ErrInvalid, e.SchemaVersion, event.SchemaVersion)
 	case e.EventID == "":
 		return fmt.Errorf("%w: no event_id", ErrInvalid)
 	case e.Tenant == "":
 		return fmt.Errorf("%w: no tenant", ErrInvalid)
 	case e.DeviceID == "":
 		return fmt.Errorf("%w: no device_id", ErrInvalid)
-	case e.Kind != KindAlert && e.Kind != KindResult && e.Kind != KindStatus && e.Kind != KindInventory:
+	case e.Kind != event.KindAlert && e.Kind != event.KindResult && e.Kind != event.KindStatus && e.Kind != event.KindInventory:
 		return fmt.Errorf("%w: kind %q", ErrInvalid, e.Kind)
 	case e.ReceivedAt.IsZero():
 		return fmt.Errorf("%w: no received_at", ErrInvalid)
@@ -421,7 +429,7 @@ func (e *typeError) Error() string {
 	return "json: value at offset " + strconv.Itoa(e.off) + " is not " + e.want
 }
 
-func (d *Decoder) decode(data []byte, e *Event) error {
+func (d *Decoder) decode(data []byte, e *event.Event) error {
 	d.arena = d.arena[:0]
 	d.slots = [numStrFields]slot{}
 	d.anySet = false
@@ -456,7 +464,7 @@ func (d *Decoder) decode(data []byte, e *Event) error {
 		s := string(d.arena)
 		for f := range d.slots {
 			if sl := d.slots[f]; sl.set {
-				*e.strField(f) = s[sl.off:sl.end]
+				*strField(e, f) = s[sl.off:sl.end]
 			}
 		}
 	}
@@ -466,7 +474,7 @@ func (d *Decoder) decode(data []byte, e *Event) error {
 // object decodes the object at data[i] (a '{') into e, or into e.Product
 // when product is set, and returns the offset after it. depth is the
 // object's nesting depth, 1 for the event.
-func (d *Decoder) object(data []byte, i, depth int, e *Event, product bool) (int, error) {
+func (d *Decoder) object(data []byte, i, depth int, e *event.Event, product bool) (int, error) {
 	fields := eventField
 	if product {
 		fields = productField
@@ -516,7 +524,7 @@ func (d *Decoder) object(data []byte, i, depth int, e *Event, product bool) (int
 
 // value decodes the value at data[i] into field f and returns the offset
 // after it.
-func (d *Decoder) value(data []byte, i, depth int, e *Event, f int) (int, error) {
+func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, error) {
 	c := data[i]
 	if c == 'n' {
 		// null leaves a field as it is, except that it takes the product away.
@@ -556,7 +564,7 @@ func (d *Decoder) value(data []byte, i, depth int, e *Event, f int) (int, error)
 			break
 		}
 		if e.Product == nil {
-			e.Product = new(Product)
+			e.Product = new(event.Product)
 		}
 		return d.object(data, i, depth+1, e, true)
 	default: // the integers
@@ -591,7 +599,7 @@ func (d *Decoder) value(data []byte, i, depth int, e *Event, f int) (int, error)
 }
 
 // stringValue decodes the string at data[i] into string field f.
-func (d *Decoder) stringValue(data []byte, i int, e *Event, f int) (int, error) {
+func (d *Decoder) stringValue(data []byte, i int, e *event.Event, f int) (int, error) {
 	end, esc, err := scanString(data, i)
 	if err != nil {
 		return 0, err
@@ -614,7 +622,7 @@ func (d *Decoder) stringValue(data []byte, i int, e *Event, f int) (int, error) 
 			}
 			d.last[f] = s
 		}
-		*e.strField(f) = s
+		*strField(e, f) = s
 		d.slots[f].set = false
 		return end, nil
 	}
@@ -967,4 +975,16 @@ func skipValue(data []byte, i, depth int) (int, error) {
 		}
 		return 0, errAt(data, i, "looking for beginning of value")
 	}
+}
+
+// hexDigit marks the bytes isHex accepts.
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isHex(c byte) bool {
+	return hexDigit[c]
 }

@@ -1,10 +1,12 @@
-package event
+package normalize
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 	"github.com/cspwatch/cspwatch/internal/syncml/syncmltest"
 )
@@ -38,11 +40,11 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	for _, tc := range []struct {
 		name  string
-		build func(*Builder, *syncml.Message, Meta, []Event) ([]Event, Stats)
+		build func(*Builder, *syncml.Message, Meta, []event.Event) ([]event.Event, Stats)
 	}{{"Owned", (*Builder).Build}, {"Transient", (*Builder).BuildTransient}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var bl Builder
-			var events []Event
+			var events []event.Event
 			b.SetBytes(total)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -73,8 +75,8 @@ func BenchmarkPipeline(b *testing.B) {
 func pipeline(b *testing.B, msgs [][]byte, total int64) {
 	sc := syncml.NewScanner(syncml.DefaultLimits)
 	var bl Builder
-	var enc Encoder
-	var events []Event
+	var enc eventjson.Encoder
+	var events []event.Event
 	var buf, subj []byte
 	var n int
 	b.SetBytes(total)
@@ -100,45 +102,6 @@ func pipeline(b *testing.B, msgs [][]byte, total int64) {
 	b.ReportMetric(float64(n), "events/op")
 }
 
-// BenchmarkEncode measures the JSON encoding and subjects of the corpus's
-// events alone; bytes are those of the messages, as in the others. Event
-// encodes with Event.AppendJSON, Encoder with an Encoder, as ingest does.
-func BenchmarkEncode(b *testing.B) {
-	msgs, total := benchCorpus(b)
-	var bl Builder
-	var events []Event
-	for _, m := range msgs {
-		msg, err := syncml.Parse(m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		events, _ = bl.Build(msg, testMeta, events)
-	}
-	b.Run("Event", func(b *testing.B) {
-		var buf, subj []byte
-		b.SetBytes(total)
-		b.ReportAllocs()
-		for b.Loop() {
-			for i := range events {
-				buf = events[i].AppendJSON(buf[:0])
-				subj = events[i].AppendSubject(subj[:0])
-			}
-		}
-	})
-	b.Run("Encoder", func(b *testing.B) {
-		var enc Encoder
-		var buf, subj []byte
-		b.SetBytes(total)
-		b.ReportAllocs()
-		for b.Loop() {
-			for i := range events {
-				buf = enc.AppendJSON(buf[:0], &events[i])
-				subj = events[i].AppendSubject(subj[:0])
-			}
-		}
-	})
-}
-
 // BenchmarkNormalise is the pipeline without the scanner: BuildTransient,
 // the Encoder and subjects over the realistic corpus, scanned beforehand, so
 // that this package's share of the pipeline can be measured alone.
@@ -153,8 +116,8 @@ func BenchmarkNormalise(b *testing.B) {
 		}
 	}
 	var bl Builder
-	var enc Encoder
-	var events []Event
+	var enc eventjson.Encoder
+	var events []event.Event
 	var buf, subj []byte
 	b.SetBytes(syncmltest.Bytes(msgs))
 	b.ReportAllocs()

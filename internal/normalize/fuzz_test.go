@@ -1,4 +1,4 @@
-package event
+package normalize
 
 import (
 	"bytes"
@@ -7,39 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
-
-// FuzzDecode: Decode never panics, agrees with encoding/json on every
-// input (both reject it, or both accept it with equal events), and what it
-// accepts re-encodes to an event that decodes to the same value.
-func FuzzDecode(f *testing.F) {
-	e := sampleEvent()
-	f.Add(e.AppendJSON(nil))
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"schema_version":1,"event_id":"x","tenant":"t","device_id":"d","kind":"alert","received_at":"2026-01-01T00:00:00Z"}`))
-	f.Add([]byte(`{"Schema_Version":1,"event_id":"\u0078","\u212aind":"alert","tenant":"t\ud83d\ude00","device_id":"d\ud800","received_at":"2026-01-01T00:00:00Z","x":[1e5,{"y":null}],"product":{"name":null},"product":{}}`))
-	for _, line := range goldenEvents(f) {
-		f.Add(line)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := checkAgrees(t, data)
-		if err != nil {
-			return
-		}
-		again, err := Decode(e.AppendJSON(nil))
-		if err != nil {
-			t.Fatalf("re-encoded event does not decode: %v", err)
-		}
-		// received_at is written with milliseconds.
-		e.ReceivedAt = e.ReceivedAt.Truncate(time.Millisecond)
-		if !reflect.DeepEqual(again, e) {
-			t.Fatalf("round trip changed the event:\n%+v\n%+v", again, e)
-		}
-	})
-}
 
 // FuzzBuild: whatever message the scanner accepts, Build never panics, every
 // event has an id and an outcome, and its JSON is valid; BuildTransient
@@ -55,8 +27,8 @@ func FuzzBuild(f *testing.F) {
 	}
 	sc := syncml.NewScanner(syncml.DefaultLimits)
 	var b, bt Builder
-	var enc Encoder
-	var transient []Event
+	var enc eventjson.Encoder
+	var transient []event.Event
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msg, err := sc.Parse(data)
 		if err != nil {
@@ -76,8 +48,8 @@ func FuzzBuild(f *testing.F) {
 			if len(e.EventID) != 32 || e.Outcome == "" || e.Kind == "" {
 				t.Fatalf("incomplete event %+v", e)
 			}
-			line := e.AppendJSON(nil)
-			if _, err := Decode(line); err != nil {
+			line := eventjson.AppendJSON(nil, e)
+			if _, err := eventjson.Decode(line); err != nil {
 				t.Fatalf("event does not decode: %v", err)
 			}
 			if got := enc.AppendJSON(nil, &transient[i]); !bytes.Equal(got, line) {

@@ -1,4 +1,4 @@
-package event
+package normalize
 
 import (
 	"encoding/json"
@@ -7,6 +7,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/event/eventtest"
+	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
 // jsonSchema is the subset of JSON Schema that schema/install_event.v1.schema.json uses.
@@ -36,7 +40,7 @@ func TestEventsMatchSchema(t *testing.T) {
 		events, _ := buildFile(t, f)
 		for i := range events {
 			var obj map[string]any
-			if err := json.Unmarshal(events[i].AppendJSON(nil), &obj); err != nil {
+			if err := json.Unmarshal(eventjson.AppendJSON(nil, &events[i]), &obj); err != nil {
 				t.Fatal(err)
 			}
 			checkSchema(t, f, &s, obj)
@@ -44,11 +48,11 @@ func TestEventsMatchSchema(t *testing.T) {
 		}
 	}
 	// An event with every optional field set must pass too.
-	full := sampleEvent()
+	full := eventtest.Sample()
 	full.Text, full.MDMReceivedAt = "x", time.Now().Format(time.RFC3339)
-	full.Product = &Product{"n", "v", "p", "d", "path", "desc"}
+	full.Product = &event.Product{Name: "n", Version: "v", Publisher: "p", InstallDate: "d", InstallPath: "path", LastErrorDesc: "desc"}
 	var obj map[string]any
-	json.Unmarshal(full.AppendJSON(nil), &obj)
+	json.Unmarshal(eventjson.AppendJSON(nil, &full), &obj)
 	checkSchema(t, "full", &s, obj)
 	if n < 10 {
 		t.Fatalf("only %d events checked", n)

@@ -1,5 +1,5 @@
 //go:build !race
 
-package event
+package normalize
 
 const raceEnabled = false

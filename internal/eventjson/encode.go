@@ -1,10 +1,26 @@
-package event
+// Package eventjson is the wire codec of install events (contract v1,
+// package event), without reflection.
+//
+// AppendJSON and the Encoder write the JSON object of an event byte for byte
+// as encoding/json would, except that received_at always has exactly three
+// fractional digits; they allocate nothing beyond growing dst. The Encoder
+// is faster on consecutive events of one message, as ingest writes them.
+// Decode, DecodeInto and the Decoder accept exactly what encoding/json
+// accepts into an Event, with the same result, then apply the contract's
+// checks (every error wraps ErrInvalid and is permanent); a Decoder costs one
+// allocation per event, two with a product, once its intern table knows a
+// fleet's repeated values.
+//
+// The keys and their order are those of event.Fields; the tests fail when
+// the encoder or the decoder leaves one out.
+package eventjson
 
 import (
-	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cspwatch/cspwatch/internal/event"
 )
 
 // AppendJSON appends the contract-v1 JSON object of e to dst. The output
@@ -12,27 +28,27 @@ import (
 // escapes strings as encoding/json does; unlike it, AppendJSON always writes
 // received_at with exactly three fractional digits, as the contract says, and
 // allocates nothing beyond growing dst.
-func (e *Event) AppendJSON(dst []byte) []byte {
+func AppendJSON(dst []byte, e *event.Event) []byte {
 	dst = append(dst, `{"event_id":`...)
 	dst = appendString(dst, e.EventID)
 	dst = appendShared(dst, e)
-	dst = e.appendRest(dst)
+	dst = appendRest(dst, e)
 	if e.Product != nil {
 		dst = appendProduct(dst, e.Product)
 	}
 	return append(dst, '}')
 }
 
-// Encoder appends the JSON of events exactly as Event.AppendJSON does, faster
+// Encoder appends the JSON of events exactly as AppendJSON does, faster
 // when consecutive events come from one message: it keeps the JSON of the
 // fields the events of a message share (schema_version, received_at, tenant,
 // device_id, session_id, msg_id) and of the last product, and reuses each
 // while its fields stay equal. Equality is checked by value for every event,
 // a compare of those strings instead of escaping them, so the Encoder is
 // right for any sequence of events, also the transient ones of
-// Builder.BuildTransient whose bytes change in place. It copies what it
-// keeps and holds no reference to the events. The zero Encoder is ready for
-// use; an Encoder is not safe for concurrent use.
+// normalize.Builder.BuildTransient whose bytes change in place. It copies
+// what it keeps and holds no reference to the events. The zero Encoder is
+// ready for use; an Encoder is not safe for concurrent use.
 type Encoder struct {
 	ok      bool
 	version int
@@ -50,9 +66,9 @@ type Encoder struct {
 }
 
 // AppendJSON appends the contract-v1 JSON object of e to dst, byte for byte
-// what e.AppendJSON appends, and allocates nothing beyond growing dst once
-// the Encoder's buffers fit the shared fields and product.
-func (c *Encoder) AppendJSON(dst []byte, e *Event) []byte {
+// what AppendJSON(dst, e) appends, and allocates nothing beyond growing dst
+// once the Encoder's buffers fit the shared fields and product.
+func (c *Encoder) AppendJSON(dst []byte, e *event.Event) []byte {
 	dst = append(dst, `{"event_id":`...)
 	dst = appendString(dst, e.EventID)
 	if !c.same(e) {
@@ -62,7 +78,7 @@ func (c *Encoder) AppendJSON(dst []byte, e *Event) []byte {
 		c.shared = appendShared(c.shared[:0], e)
 	}
 	dst = append(dst, c.shared...)
-	dst = e.appendRest(dst)
+	dst = appendRest(dst, e)
 	if p := e.Product; p != nil {
 		// The events of one target share its product: its JSON is kept
 		// like the shared fields.
@@ -84,7 +100,7 @@ func (c *Encoder) AppendJSON(dst []byte, e *Event) []byte {
 }
 
 // sameProduct reports whether p's fields are those of c.product.
-func (c *Encoder) sameProduct(p *Product) bool {
+func (c *Encoder) sameProduct(p *event.Product) bool {
 	k, n := c.prodKey, c.prodEnds
 	return c.prodOK && string(k[:n[0]]) == p.Name && string(k[n[0]:n[1]]) == p.Version &&
 		string(k[n[1]:n[2]]) == p.Publisher && string(k[n[2]:n[3]]) == p.InstallDate &&
@@ -92,7 +108,7 @@ func (c *Encoder) sameProduct(p *Product) bool {
 }
 
 // same reports whether e's shared fields are those of c.shared.
-func (c *Encoder) same(e *Event) bool {
+func (c *Encoder) same(e *event.Event) bool {
 	k, n := c.key, c.ends
 	// received_at is written from the instant alone, so Equal suffices.
 	return c.ok && e.SchemaVersion == c.version && e.ReceivedAt.Equal(c.at) &&
@@ -102,7 +118,7 @@ func (c *Encoder) same(e *Event) bool {
 
 // appendShared appends the fields from schema_version to msg_id, those all
 // the events of a message share.
-func appendShared(dst []byte, e *Event) []byte {
+func appendShared(dst []byte, e *event.Event) []byte {
 	dst = append(dst, `,"schema_version":`...)
 	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
 	dst = append(dst, `,"received_at":"`...)
@@ -118,14 +134,14 @@ func appendShared(dst []byte, e *Event) []byte {
 }
 
 // appendRest appends the fields after msg_id and closes the object.
-func (e *Event) appendRest(dst []byte) []byte {
-	// The fields that hold the package's constants take their JSON whole.
+func appendRest(dst []byte, e *event.Event) []byte {
+	// The fields that hold package event's constants take their JSON whole.
 	switch e.Kind {
-	case KindAlert:
+	case event.KindAlert:
 		dst = append(dst, `,"kind":"alert"`...)
-	case KindResult:
+	case event.KindResult:
 		dst = append(dst, `,"kind":"result"`...)
-	case KindStatus:
+	case event.KindStatus:
 		dst = append(dst, `,"kind":"status"`...)
 	default:
 		dst = append(dst, `,"kind":`...)
@@ -136,16 +152,16 @@ func (e *Event) appendRest(dst []byte) []byte {
 	dst = append(dst, `,"cmd_ref":`...)
 	dst = strconv.AppendInt(dst, e.CmdRef, 10)
 	switch e.Scope {
-	case ScopeDevice:
+	case event.ScopeDevice:
 		dst = append(dst, `,"scope":"device"`...)
 	default:
 		dst = append(dst, `,"scope":`...)
 		dst = appendString(dst, e.Scope)
 	}
 	switch e.CSP {
-	case CSPMSI:
+	case event.CSPMSI:
 		dst = append(dst, `,"csp":"EnterpriseDesktopAppManagement"`...)
-	case CSPOffice:
+	case event.CSPOffice:
 		dst = append(dst, `,"csp":"Office"`...)
 	default:
 		dst = append(dst, `,"csp":`...)
@@ -179,7 +195,7 @@ func (e *Event) appendRest(dst []byte) []byte {
 }
 
 // appendProduct appends the product field of an event with product p.
-func appendProduct(dst []byte, p *Product) []byte {
+func appendProduct(dst []byte, p *event.Product) []byte {
 	dst = append(dst, `,"product":{`...)
 	n := len(dst)
 	dst = appendOpt(dst, `,"name":`, p.Name)
@@ -203,7 +219,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
 		// AppendFormat's signs and widths for years outside four digits.
-		return t.AppendFormat(dst, TimeLayout)
+		return t.AppendFormat(dst, event.TimeLayout)
 	}
 	hour, min, sec := t.Clock()
 	ms := t.Nanosecond() / 1e6 // truncated, as AppendFormat does
@@ -368,71 +384,3 @@ func appendEscaped(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
-
-// SubjectPrefix is the NATS subject prefix of install events.
-const SubjectPrefix = "cspwatch.install."
-
-// AppendSubject appends cspwatch.install.<tenant>.<csp>.<outcome> for e, with
-// <csp> one of office, msi or none, and every token sanitised to NATS subject
-// rules: a byte other than an ASCII letter, digit, '-' or '_' becomes '_', and
-// an empty token becomes '_'.
-func (e *Event) AppendSubject(dst []byte) []byte {
-	dst = append(dst, SubjectPrefix...)
-	dst = AppendToken(dst, e.Tenant)
-	dst = append(dst, '.')
-	switch e.CSP {
-	case CSPOffice:
-		dst = append(dst, "office"...)
-	case CSPMSI:
-		dst = append(dst, "msi"...)
-	default:
-		dst = append(dst, "none"...)
-	}
-	dst = append(dst, '.')
-	return AppendToken(dst, e.Outcome)
-}
-
-// AppendToken appends s as one NATS subject token (see AppendSubject).
-func AppendToken(dst []byte, s string) []byte {
-	if s == "" {
-		return append(dst, '_')
-	}
-	if tokenSafe(s) {
-		// Tenants and outcomes are usually tokens already.
-		return append(dst, s...)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
-			dst = append(dst, c)
-		} else {
-			dst = append(dst, '_')
-		}
-	}
-	return dst
-}
-
-// tokenSafe reports whether every byte of s stays as it is in a token.
-func tokenSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// tokenByte marks the bytes a subject token keeps.
-var tokenByte = func() (t [256]bool) {
-	for c := range t {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-	}
-	return t
-}()
-
-// ErrInvalid marks an event that decodes but breaks the contract; such a
-// message will never become valid, so consumers dead-letter it.
-var ErrInvalid = errors.New("invalid event")
-
-// Time layout of received_at, for consumers that format it themselves.
-const TimeLayout = "2006-01-02T15:04:05.000Z07:00"

@@ -1,0 +1,69 @@
+package normalize
+
+import (
+	"testing"
+
+	"github.com/cspwatch/cspwatch/internal/event"
+)
+
+func TestParsePath(t *testing.T) {
+	tests := []struct {
+		loc                      string
+		scope, csp, target, node string
+		known                    bool
+	}{
+		{"./Device/Vendor/MSFT/Office/Installation/0AA79349-F334-4859-96E8-B4AB43E9FEA0/Status", "device", event.CSPOffice, "0AA79349-F334-4859-96E8-B4AB43E9FEA0", "Status", true},
+		{"./User/Vendor/MSFT/Office/Installation/abc/finalstatus", "user", event.CSPOffice, "abc", "FinalStatus", true},
+		{"./Vendor/MSFT/Office/Installation/0aa79349-f334-4859-96e8-b4ab43e9fea0/install", "device", event.CSPOffice, "0aa79349-f334-4859-96e8-b4ab43e9fea0", "Install", true},
+		{"./Device/Vendor/MSFT/Office/Installation/CurrentStatus", "device", event.CSPOffice, "", "CurrentStatus", true},
+		{"./device/vendor/msft/office/installation/currentstatus", "device", event.CSPOffice, "", "CurrentStatus", true},
+		{"./Device/Vendor/MSFT/Office/Installation/x/Bogus", "device", event.CSPOffice, "x", "", false},
+		{"./Device/Vendor/MSFT/Office", "device", event.CSPOffice, "", "", false},
+		{"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7BAF9257BA-6BBD-4624-AA9B-0182D50292C3%7D/DownloadInstall", "device", event.CSPMSI, "%7BAF9257BA-6BBD-4624-AA9B-0182D50292C3%7D", "DownloadInstall", true},
+		{"./User/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/{af9257ba-6bbd-4624-aa9b-0182d50292c3}/lasterror", "user", event.CSPMSI, "{af9257ba-6bbd-4624-aa9b-0182d50292c3}", "LastError", true},
+		{"./Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/X/LastErrorDesc", "device", event.CSPMSI, "X", "LastErrorDesc", true},
+		{"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/UpgradeCode/{1803A630-3C38-4D2B-9B9A-0CB37243539C}", "device", event.CSPMSI, "{1803A630-3C38-4D2B-9B9A-0CB37243539C}", "UpgradeCode", true},
+		{"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7B1803A630-3C38-4D2B-9B9A-0CB37243539C%7D", "device", event.CSPMSI, "%7B1803A630-3C38-4D2B-9B9A-0CB37243539C%7D", "", true},
+		{"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement?prop=Type", "device", event.CSPMSI, "", "", false},
+		{"./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/A/B/C", "device", event.CSPMSI, "A", "", false},
+		{"./DevDetail/SwV", "", "", "", "", false},
+		{"./Vendor/MSFT/DMClient/Provider/X/EntDMID", "", "", "", "", false},
+		{"https://mdm.example.com/omadm", "", "", "", "", false},
+		{"", "", "", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.loc, func(t *testing.T) {
+			p := parsePath([]byte(tc.loc))
+			if p.csp != tc.csp || string(p.target) != tc.target || p.node != tc.node || p.nodeKnown != tc.known {
+				t.Fatalf("parsePath = {csp %q target %q node %q known %v}, want {%q %q %q %v}",
+					p.csp, p.target, p.node, p.nodeKnown, tc.csp, tc.target, tc.node, tc.known)
+			}
+			if tc.csp != "" && p.scope != tc.scope {
+				t.Fatalf("scope = %q, want %q", p.scope, tc.scope)
+			}
+		})
+	}
+}
+
+func TestTargetID(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"%7BAF9257BA-6BBD-4624-AA9B-0182D50292C3%7D", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
+		{"%7baf9257ba-6bbd-4624-aa9b-0182d50292c3%7d", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
+		{"{af9257ba-6bbd-4624-aa9b-0182d50292c3}", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
+		{"af9257ba-6bbd-4624-aa9b-0182d50292c3", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
+		// Not GUIDs: case kept, braces and escapes still undone.
+		{"{Office365-Install}", "Office365-Install"},
+		{"my%20install", "my install"},
+		{"%zz", "%zz"},
+		{"%7", "%7"},
+		{"{", "{"},
+		{"{}", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.raw, func(t *testing.T) {
+			if got := string(appendTargetID(nil, []byte(tc.raw))); got != tc.want {
+				t.Fatalf("appendTargetID(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
