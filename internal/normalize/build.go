@@ -88,6 +88,12 @@ type Builder struct {
 	// products live in prods, both reused by the next Build.
 	transient bool
 	prods     []event.Product
+	// ordinal[ci] is command ci's position among the message's Status,
+	// Results and Alert commands: the position an event id hashes. The
+	// scanner also lists the server's commands (Replace, Get, Atomic, ...),
+	// which must not shift the ids of the events after them, or an event
+	// redelivered across an upgrade would be stored under two ids.
+	ordinal []int32
 }
 
 // itemPath is an item's parsed LocURI and the index of its target, or -1
@@ -176,6 +182,17 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event
 	base := len(dst)
 	b.ctx = msgContext{meta: m, msg: msg, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
 	st.Skipped += msg.Other
+	b.ordinal = b.ordinal[:0]
+	var answers int32
+	for i := range msg.Commands {
+		b.ordinal = append(b.ordinal, answers)
+		switch k := msg.Commands[i].Kind; {
+		case k == syncml.KindStatus || k == syncml.KindResults || k == syncml.KindAlert:
+			answers++
+		case !k.Container():
+			st.Skipped++ // a server command in a device message, such as the DevInfo Replace
+		}
+	}
 
 	// Pass 1: descriptive nodes per target, from every Results of the message.
 	for ci := range msg.Commands {
@@ -479,7 +496,7 @@ func (b *Builder) eventID(kind string, ci, ii int) span {
 		b.scratch, b.prefix, x.made = s, len(s), true
 	}
 	s := appendField(b.scratch[:b.prefix], kind)
-	s = binary.AppendUvarint(s, uint64(ci))
+	s = binary.AppendUvarint(s, uint64(b.ordinal[ci]))
 	s = binary.AppendUvarint(s, uint64(ii))
 	b.scratch = s
 	off := len(b.text)

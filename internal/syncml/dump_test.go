@@ -25,6 +25,9 @@ func dump(m *Message) string {
 	for i := range m.Commands {
 		c := &m.Commands[i]
 		fmt.Fprintf(&b, "command %d: %s\n", i, c.Kind)
+		if c.Parent != -1 {
+			fmt.Fprintf(&b, "  Parent: %d\n", c.Parent)
+		}
 		q("CmdID", c.CmdID)
 		q("MsgRef", c.MsgRef)
 		q("CmdRef", c.CmdRef)

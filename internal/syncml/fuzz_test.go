@@ -79,6 +79,12 @@ func FuzzParseBody(f *testing.F) {
 		`<Results><Item><Data><s a='1'>x &lt; y</s>tail</Data></Item></Results>`,
 		`<Atomic><Sequence><Status><TargetRef>a</TargetRef><TargetRef>b</TargetRef><Data x:originalerror="0x1">500</Data></Status></Sequence></Atomic><Final/>`,
 		`<Alert><Item><Type>T</Type><Meta><Type>M</Type></Meta><Format>int</Format></Item></Alert>` + "\r\n<Replace><Item><Data>x\r\ny</Data></Item></Replace>",
+		// Server commands: containers with their own CmdID and Meta before
+		// and after what they hold, UUID CmdIDs, Exec payloads in each form.
+		`<Atomic><CmdID>5d0e1f7a-3c2b-4a19-8e6d-2f4b7c9a0e13</CmdID><Replace><CmdID>a81f44c2</CmdID><Meta><Format>int</Format></Meta><Item><Target><LocURI>./a</LocURI></Target><Data>8</Data></Item></Replace><Sequence><Add><Item/></Add></Sequence><Meta><Type>t</Type></Meta><CmdID>2</CmdID></Atomic><Sync/>`,
+		`<Exec><CmdID>6</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/%7B6F%7D/DownloadInstall</LocURI></Target><Data>&lt;MsiInstallJob id=&quot;{A}&quot;&gt;&lt;Product Version=&quot;1.0&quot;/&gt;&lt;/MsiInstallJob&gt;</Data><Meta><Type xmlns="syncml:metinf">text/plain</Type><Format xmlns="syncml:metinf">xml</Format></Meta></Item></Exec>`,
+		`<Sequence><Exec><Item><Data><![CDATA[<Configuration><Add OfficeClientEdition="64"/></Configuration>]]></Data></Item></Exec><Get><Item><Target><LocURI>./s</LocURI></Target></Item></Get><Delete/><Atomic/></Sequence>`,
+		`<Exec><Item><Data> <MsiInstallJob id="{A}"><Product>&amp;</Product></MsiInstallJob> </Data></Item></Exec><Final/>`,
 	} {
 		f.Add(body)
 	}

@@ -93,7 +93,11 @@ func TestHostileGenerated(t *testing.T) {
 		{"10^6-deep nesting", deep("<Atomic>", "</Atomic>"), Limits{}, ReasonTooDeep},
 		{"10^6-deep nesting of unknown elements", deep("<x>", "</x>"), Limits{}, ReasonTooDeep},
 		{"10^6-deep nesting with a raised depth limit", deep("<a>", "</a>"), Limits{MaxDepth: 2_000_000, MaxElements: 3_000_000}, ""},
-		{"10^6 sibling elements", []byte(head + strings.Repeat("<Get/>", 1_000_000) + tail), Limits{}, ReasonTooManyElements},
+		{"10^6 sibling elements", []byte(head + strings.Repeat("<Map/>", 1_000_000) + tail), Limits{}, ReasonTooManyElements},
+		// Every command costs a Command: Limits.MaxCommands bounds a flood.
+		{"10^6 empty commands", []byte(head + strings.Repeat("<Get/>", 1_000_000) + tail), Limits{}, ReasonTooManyElements},
+		{"10^6 empty Alerts", []byte(head + strings.Repeat("<Alert/>", 1_000_000) + tail), Limits{}, ReasonTooManyElements},
+		{"10^6-deep nesting of containers", deep("<Sequence>", "</Sequence>"), Limits{MaxDepth: 2_000_000, MaxElements: 3_000_000}, ReasonTooManyElements},
 		{"50 MB attribute", bigAttr, Limits{}, ReasonTooLarge},
 		{"50 MB attribute under a raised limit", bigAttr, Limits{MaxAttrLen: 64 * mb}, ""},
 		{"50 MB entity-escaped Data", bigData, Limits{}, ""},

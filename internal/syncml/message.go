@@ -1,7 +1,9 @@
 // Package syncml is a streaming scanner for OMA-DM 1.2 (SyncML) messages as
-// Windows MDM clients send them. It extracts the SyncHdr facts and every
-// Status, Results and Alert command with its items in document order, without
-// building a DOM and without encoding/xml.
+// Windows MDM clients send them and as MDM servers send them to devices. It
+// extracts the SyncHdr facts and, in document order, every command a device
+// answers with (Status, Results, Alert), every command a server sends (Add,
+// Replace, Exec, Get, Delete) and the Atomic and Sequence containers, with
+// their items, without building a DOM and without encoding/xml.
 //
 // The scanner is built for the ingest hot path: a Scanner reused across
 // messages performs no allocation per message once its buffers have grown to
@@ -11,10 +13,28 @@
 //
 // What is extracted, precisely:
 //   - Elements are matched on their local name, whatever the prefix or
-//     namespace. Status, Results and Alert are taken from SyncBody and from
-//     Atomic and Sequence at any depth; Final sets Message.Final; CmdID,
-//     Meta, NoResp and Cred directly in a body or container are ignored;
-//     every other element there counts in Message.Other and its content is
+//     namespace.
+//   - A command is a Status, Results, Alert, Add, Replace, Exec, Get or
+//     Delete element, or an Atomic or Sequence container, standing in
+//     SyncBody or in an Atomic or Sequence at any depth. Each becomes one
+//     Command, in the order of their start tags (a container comes before
+//     the commands it holds), with Parent the index of the innermost
+//     enclosing Atomic or Sequence (-1 directly in SyncBody), whatever the
+//     kind.
+//   - All kinds but the containers read the same children: CmdID, MsgRef,
+//     CmdRef, Cmd, TargetRef, SourceRef, Data (with its originalerror
+//     attribute), Meta/Format, Meta/Type and Item; a field that the OMA-DM
+//     schema does not define for a kind (a MsgRef in an Exec) is read all
+//     the same when present. An Item reads Source/LocURI, Target/LocURI,
+//     Meta/Format, Meta/Type, Meta/Mark, Data (with originalerror) and a
+//     Format, Type or Mark standing directly under Item. Other children of
+//     commands and items are skipped.
+//   - Atomic and Sequence read their own CmdID and Meta/Format, Meta/Type;
+//     every other field of theirs stays empty and they have no items.
+//   - Final (in SyncBody or a container) sets Message.Final; CmdID and Meta
+//     directly in SyncBody, and NoResp and Cred directly in SyncBody or a
+//     container, are ignored; every other element there (Sync, Map, Copy,
+//     Put, Search, unknown names) counts in Message.Other and its content is
 //     skipped without decoding.
 //   - A value is the concatenation of its text (references decoded) and
 //     CDATA sections (verbatim), comments and PIs dropped, with "\r\n" and
@@ -22,6 +42,10 @@
 //     whitespace. A value element holding child elements yields its raw
 //     inner markup, trimmed. A value made of one piece that needs no
 //     decoding aliases the input; others are decoded into a scanner buffer.
+//     So an Exec's Data holding an entity-escaped XML document
+//     (&lt;MsiInstallJob …&gt;) yields the document decoded, one in CDATA
+//     yields it verbatim, and one written as child elements yields that
+//     markup as it stands in the message.
 //   - A repeated field keeps its last occurrence, except TargetRef and
 //     SourceRef (first), and originalerror (the first matching attribute of
 //     the last Data).
@@ -43,12 +67,35 @@ import (
 type Kind uint8
 
 const (
-	// KindStatus is a <Status> command: the device's answer to one server command.
+	// KindStatus is a <Status> command: the device's answer to one server
+	// command (or to the server's SyncHdr), or the server's answer to the
+	// device's previous message.
 	KindStatus Kind = iota + 1
 	// KindResults is a <Results> command: the values of nodes the server read with Get.
 	KindResults
 	// KindAlert is an <Alert> command, including generic alerts (1224, 1226).
 	KindAlert
+	// KindAdd is an <Add> command: the server creates nodes (Item/Target/LocURI)
+	// with the values in Item/Data.
+	KindAdd
+	// KindReplace is a <Replace> command: the server sets the values of nodes;
+	// a device sends one with its DevInfo items at session start.
+	KindReplace
+	// KindExec is an <Exec> command: the server runs a node such as
+	// .../MSI/{ProductID}/DownloadInstall or Office/Installation/{id}/install;
+	// Item/Data is the argument, often an embedded XML document.
+	KindExec
+	// KindGet is a <Get> command: the server reads nodes (Item/Target/LocURI).
+	KindGet
+	// KindDelete is a <Delete> command: the server deletes nodes.
+	KindDelete
+	// KindAtomic is an <Atomic> container. Its Command carries the
+	// container's CmdID and Meta; the commands it holds follow it in
+	// Message.Commands with Parent set to its index. A device answers the
+	// whole with one Status whose Cmd is "Atomic".
+	KindAtomic
+	// KindSequence is a <Sequence> container, recorded as KindAtomic is.
+	KindSequence
 )
 
 func (k Kind) String() string {
@@ -59,9 +106,26 @@ func (k Kind) String() string {
 		return "Results"
 	case KindAlert:
 		return "Alert"
+	case KindAdd:
+		return "Add"
+	case KindReplace:
+		return "Replace"
+	case KindExec:
+		return "Exec"
+	case KindGet:
+		return "Get"
+	case KindDelete:
+		return "Delete"
+	case KindAtomic:
+		return "Atomic"
+	case KindSequence:
+		return "Sequence"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
+
+// Container reports whether k is Atomic or Sequence.
+func (k Kind) Container() bool { return k == KindAtomic || k == KindSequence }
 
 // Header holds the SyncHdr facts. Values are trimmed of surrounding XML
 // whitespace and entity-decoded.
@@ -70,10 +134,12 @@ type Header struct {
 	VerProto  []byte
 	SessionID []byte
 	MsgID     []byte
-	// Target is SyncHdr/Target/LocURI: the server URL.
+	// Target is SyncHdr/Target/LocURI: the server URL in a device's message,
+	// the device id in a server's message.
 	Target []byte
-	// Source is SyncHdr/Source/LocURI: the device id. Parse rejects a message
-	// where it is missing or empty.
+	// Source is SyncHdr/Source/LocURI: the device id in a device's message,
+	// the server URL in a server's message. Parse rejects a message where it
+	// is missing or empty.
 	Source []byte
 }
 
@@ -83,29 +149,39 @@ type Header struct {
 // absent there, from a Format/Type/Mark element standing directly under
 // <Item>; namespace prefixes and xmlns="syncml:metinf" are ignored.
 type Item struct {
-	// Source is Item/Source/LocURI; Target is Item/Target/LocURI.
+	// Source is Item/Source/LocURI (the node a device reports on); Target is
+	// Item/Target/LocURI (the node a server command acts on).
 	Source []byte
 	Target []byte
 	Format []byte
 	Type   []byte
 	Mark   []byte
-	// Data is the decoded text of Item/Data. When Data holds child elements
-	// (an unescaped XML payload), Data is the raw inner markup, trimmed.
+	// Data is the decoded text of Item/Data: entity references decoded,
+	// CDATA content verbatim. When Data holds child elements (an unescaped
+	// XML payload, such as an Exec's MsiInstallJob written as markup), Data
+	// is the raw inner markup, trimmed, references left as written.
 	Data []byte
 	// OriginalError is the value of the msft:originalerror attribute of Data
 	// (any prefix bound to any namespace; matched on the local name), trimmed.
 	OriginalError []byte
 }
 
-// Command is one Status, Results or Alert command. Fields not present in the
+// Command is one extracted command (see Kind). Fields not present in the
 // message are empty.
 type Command struct {
-	Kind   Kind
+	Kind Kind
+	// Parent is the index in Message.Commands of the innermost Atomic or
+	// Sequence holding this command, -1 for a command directly in SyncBody.
+	// It is set for every kind, Status, Results and Alert included, and a
+	// container's Parent names the container around it. A parent always
+	// comes before its children.
+	Parent int32
+	// CmdID is the command's CmdID as sent: servers use numbers or UUIDs.
 	CmdID  []byte
 	MsgRef []byte
 	CmdRef []byte
-	// Cmd is Status/Cmd: the name of the server command answered (SyncHdr, Get,
-	// Exec, Add, Delete, Replace, Alert, ...).
+	// Cmd is Status/Cmd: the name of the command answered (SyncHdr, Get,
+	// Exec, Add, Delete, Replace, Alert, Atomic, Sequence, ...).
 	Cmd []byte
 	// TargetRef and SourceRef are the first Status/TargetRef and
 	// Status/SourceRef, trimmed.
@@ -116,11 +192,13 @@ type Command struct {
 	Data []byte
 	// OriginalError is the msft:originalerror attribute of the command-level Data.
 	OriginalError []byte
-	// Format and Type are the command-level Meta of a Results command, the
-	// default for items that carry none.
+	// Format and Type are the command-level Meta (of a Results, Add,
+	// Replace, Exec, Atomic, ...), the default for items that carry none.
+	// The scanner does not copy them into the items.
 	Format []byte
 	Type   []byte
-	// Items are the command's items in document order.
+	// Items are the command's items in document order (none for Atomic and
+	// Sequence).
 	Items []Item
 }
 
@@ -130,13 +208,17 @@ type Message struct {
 	// Version is the namespace version of the root element: "1.1" or "1.2"
 	// (from SYNCML:SYNCML1.x, compared case-insensitively); empty when the
 	// root carries no SyncML namespace.
-	Version  []byte
-	Header   Header
+	Version []byte
+	Header  Header
+	// Commands are the extracted commands in document order (of their start
+	// tags): a container comes before the commands it holds.
 	Commands []Command
-	// Other counts commands of kinds the scanner does not extract (Replace,
-	// Get, Exec, Add, Delete, Sync, Map, ...), for the skipped counters.
+	// Other counts the elements in SyncBody, Atomic and Sequence that are
+	// neither extracted commands nor ignored (Sync, Map, Copy, Put, Search,
+	// unknown names), for the skipped counters.
 	Other int
-	// Final reports whether SyncBody carried <Final/>.
+	// Final reports whether SyncBody, or an Atomic or Sequence in it,
+	// carried <Final/>.
 	Final bool
 }
 
@@ -151,7 +233,7 @@ const (
 	ReasonInvalidUTF8     Reason = "invalid_utf8"      // bytes that are not valid UTF-8 (after transcoding)
 	ReasonEncoding        Reason = "encoding"          // an unsupported or broken encoding (bad UTF-16)
 	ReasonTooDeep         Reason = "too_deep"          // nesting deeper than Limits.MaxDepth
-	ReasonTooManyElements Reason = "too_many_elements" // more elements than Limits.MaxElements
+	ReasonTooManyElements Reason = "too_many_elements" // more elements than Limits.MaxElements, or commands than Limits.MaxCommands
 	ReasonUnknownEntity   Reason = "unknown_entity"    // a reference to an entity other than the five predefined
 	ReasonNotSyncML       Reason = "not_syncml"        // the root element is not SyncML
 	ReasonNoHeader        Reason = "no_synchdr"        // no SyncHdr before SyncBody
@@ -186,9 +268,16 @@ type Limits struct {
 	// SyncML attributes are namespace names and short codes; the limit stops
 	// a huge attribute from being scanned as if it were markup.
 	MaxAttrLen int
+	// MaxCommands is the largest number of commands (Message.Commands)
+	// accepted in one message. Every command costs a Command of a few
+	// hundred bytes, against six bytes of input for a "<Get/>": the limit
+	// bounds what a flood of empty commands can make a Scanner allocate
+	// and keep.
+	MaxCommands int
 }
 
-// DefaultLimits are generous for real device traffic (real messages nest
-// fewer than 12 deep and carry a few hundred elements) and small enough that
-// a hostile message costs little.
-var DefaultLimits = Limits{MaxDepth: 64, MaxElements: 200_000, MaxAttrLen: 4096}
+// DefaultLimits are generous for real device and server traffic (real
+// messages nest fewer than 12 deep and carry a few hundred elements and fewer
+// than a hundred commands) and small enough that a hostile message costs
+// little.
+var DefaultLimits = Limits{MaxDepth: 64, MaxElements: 200_000, MaxAttrLen: 4096, MaxCommands: 10_000}

@@ -30,6 +30,7 @@ type refItem struct {
 
 type refCommand struct {
 	Kind                                Kind
+	Parent                              int
 	CmdID, MsgRef, CmdRef, Cmd          string
 	TargetRef, SourceRef, Data, OrigErr string
 	Format, Type                        string
@@ -193,7 +194,7 @@ func refExtract(input []byte) (*refMessage, error) {
 			if !sawHdr {
 				return nil, &Error{Reason: ReasonNoHeader}
 			}
-			refBody(m, c)
+			refBody(m, c, -1)
 		}
 	}
 	if !sawHdr {
@@ -205,28 +206,58 @@ func refExtract(input []byte) (*refMessage, error) {
 	return m, nil
 }
 
-func refBody(m *refMessage, body *etree.Element) {
+// refKinds maps the command elements of a body or container to their kind.
+var refKinds = map[string]Kind{
+	"Status": KindStatus, "Results": KindResults, "Alert": KindAlert,
+	"Add": KindAdd, "Replace": KindReplace, "Exec": KindExec, "Get": KindGet, "Delete": KindDelete,
+	"Atomic": KindAtomic, "Sequence": KindSequence,
+}
+
+// refBody appends the commands of SyncBody or of a container, whose index
+// in m.Commands is parent (-1 for SyncBody).
+func refBody(m *refMessage, body *etree.Element, parent int) {
 	for _, c := range body.ChildElements() {
-		switch c.Tag {
-		case "Status":
-			m.Commands = append(m.Commands, refCmd(KindStatus, c))
-		case "Results":
-			m.Commands = append(m.Commands, refCmd(KindResults, c))
-		case "Alert":
-			m.Commands = append(m.Commands, refCmd(KindAlert, c))
-		case "Atomic", "Sequence":
-			refBody(m, c)
-		case "Final":
+		k, ok := refKinds[c.Tag]
+		switch {
+		case ok && (k == KindAtomic || k == KindSequence):
+			// The container first, with its own CmdID and Meta, then what it holds.
+			rc := refCommand{Kind: k, Parent: parent}
+			for _, x := range c.ChildElements() {
+				switch x.Tag {
+				case "CmdID":
+					rc.CmdID = refText(x)
+				case "Meta":
+					refMeta(x, &rc.Format, &rc.Type)
+				}
+			}
+			m.Commands = append(m.Commands, rc)
+			refBody(m, c, len(m.Commands)-1)
+		case ok:
+			m.Commands = append(m.Commands, refCmd(k, c, parent))
+		case c.Tag == "Final":
 			m.Final = true
-		case "CmdID", "Meta", "NoResp", "Cred":
+		case c.Tag == "NoResp" || c.Tag == "Cred":
+		case c.Tag == "CmdID" || c.Tag == "Meta":
+			// SyncBody's are ignored; a container's were read above.
 		default:
 			m.Other++
 		}
 	}
 }
 
-func refCmd(k Kind, e *etree.Element) refCommand {
-	c := refCommand{Kind: k}
+func refMeta(e *etree.Element, format, typ *string) {
+	for _, mm := range e.ChildElements() {
+		switch mm.Tag {
+		case "Format":
+			*format = refText(mm)
+		case "Type":
+			*typ = refText(mm)
+		}
+	}
+}
+
+func refCmd(k Kind, e *etree.Element, parent int) refCommand {
+	c := refCommand{Kind: k, Parent: parent}
 	tset, sset := false, false
 	for _, x := range e.ChildElements() {
 		switch x.Tag {
@@ -249,14 +280,7 @@ func refCmd(k Kind, e *etree.Element) refCommand {
 		case "Data":
 			c.Data, c.OrigErr = refText(x), origErr(x)
 		case "Meta":
-			for _, mm := range x.ChildElements() {
-				switch mm.Tag {
-				case "Format":
-					c.Format = refText(mm)
-				case "Type":
-					c.Type = refText(mm)
-				}
-			}
+			refMeta(x, &c.Format, &c.Type)
 		case "Item":
 			c.Items = append(c.Items, refItemOf(x))
 		}
@@ -341,6 +365,9 @@ func diff(m *Message, r *refMessage) string {
 		p := fmt.Sprintf("command %d ", i)
 		if rc.Kind != c.Kind {
 			out = append(out, fmt.Sprintf("%skind: reference %v, scanner %v", p, rc.Kind, c.Kind))
+		}
+		if rc.Parent != int(c.Parent) {
+			out = append(out, fmt.Sprintf("%sparent: reference %d, scanner %d", p, rc.Parent, c.Parent))
 		}
 		cmp(p+"CmdID", rc.CmdID, c.CmdID)
 		cmp(p+"MsgRef", rc.MsgRef, c.MsgRef)
@@ -458,6 +485,12 @@ func TestFastTagBoundaries(t *testing.T) {
 				switch uint8(parent) {
 				case rBody:
 					body = el + `<Status><CmdID>9</CmdID><Data>200</Data></Status>`
+				case rCont:
+					// Both before and after a command the container holds,
+					// inside a container inside a container.
+					body = `<Atomic><CmdID>1</CmdID><Sequence>` + el + `<Get><CmdID>2</CmdID></Get>` + el + `</Sequence></Atomic>`
+				case rContMeta:
+					body = `<Sequence><Meta>` + el + `</Meta><Exec><CmdID>2</CmdID></Exec><Meta>` + el + `</Meta></Sequence>`
 				case rCmd:
 					body = `<Status><CmdID>2</CmdID>` + el + `</Status>`
 				case rCmdMeta:

@@ -46,6 +46,7 @@ type Scanner struct {
 	pa, pb   int // a pending whitespace-only segment after aliased text
 	pcdata   bool
 	cur      int // index of the current command
+	parent   int // index of the innermost open Atomic or Sequence, -1 outside
 	item     int // index of the current item in the current command
 	tRefSet  bool
 	sRefSet  bool
@@ -67,23 +68,30 @@ type frame struct {
 }
 
 // Roles say what an open element means for extraction. Roles at or above
-// rVal are value elements whose text becomes one field.
+// rEnd do something when their element ends (so that one compare decides it
+// on the end-tag path); roles at or above rVal are value elements whose text
+// becomes one field.
 const (
 	rSkip uint8 = iota
 	rRoot
 	rHdr
 	rHdrTarget
 	rHdrSource
-	rBody // SyncBody, Atomic, Sequence
-	rCmd
-	rCmdMeta
-	rItem
+	rBody     // SyncBody
+	rCmd      // a command that holds items: Status, Results, Alert, Add, ...
+	rCmdMeta  // a command's Meta
+	rContMeta // an Atomic's or Sequence's Meta
 	rItemSource
 	rItemTarget
 	rItemMeta
 
+	rCont // Atomic, Sequence: closes the container
+	rItem // sets the item's Meta defaults
+
 	rVal
 )
+
+const rEnd = rCont
 
 // Value roles, from rVal up; end stores the value through Scanner.vdst.
 const (
@@ -94,6 +102,7 @@ const (
 	vHdrTarget
 	vHdrSource
 	vCmdID
+	vContCmdID
 	vMsgRef
 	vCmdRef
 	vCmd
@@ -175,6 +184,9 @@ func (s *Scanner) limits() {
 	if s.Limits.MaxAttrLen <= 0 {
 		s.Limits.MaxAttrLen = DefaultLimits.MaxAttrLen
 	}
+	if s.Limits.MaxCommands <= 0 {
+		s.Limits.MaxCommands = DefaultLimits.MaxCommands
+	}
 	s.maxName = min(maxName, s.Limits.MaxAttrLen)
 }
 
@@ -236,7 +248,7 @@ func (s *Scanner) reset() {
 	s.elements = 0
 	s.sawRoot, s.rootDone, s.sawHdr = false, false, false
 	s.vmode, s.vraw = vNone, false
-	s.cur, s.item = -1, -1
+	s.cur, s.item, s.parent = -1, -1, -1
 	// A rejected message can stop anywhere, so per-element state is reset
 	// here too, not only where it is consumed.
 	s.attrSeen, s.attrVal, s.sink, s.vdst = false, nil, nil, nil
@@ -400,7 +412,7 @@ func (s *Scanner) scan() error {
 				e := p + 2 + int(top.nlen)
 				if e < n && data[e] == '>' && sameName(data[p+2:e], data[top.name:int(top.name)+int(top.nlen)]) {
 					s.stack = s.stack[:d-1]
-					if top.role == rItem || top.role >= rVal {
+					if top.role >= rEnd {
 						s.end(top.role, p)
 					}
 					if d == 1 {
@@ -725,8 +737,8 @@ func (s *Scanner) startTag(p int) (int, error) {
 			return 0, errAt(ReasonTooManyElements, p, "more elements than the limit")
 		}
 		role = f.role
-		if f.kind != 0 {
-			s.command(f.kind)
+		if f.kind != 0 && !s.command(f.kind) {
+			return 0, errCommands(p)
 		}
 		s.enter(role)
 	} else {
@@ -943,26 +955,53 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 		if string(local) == "LocURI" {
 			return vHdrSource, nil
 		}
-	case rBody:
+	case rBody, rCont:
+		var k Kind
+		role := rCmd
 		switch string(local) {
 		case "Status":
-			s.command(KindStatus)
-			return rCmd, nil
+			k = KindStatus
 		case "Results":
-			s.command(KindResults)
-			return rCmd, nil
+			k = KindResults
 		case "Alert":
-			s.command(KindAlert)
-			return rCmd, nil
-		case "Atomic", "Sequence":
-			return rBody, nil
+			k = KindAlert
+		case "Add":
+			k = KindAdd
+		case "Replace":
+			k = KindReplace
+		case "Exec":
+			k = KindExec
+		case "Get":
+			k = KindGet
+		case "Delete":
+			k = KindDelete
+		case "Atomic":
+			k, role = KindAtomic, rCont
+		case "Sequence":
+			k, role = KindSequence, rCont
 		case "Final":
 			s.msg.Final = true
 			return rSkip, nil
-		case "CmdID", "Meta", "NoResp", "Cred":
+		case "CmdID":
+			if parent == rCont {
+				return vContCmdID, nil
+			}
+			return rSkip, nil
+		case "Meta":
+			if parent == rCont {
+				return rContMeta, nil
+			}
+			return rSkip, nil
+		case "NoResp", "Cred":
+			return rSkip, nil
+		default:
+			s.msg.Other++
 			return rSkip, nil
 		}
-		s.msg.Other++
+		if !s.command(k) {
+			return 0, errCommands(p)
+		}
+		return role, nil
 	case rCmd:
 		switch string(local) {
 		case "CmdID":
@@ -984,7 +1023,7 @@ func (s *Scanner) child(parent uint8, local []byte, p int) (uint8, error) {
 		case "Item":
 			return rItem, nil
 		}
-	case rCmdMeta:
+	case rCmdMeta, rContMeta:
 		switch string(local) {
 		case "Format":
 			return vCmdFormat, nil
@@ -1049,6 +1088,13 @@ func (s *Scanner) enter(role uint8) {
 		s.vdst = &s.msg.Header.Source
 	case vCmdID:
 		s.vdst = &s.msg.Commands[s.cur].CmdID
+	case vContCmdID:
+		// The container's own CmdID, also after commands it holds.
+		s.cur = s.parent
+		s.vdst = &s.msg.Commands[s.cur].CmdID
+	case rContMeta:
+		// Its Format and Type are read as a command's, into the container.
+		s.cur = s.parent
 	case vMsgRef:
 		s.vdst = &s.msg.Commands[s.cur].MsgRef
 	case vCmdRef:
@@ -1102,7 +1148,7 @@ type fastTag struct {
 	key, mask uint64
 	n         uint8 // name length
 	role      uint8
-	kind      Kind // for commands under SyncBody, 0 otherwise
+	kind      Kind // for commands under SyncBody, Atomic or Sequence, 0 otherwise
 }
 
 // fastTags lists, per parent role, the children that make up nearly every
@@ -1118,9 +1164,21 @@ var fastTags = func() (t [rVal][]fastTag) {
 		mask := uint64(1)<<(8*len(name)) - 1
 		t[parent] = append(t[parent], fastTag{key: binary.LittleEndian.Uint64(w[:]) & mask, mask: mask, n: uint8(len(name)), role: role, kind: kind})
 	}
-	add(rBody, "Status", rCmd, KindStatus)
-	add(rBody, "Results", rCmd, KindResults)
-	add(rBody, "Alert", rCmd, KindAlert)
+	// Device commands first: the names of device traffic are matched in
+	// the fewest compares. Sequence is too long for the table.
+	for _, parent := range []uint8{rBody, rCont} {
+		add(parent, "Status", rCmd, KindStatus)
+		add(parent, "Results", rCmd, KindResults)
+		add(parent, "Alert", rCmd, KindAlert)
+		add(parent, "Replace", rCmd, KindReplace)
+		add(parent, "Exec", rCmd, KindExec)
+		add(parent, "Get", rCmd, KindGet)
+		add(parent, "Add", rCmd, KindAdd)
+		add(parent, "Delete", rCmd, KindDelete)
+		add(parent, "Atomic", rCont, KindAtomic)
+	}
+	add(rCont, "CmdID", vContCmdID, 0)
+	add(rCont, "Meta", rContMeta, 0)
 	add(rCmd, "CmdID", vCmdID, 0)
 	add(rCmd, "Data", vCmdData, 0)
 	add(rCmd, "Item", rItem, 0)
@@ -1130,6 +1188,8 @@ var fastTags = func() (t [rVal][]fastTag) {
 	add(rCmd, "Meta", rCmdMeta, 0)
 	add(rCmdMeta, "Format", vCmdFormat, 0)
 	add(rCmdMeta, "Type", vCmdType, 0)
+	add(rContMeta, "Format", vCmdFormat, 0)
+	add(rContMeta, "Type", vCmdType, 0)
 	add(rItem, "Source", rItemSource, 0)
 	add(rItem, "Meta", rItemMeta, 0)
 	add(rItem, "Data", vItemData, 0)
@@ -1163,9 +1223,13 @@ func (s *Scanner) fast(parent uint8, q int) *fastTag {
 	return nil
 }
 
-// command starts a new Command, reusing the backing arrays of earlier messages.
-func (s *Scanner) command(k Kind) {
+// command starts a new Command, reusing the backing arrays of earlier
+// messages, and reports false when it would exceed Limits.MaxCommands.
+func (s *Scanner) command(k Kind) bool {
 	cmds := s.msg.Commands
+	if len(cmds) >= s.Limits.MaxCommands {
+		return false
+	}
 	if len(cmds) == cap(cmds) {
 		cmds = growCommands(cmds)
 	}
@@ -1173,18 +1237,29 @@ func (s *Scanner) command(k Kind) {
 	c := &cmds[len(cmds)-1]
 	items := c.Items[:0]
 	*c = Command{}
-	c.Kind, c.Items = k, items
+	c.Kind, c.Parent, c.Items = k, int32(s.parent), items
 	s.msg.Commands = cmds
 	s.cur = len(cmds) - 1
 	s.tRefSet, s.sRefSet = false, false
+	if k.Container() {
+		s.parent = s.cur
+	}
+	return true
+}
+
+//go:noinline
+func errCommands(p int) error {
+	return errAt(ReasonTooManyElements, p, "more commands than the limit")
 }
 
 // growCommands and growItems are kept out of line: they run only while a
 // Scanner warms up, and inlined, their temporaries would enlarge the frame
-// of the function that dispatches every element.
+// of the function that dispatches every element. Commands double (append
+// grows large slices by 1.25x, which allocates 5x the final size in total
+// under a flood of commands).
 //
 //go:noinline
-func growCommands(c []Command) []Command { return slices.Grow(c, 1) }
+func growCommands(c []Command) []Command { return slices.Grow(c, len(c)+1) }
 
 //go:noinline
 func growItems(it []Item) []Item { return slices.Grow(it, 1) }
@@ -1400,7 +1475,7 @@ func (s *Scanner) endTag(p int) (int, error) {
 		}
 	}
 	s.stack = s.stack[:d-1]
-	if top.role == rItem || top.role >= rVal {
+	if top.role >= rEnd {
 		s.end(top.role, p)
 	}
 	if d == 1 {
@@ -1409,9 +1484,14 @@ func (s *Scanner) endTag(p int) (int, error) {
 	return q + 1, nil
 }
 
-// end finishes an element of the given role whose content ends at b.
+// end finishes an element of the given role whose content ends at b. Only
+// roles from rEnd up need it; a self-closing element of any role comes here.
 func (s *Scanner) end(role uint8, b int) {
 	if role < rVal {
+		if role == rCont {
+			s.parent = int(s.msg.Commands[s.parent].Parent)
+			return
+		}
 		if role == rItem {
 			it := &s.msg.Commands[s.cur].Items[s.item]
 			if len(it.Format) == 0 {

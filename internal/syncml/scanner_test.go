@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -134,10 +135,54 @@ func TestParseFields(t *testing.T) {
 		{"self-closing Data", alertItem(`<Data/>`), func(m *Message) string { return string(item0(m).Data) }, ""},
 		{"final", msg(`<Final/>`), func(m *Message) string { return boolStr(m.Final) }, "true"},
 		{"no final", msg(``), func(m *Message) string { return boolStr(m.Final) }, "false"},
-		{"other commands counted", msg(`<Replace><CmdID>1</CmdID><Item><Data>&amp;</Data></Item></Replace><Get/><Exec><Status/></Exec>`),
-			func(m *Message) string { return string(rune('0'+m.Other)) + "|" + string(rune('0'+len(m.Commands))) }, "3|0"},
-		{"atomic and sequence nesting", msg(`<Atomic><CmdID>1</CmdID><Sequence><Atomic><Status><Data>200</Data></Status></Atomic></Sequence><Alert><Data>1</Data></Alert></Atomic>`),
-			func(m *Message) string { return string(m.Commands[0].Data) + "|" + string(m.Commands[1].Data) }, "200|1"},
+		{"other commands counted", msg(`<Sync><Replace><CmdID>1</CmdID><Item><Data>&amp;</Data></Item></Replace></Sync><Map/><Copy/><x:Put xmlns:x="u"/><Exec><Status/></Exec>`),
+			func(m *Message) string { return string(rune('0'+m.Other)) + "|" + kinds(m) }, "4|Exec/-1"},
+		{"atomic and sequence nesting", msg(`<Atomic><CmdID>1</CmdID><Sequence><Atomic><Status><Data>200</Data></Status></Atomic></Sequence><Alert><Data>1</Data></Alert></Atomic><Get/>`),
+			func(m *Message) string {
+				return kinds(m) + "|" + string(m.Commands[3].Data) + "|" + string(m.Commands[4].Data)
+			}, "Atomic/-1 Sequence/0 Atomic/1 Status/2 Alert/0 Get/-1|200|1"},
+		{"server commands", msg(`<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>` +
+			`<Add><CmdID>a1</CmdID><Item><Target><LocURI>./a</LocURI></Target><Meta><Format>chr</Format></Meta><Data>1</Data></Item></Add>` +
+			`<Replace><CmdID>r1</CmdID><Meta><Format xmlns="syncml:metinf">int</Format><Type>text/plain</Type></Meta><Item><Target><LocURI>./r</LocURI></Target><Data>2</Data></Item></Replace>` +
+			`<Exec><CmdID>e1</CmdID><Item><Target><LocURI>./e</LocURI></Target><Meta><Format>xml</Format><Type>text/plain</Type></Meta><Data>&lt;Job id="{X}"&gt;&lt;/Job&gt;</Data></Item></Exec>` +
+			`<Get><CmdID>g1</CmdID><Item><Target><LocURI>./g1</LocURI></Target></Item><Item><Target><LocURI>./g2</LocURI></Target></Item></Get>` +
+			`<Delete><CmdID>d1</CmdID><Item><Target><LocURI>./d</LocURI></Target></Item></Delete><Final/>`),
+			func(m *Message) string {
+				var s []string
+				for _, c := range m.Commands[1:] {
+					f := c.Kind.String() + ":" + string(c.CmdID) + ":" + string(c.Format) + ":" + string(c.Type)
+					for _, it := range c.Items {
+						f += ":" + string(it.Target) + "=" + string(it.Format) + "," + string(it.Type) + "," + string(it.Data)
+					}
+					s = append(s, f)
+				}
+				return strings.Join(s, " ") + "|" + string(rune('0'+m.Other))
+			}, `Add:a1:::./a=chr,,1 Replace:r1:int:text/plain:./r=,,2 Exec:e1:::./e=xml,text/plain,<Job id="{X}"></Job> Get:g1:::./g1=,,:./g2=,, Delete:d1:::./d=,,|0`},
+		{"UUID CmdID", msg(`<Atomic><CmdID> 5d0e1f7a-3c2b-4a19-8e6d-2f4b7c9a0e13 </CmdID><Replace><CmdID>a81f44c2-9b0e-4d5f-b7a3-6c1e2d3f4a5b</CmdID></Replace></Atomic>`),
+			func(m *Message) string { return string(m.Commands[0].CmdID) + "|" + string(m.Commands[1].CmdID) }, "5d0e1f7a-3c2b-4a19-8e6d-2f4b7c9a0e13|a81f44c2-9b0e-4d5f-b7a3-6c1e2d3f4a5b"},
+		{"container CmdID and Meta after its commands", msg(`<Atomic><Replace><CmdID>2</CmdID><Meta><Type>t2</Type></Meta></Replace><CmdID>1</CmdID><Meta><Format>chr</Format><Type>t1</Type></Meta><NoResp/><Cred/></Atomic>`),
+			func(m *Message) string {
+				a, r := m.Commands[0], m.Commands[1]
+				return string(a.CmdID) + "," + string(a.Format) + "," + string(a.Type) + "|" + string(r.CmdID) + "," + string(r.Format) + "," + string(r.Type) + "|" + string(rune('0'+m.Other))
+			}, "1,chr,t1|2,,t2|0"},
+		{"container with other fields", msg(`<Sequence><Data>x</Data><Item><Data>y</Data></Item><Final/></Sequence>`),
+			func(m *Message) string {
+				return kinds(m) + "|" + string(m.Commands[0].Data) + "|" + string(rune('0'+m.Other)) + "|" + boolStr(m.Final)
+			}, "Sequence/-1||2|true"},
+		{"self-closing containers", msg(`<Atomic/><Sequence/><Atomic><Sequence/><Get/></Atomic><Get/>`),
+			func(m *Message) string { return kinds(m) }, "Atomic/-1 Sequence/-1 Atomic/-1 Sequence/2 Get/2 Get/-1"},
+		{"SyncBody CmdID and Meta ignored", msg(`<CmdID>9</CmdID><Meta><Format>x</Format></Meta><Exec><CmdID>1</CmdID></Exec>`),
+			func(m *Message) string {
+				return kinds(m) + "|" + string(m.Commands[0].CmdID) + string(m.Commands[0].Format)
+			}, "Exec/-1|1"},
+		{"prefixed server commands", msg(`<s:Sequence xmlns:s="SYNCML:SYNCML1.2"><s:CmdID>1</s:CmdID><s:Exec><s:CmdID>2</s:CmdID><s:Item><s:Target><s:LocURI>./x</s:LocURI></s:Target></s:Item></s:Exec></s:Sequence>`),
+			func(m *Message) string {
+				return kinds(m) + "|" + string(m.Commands[0].CmdID) + "|" + string(m.Commands[1].Items[0].Target)
+			}, "Sequence/-1 Exec/0|1|./x"},
+		{"Exec Data in CDATA", msg(`<Exec><Item><Data><![CDATA[<MsiInstallJob id="{A}"><Product Version="1.0"/></MsiInstallJob>]]></Data></Item></Exec>`),
+			func(m *Message) string { return string(item0(m).Data) }, `<MsiInstallJob id="{A}"><Product Version="1.0"/></MsiInstallJob>`},
+		{"Exec Data as child elements", msg("<Exec><Item><Data>\n <MsiInstallJob id=\"{A}\"><Product Version=\"1.0\">&amp;</Product></MsiInstallJob>\n</Data></Item></Exec>"),
+			func(m *Message) string { return string(item0(m).Data) }, `<MsiInstallJob id="{A}"><Product Version="1.0">&amp;</Product></MsiInstallJob>`},
 		{"attributes with both quotes and spaces", `<SyncML xmlns = 'SYNCML:SYNCML1.2'  a="x'y" b='x"y' ><SyncHdr ><Source><LocURI>D</LocURI></Source></SyncHdr ></SyncML >`,
 			func(m *Message) string { return string(m.Version) + "|" + string(m.Header.Source) }, "1.2|D"},
 		{"xml declaration, comments, PIs around the root", `<?xml version="1.0" encoding="utf-8"?><!-- c --><?pi?>` + "\n" + msg("") + "\n<!-- after --><?after?>\n",
@@ -172,6 +217,15 @@ func TestParseFields(t *testing.T) {
 			checkAgainstReference(t, []byte(tc.input), m, nil)
 		})
 	}
+}
+
+// kinds lists the commands of m as Kind/Parent.
+func kinds(m *Message) string {
+	var s []string
+	for _, c := range m.Commands {
+		s = append(s, fmt.Sprintf("%v/%d", c.Kind, c.Parent))
+	}
+	return strings.Join(s, " ")
 }
 
 func boolStr(b bool) string {
@@ -260,6 +314,35 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+func TestLimitsCommands(t *testing.T) {
+	for _, body := range []string{strings.Repeat("<Get/>", 50), strings.Repeat("<Alert/>", 50), "<Atomic>" + strings.Repeat("<Sequence/>", 49) + "</Atomic>"} {
+		in := []byte(msg(body))
+		_, err := NewScanner(Limits{MaxCommands: 49}).Parse(in)
+		var se *Error
+		if !errors.As(err, &se) || se.Reason != ReasonTooManyElements || !strings.Contains(se.Detail, "commands") {
+			t.Fatalf("%.40s…: got %v, want too_many_elements for commands", body, err)
+		}
+		if m, err := NewScanner(Limits{MaxCommands: 50}).Parse(in); err != nil || len(m.Commands) != 50 {
+			t.Fatalf("%.40s…: at the limit: %v", body, err)
+		}
+	}
+	if n := NewScanner(Limits{}).Limits.MaxCommands; n != DefaultLimits.MaxCommands {
+		t.Fatalf("zero MaxCommands becomes %d, want the default %d", n, DefaultLimits.MaxCommands)
+	}
+}
+
+func TestKindString(t *testing.T) {
+	want := []string{"Kind(0)", "Status", "Results", "Alert", "Add", "Replace", "Exec", "Get", "Delete", "Atomic", "Sequence", "Kind(11)"}
+	for k := range want {
+		if got := Kind(k).String(); got != want[k] {
+			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want[k])
+		}
+		if c := Kind(k).Container(); c != (k == 9 || k == 10) {
+			t.Errorf("Kind(%d).Container() = %v", k, c)
+		}
+	}
+}
+
 func TestLimitsElements(t *testing.T) {
 	in := []byte(msg(strings.Repeat("<Get/>", 50)))
 	s := NewScanner(Limits{MaxElements: 40})
@@ -308,11 +391,52 @@ func TestDiffDetectsDisagreement(t *testing.T) {
 	if d := diff(m, ref); !strings.Contains(d, "1604") {
 		t.Fatalf("diff missed a changed Data: %q", d)
 	}
+
+	in = []byte(msg(`<Atomic><CmdID>u-1</CmdID><Sequence><Exec><CmdID>3</CmdID></Exec></Sequence></Atomic>`))
+	if m, err = Parse(in); err != nil {
+		t.Fatal(err)
+	}
+	if ref, err = refExtract(in); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(m, ref); d != "" {
+		t.Fatalf("unexpected difference: %s", d)
+	}
+	for _, change := range []struct {
+		what string
+		f    func(c []Command)
+	}{
+		{"parent", func(c []Command) { c[2].Parent = 0 }},
+		{"kind", func(c []Command) { c[1].Kind = KindAtomic }},
+		{"CmdID", func(c []Command) { c[0].CmdID = []byte("u-2") }},
+	} {
+		m, _ := Parse(in)
+		change.f(m.Commands)
+		if d := diff(m, ref); !strings.Contains(d, change.what) {
+			t.Errorf("diff missed a changed %s: %q", change.what, d)
+		}
+	}
 }
 
 // TestScannerReuseAfterError is the regression for a fuzz finding: a message
 // rejected after its root's xmlns was captured left that capture behind, and
 // the next message on the same Scanner lost its Version.
+// TestScannerReuseAfterContainerError checks that a message rejected inside
+// a container leaves no open container behind for the next message.
+func TestScannerReuseAfterContainerError(t *testing.T) {
+	s := NewScanner(Limits{})
+	if _, err := s.Parse([]byte(msg(`<Atomic><CmdID>1</CmdID><Sequence><Get><Data>&bad;</Data></Get>`))); err == nil {
+		t.Fatal("bad message accepted")
+	}
+	m, err := s.Parse([]byte(msg(`<Get><CmdID>1</CmdID></Get>`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(m); got != "Get/-1" {
+		t.Fatalf("commands %s after a rejected message, want Get/-1", got)
+	}
+}
+
 func TestScannerReuseAfterError(t *testing.T) {
 	s := NewScanner(Limits{})
 	if _, err := s.Parse([]byte(`<SyncML xmlns="SYNCML:SYNCML1.2" a=x>`)); err == nil {
