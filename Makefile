@@ -39,7 +39,9 @@ fuzz:
 	$(GO) test ./internal/codes -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s
 	$(GO) test ./internal/eventjson -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s -fuzzminimizetime 5000x
 	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzBuildCommands$$' -fuzztime 10s -fuzzminimizetime 5000x
 	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 10s -fuzzminimizetime 5000x
+	$(GO) test ./internal/installjob -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s -fuzzminimizetime 5000x
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event

@@ -4,7 +4,10 @@
 // internal/store. Each holds statements separated by ";" at the end of a
 // line; every statement must be idempotent (IF NOT EXISTS), because
 // ClickHouse has no transactional DDL and a migration cut off half-way is run
-// again from its first statement. A first line "-- requires: X.Y" applies the
+// again from its first statement. A column is added with one
+// "ALTER TABLE t ADD COLUMN IF NOT EXISTS c Type" per column: 18.16 cannot
+// parse that clause, so the runner adds the column only when
+// system.columns lacks it, on every server. A first line "-- requires: X.Y" applies the
 // migration only on server version X.Y or later.
 //
 // queries.sql holds the analyses an administrator runs, each tested against

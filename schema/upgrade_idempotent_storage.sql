@@ -19,4 +19,18 @@ ALTER TABLE schema_migrations DELETE WHERE version <= 3;
 -- an aggregator both write is collapsed like any repeat. Drop the
 -- *_pre_idempotent tables when the counts agree.
 -- name: after
-INSERT INTO install_events SELECT * FROM install_events_pre_idempotent;
+-- The old layout's columns are named: install_events has gained columns
+-- since (005), which the copied rows leave at their defaults.
+INSERT INTO install_events (
+    event_id, schema_version, received_at, received_ms, tenant, device_id, session_id, msg_id, kind,
+    cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, code_space,
+    code_name, outcome, category, alert_type, mark, text, original_error, mdm_received_at,
+    mdm_generic_alert, product_name, product_version, product_publisher, product_install_date,
+    product_install_path, product_last_error_desc, stream_seq
+) SELECT
+    event_id, schema_version, received_at, received_ms, tenant, device_id, session_id, msg_id, kind,
+    cmd_id, cmd_ref, scope, csp, target_id, node, loc_uri, code, code_hex, win32_code, code_space,
+    code_name, outcome, category, alert_type, mark, text, original_error, mdm_received_at,
+    mdm_generic_alert, product_name, product_version, product_publisher, product_install_date,
+    product_install_path, product_last_error_desc, stream_seq
+FROM install_events_pre_idempotent;

@@ -19,16 +19,22 @@ import (
 )
 
 // parse prints, one JSON object per line, the contract-v1 events of captured
-// SyncML messages: each FILE (gzip accepted), or stdin when there is none. A
-// file that fails is reported on stderr with its reason; the others still
-// print, and the command then returns an error.
+// SyncML messages: each FILE (gzip accepted), or stdin when there is none.
+// The messages are a device's (its answers and alerts, as POST /v1/syncml
+// reads them) or, with --commands, the MDM server's to a device (its
+// commands, as POST /v1/syncml/commands reads them). A file that fails is
+// reported on stderr with its reason; the others still print, and the
+// command then returns an error. With --commands, an install document that
+// is rejected is reported on stderr too, and its command printed with
+// payload_error.
 func parse(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	tenant := fs.String("tenant", envOr(getenv, "CSPWATCH_TENANT", "default"), "tenant written in the events (env CSPWATCH_TENANT)")
 	at := fs.String("received-at", "", "received_at of the events, RFC 3339 (default: now), for reproducible output")
+	commands := fs.Bool("commands", false, "the messages are the MDM server's to a device: print their command events")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ingest parse [flags] [FILE...]")
+		fmt.Fprintln(stderr, "usage: ingest parse [--commands] [flags] [FILE...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,11 +58,14 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	p := parser{
-		scanner: syncml.NewScanner(syncml.DefaultLimits),
-		meta:    normalize.Meta{Tenant: *tenant, ReceivedAt: received},
-		out:     out,
+		scanner:  syncml.NewScanner(syncml.DefaultLimits),
+		meta:     normalize.Meta{Tenant: *tenant, ReceivedAt: received},
+		out:      out,
+		commands: *commands,
+		stderr:   stderr,
 	}
 	if fs.NArg() == 0 {
+		p.name = "stdin"
 		if err := p.one(stdin); err != nil {
 			fmt.Fprintf(stderr, "ingest parse: stdin: %v\n", err)
 			return errReported
@@ -68,6 +77,7 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		p.name = name
 		if err := p.file(name); err != nil {
 			out.Flush()
 			fmt.Fprintf(stderr, "ingest parse: %s: %v\n", name, err)
@@ -84,13 +94,16 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 var errReported = errors.New("parse errors")
 
 type parser struct {
-	scanner *syncml.Scanner
-	builder normalize.Builder
-	enc     eventjson.Encoder
-	meta    normalize.Meta
-	events  []event.Event
-	line    []byte
-	out     *bufio.Writer
+	scanner  *syncml.Scanner
+	builder  normalize.Builder
+	enc      eventjson.Encoder
+	meta     normalize.Meta
+	events   []event.Event
+	line     []byte
+	out      *bufio.Writer
+	commands bool      // server's messages: BuildCommands
+	stderr   io.Writer // rejected install documents
+	name     string    // of the message being parsed
 }
 
 func (p *parser) file(name string) error {
@@ -120,8 +133,21 @@ func (p *parser) one(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	// Each event is written out before the next message is built.
-	p.events, _ = p.builder.BuildTransient(msg, p.meta, p.events[:0])
+	if p.commands {
+		if len(msg.Header.Target) == 0 {
+			return fmt.Errorf("%s: a server's message names the device in SyncHdr/Target/LocURI, which is missing or empty", syncml.ReasonNoDevice)
+		}
+		p.events, _ = p.builder.BuildCommands(msg, p.meta, p.events[:0])
+		for i := range p.events {
+			if e := &p.events[i]; e.PayloadError != "" {
+				fmt.Fprintf(p.stderr, "ingest parse: %s: %s CmdID %s %s: install document rejected: %s\n",
+					p.name, e.Command, e.CmdIDRaw, e.LocURI, e.PayloadError)
+			}
+		}
+	} else {
+		// Each event is written out before the next message is built.
+		p.events, _ = p.builder.BuildTransient(msg, p.meta, p.events[:0])
+	}
 	for i := range p.events {
 		p.line = p.enc.AppendJSON(p.line[:0], &p.events[i])
 		p.line = append(p.line, '\n')

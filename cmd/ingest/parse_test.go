@@ -82,3 +82,48 @@ func TestParseUsage(t *testing.T) {
 		t.Fatalf("missing file: err %v, want exit 1", err)
 	}
 }
+
+// parse --commands prints the command events of a server's message, the
+// same lines whatever the run, and reports rejected install documents on
+// stderr without failing.
+func TestParseCommands(t *testing.T) {
+	dir := filepath.Join("..", "..", "internal", "normalize", "testdata", "commands")
+	seq, hostile := filepath.Join(dir, "sequence.xml"), filepath.Join(dir, "hostile_payloads.xml")
+	args := []string{"--commands", "--tenant", "contoso", "--received-at", "2026-11-23T05:22:06.123456789Z", seq, hostile}
+	out, errOut, err := runParse(t, nil, args...)
+	if err != nil {
+		t.Fatalf("%v: %s", err, errOut)
+	}
+	// The goldens of package normalize were built with the same tenant and time.
+	var want []byte
+	for _, f := range []string{seq, hostile} {
+		g, err := os.ReadFile(strings.TrimSuffix(f, ".xml") + ".golden.jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, g...)
+	}
+	if out != string(want) {
+		t.Fatalf("output\n%s\nwant the goldens\n%s", out, want)
+	}
+	for _, reason := range []string{"doctype", "depth", "size", "root", "syntax"} {
+		if !strings.Contains(errOut, "hostile_payloads.xml") || !strings.Contains(errOut, "install document rejected: "+reason) {
+			t.Errorf("stderr does not report the %s document: %q", reason, errOut)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		e, err := eventjson.Decode([]byte(l))
+		if err != nil || e.Kind != event.KindCommand {
+			t.Fatalf("line is not a command event (%v): %s", err, l)
+		}
+	}
+	// A device's message names no device in SyncHdr/Target.
+	noTarget := []byte(`<SyncML><SyncHdr><MsgID>1</MsgID><Source><LocURI>DEV</LocURI></Source></SyncHdr><SyncBody/></SyncML>`)
+	if _, errOut, err := runParse(t, noTarget, "--commands"); err == nil || !strings.Contains(errOut, "no_device_id") {
+		t.Fatalf("no Target: err %v, stderr %q", err, errOut)
+	}
+	// Without --commands, the same server message yields no device event.
+	if out, _, err := runParse(t, nil, seq); err != nil || out != "" {
+		t.Fatalf("device parse of a server message: %v %q", err, out)
+	}
+}

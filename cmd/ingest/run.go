@@ -39,6 +39,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 const usage = `usage:
   ingest [serve] [flags]     receive signed SyncML webhooks and publish install events
   ingest parse [FILE...]     print the install events of captured SyncML messages (stdin when no FILE)
+  ingest parse --commands [FILE...]
+                             print the command events of captured messages the MDM server sent to a device
   ingest healthcheck [--url U] exit 0 when U (default the local /readyz) answers 200; for container health checks
   ingest <command> -h        the command's flags
 `

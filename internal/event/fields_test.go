@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,30 +14,54 @@ import (
 	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 )
 
-// TestFieldsMatchStruct: the table lists the json tags of Event, then those
-// of Product, in declaration order (which is encoding/json's order, and the
-// wire's), with omitempty where the table says OmitEmpty; Event's product
-// field, last, holds the Product.
-func TestFieldsMatchStruct(t *testing.T) {
-	// Tags as json:"..." says them: name, or name,omitempty.
-	tags := func(typ reflect.Type) (out []string) {
-		for sf := range typ.Fields() {
-			tag := sf.Tag.Get("json")
-			if name, opts, _ := strings.Cut(tag, ","); name == "" || name == "-" || opts != "" && opts != "omitempty" {
-				t.Errorf("%v.%s: json tag %q, want a name and at most omitempty", typ, sf.Name, tag)
-			}
-			out = append(out, tag)
+// tags are the json tags of typ's fields as json:"..." says them: name, or
+// name,omitempty.
+func tags(t *testing.T, typ reflect.Type) (out []string) {
+	t.Helper()
+	for sf := range typ.Fields() {
+		tag := sf.Tag.Get("json")
+		if name, opts, _ := strings.Cut(tag, ","); name == "" || name == "-" || opts != "" && opts != "omitempty" {
+			t.Errorf("%v.%s: json tag %q, want a name and at most omitempty", typ, sf.Name, tag)
 		}
-		return out
+		out = append(out, tag)
 	}
-	ev := tags(reflect.TypeFor[event.Event]())
-	if n := len(ev); n == 0 || ev[n-1] != event.ProductKey+",omitempty" {
-		t.Fatalf("Event's last field is not %q with omitempty: %v", event.ProductKey, ev)
+	return out
+}
+
+// objectType is the struct type of the nested object key: the element of
+// Event's pointer field tagged json:"key,omitempty".
+func objectType(t *testing.T, key string) reflect.Type {
+	t.Helper()
+	for sf := range reflect.TypeFor[event.Event]().Fields() {
+		if sf.Tag.Get("json") == key+",omitempty" {
+			if sf.Type.Kind() != reflect.Pointer || sf.Type.Elem().Kind() != reflect.Struct {
+				t.Fatalf("Event.%s (object %s) is a %v, want a pointer to a struct", sf.Name, key, sf.Type)
+			}
+			return sf.Type.Elem()
+		}
 	}
-	if sf, _ := reflect.TypeFor[event.Event]().FieldByName("Product"); sf.Type != reflect.TypeFor[*event.Product]() {
-		t.Fatalf("Event.Product is a %v", sf.Type)
+	t.Fatalf("Event has no field tagged json:%q", key+",omitempty")
+	return nil
+}
+
+// TestFieldsMatchStruct: the table lists the json tags of Event, then those
+// of each nested object in the order of event.Objects, in declaration order
+// (which is encoding/json's order, and the wire's), with omitempty where the
+// table says OmitEmpty; Event's last fields hold the objects, in that
+// order, as pointers.
+func TestFieldsMatchStruct(t *testing.T) {
+	ev := tags(t, reflect.TypeFor[event.Event]())
+	n := len(ev) - len(event.Objects)
+	if n <= 0 {
+		t.Fatalf("Event has %d fields for %d objects", len(ev), len(event.Objects))
 	}
-	want := append(ev[:len(ev)-1:len(ev)-1], tags(reflect.TypeFor[event.Product]())...)
+	want := slices.Clone(ev[:n])
+	for i, o := range event.Objects {
+		if ev[n+i] != o.Key+",omitempty" {
+			t.Fatalf("Event's field %d from the end is %q, want object %q with omitempty: %v", len(event.Objects)-i, ev[n+i], o.Key, ev)
+		}
+		want = append(want, tags(t, objectType(t, o.Key))...)
+	}
 	var got []string
 	for _, f := range event.Fields {
 		tag := f.JSON
@@ -46,36 +71,81 @@ func TestFieldsMatchStruct(t *testing.T) {
 		got = append(got, tag)
 	}
 	if d := eventtest.Diff(got, want); d != "" {
-		t.Errorf("event.Fields against the json tags of Event, then Product: %s", d)
+		t.Errorf("event.Fields against the json tags of Event, then of its objects: %s", d)
 	}
-	// Product's fields come after the event's: the encoder writes the
-	// product object last.
+	// The objects' fields come after the event's, object by object: the
+	// encoder writes the objects last.
+	rank := func(f event.Field) int {
+		for i, o := range event.Objects {
+			if f.Object == o.Key {
+				return i + 1
+			}
+		}
+		return 0
+	}
 	for i := 1; i < len(event.Fields); i++ {
-		if event.Fields[i-1].Product && !event.Fields[i].Product {
-			t.Errorf("event field %q after product fields", event.Fields[i].JSON)
+		if rank(event.Fields[i-1]) > rank(event.Fields[i]) {
+			t.Errorf("field %s after %s: the table goes event, then %v", event.Fields[i].Path(), event.Fields[i-1].Path(), event.Objects)
 		}
 	}
 }
 
-// goTypes are the Go types a ClickHouse column type of the table stores.
-var goTypes = map[string]reflect.Type{
-	"String":   reflect.TypeFor[string](),
-	"Int64":    reflect.TypeFor[int64](),
-	"UInt8":    reflect.TypeFor[int](), // schema_version
-	"DateTime": reflect.TypeFor[time.Time](),
+// columnTypes are the Go types that a ClickHouse column type of the table
+// stores, and the JSON Schema type of their values.
+var columnTypes = map[string][]struct {
+	goType reflect.Type
+	json   string
+}{
+	"String":        {{reflect.TypeFor[string](), "string"}},
+	"Int64":         {{reflect.TypeFor[int64](), "integer"}},
+	"UInt8":         {{reflect.TypeFor[int](), "integer"}, {reflect.TypeFor[bool](), "boolean"}}, // schema_version; a flag
+	"DateTime":      {{reflect.TypeFor[time.Time](), "string"}},
+	"Array(String)": {{reflect.TypeFor[[]string](), "array"}},
 }
 
-// TestFieldsWellFormed: keys and columns are unique, product columns are
-// product_<key>, and each column type is one the store knows how to fill
-// from the field's Go type.
+// goType is the Go type of field f.
+func goType(t *testing.T, f event.Field) reflect.Type {
+	t.Helper()
+	typ := reflect.TypeFor[event.Event]()
+	if f.Object != "" {
+		typ = objectType(t, f.Object)
+	}
+	for sf := range typ.Fields() {
+		if name, _, _ := strings.Cut(sf.Tag.Get("json"), ","); name == f.JSON {
+			return sf.Type
+		}
+	}
+	t.Fatalf("field %s: no Go field", f.Path())
+	return nil
+}
+
+// jsonType is the JSON Schema type of field f's values.
+func jsonType(t *testing.T, f event.Field) string {
+	t.Helper()
+	gt := goType(t, f)
+	for _, c := range columnTypes[f.Type] {
+		if c.goType == gt {
+			return c.json
+		}
+	}
+	return ""
+}
+
+// TestFieldsWellFormed: keys and columns are unique, an object's columns are
+// its prefix and the key, the other columns are the key, and each column
+// type is one the store knows how to fill from the field's Go type.
 func TestFieldsWellFormed(t *testing.T) {
 	keys := map[string]bool{}
 	cols := map[string]bool{}
-	for _, f := range event.Fields {
-		key := f.JSON
-		if f.Product {
-			key = event.ProductKey + "." + f.JSON
+	prefixes := map[string]string{}
+	for _, o := range event.Objects {
+		if o.Key == "" || o.ColumnPrefix == "" || prefixes[o.Key] != "" {
+			t.Errorf("object %+v: empty or repeated", o)
 		}
+		prefixes[o.Key] = o.ColumnPrefix
+	}
+	for _, f := range event.Fields {
+		key := f.Path()
 		if f.JSON == "" || keys[key] {
 			t.Errorf("JSON key %q empty or repeated", key)
 		}
@@ -84,31 +154,35 @@ func TestFieldsWellFormed(t *testing.T) {
 			t.Errorf("column %q empty or repeated", f.Column)
 		}
 		cols[f.Column] = true
-		if f.Product && f.Column != "product_"+f.JSON {
-			t.Errorf("product field %q in column %q, want product_%s", f.JSON, f.Column, f.JSON)
+		switch prefix, ok := prefixes[f.Object]; {
+		case f.Object == "" && f.Column != f.JSON:
+			t.Errorf("field %q in column %q, want %s", f.JSON, f.Column, f.JSON)
+		case f.Object != "" && !ok:
+			t.Errorf("field %q in object %q, which is not in event.Objects", f.JSON, f.Object)
+		case f.Object != "" && f.Column != prefix+f.JSON:
+			t.Errorf("field %q in column %q, want %s%s", key, f.Column, prefix, f.JSON)
 		}
-		typ := reflect.TypeFor[event.Event]()
-		if f.Product {
-			typ = reflect.TypeFor[event.Product]()
+		if jsonType(t, f) == "" {
+			t.Errorf("field %q: Go type %v in a %s column (known: %v)", key, goType(t, f), f.Type, columnTypes)
 		}
-		var goType reflect.Type
-		for sf := range typ.Fields() {
-			if name, _, _ := strings.Cut(sf.Tag.Get("json"), ","); name == f.JSON {
-				goType = sf.Type
-			}
-		}
-		if want, ok := goTypes[f.Type]; !ok || goType != want {
-			t.Errorf("field %q: Go type %v in a %s column (known: %v)", key, goType, f.Type, goTypes)
-		}
-		if f.Product && !f.OmitEmpty {
-			t.Errorf("product field %q is not OmitEmpty", f.JSON)
+		if f.Object != "" && !f.OmitEmpty {
+			t.Errorf("object field %q is not OmitEmpty", key)
 		}
 	}
 }
 
+// schemaProp is the part of a JSON Schema property the table decides.
+type schemaProp struct {
+	Type       string          `json:"type"`
+	Required   []string        `json:"required"`
+	Properties json.RawMessage `json:"properties"`
+	Items      *schemaProp     `json:"items"`
+}
+
 // TestFieldsMatchJSONSchema: the published JSON Schema describes the table's
-// keys in the table's order, product's included, and requires exactly the
-// fields that are always written.
+// keys in the table's order, its objects' included, requires exactly the
+// fields that are always written, and gives each field with a type the
+// JSON type of its Go type.
 func TestFieldsMatchJSONSchema(t *testing.T) {
 	raw, err := os.ReadFile("../../schema/install_event.v1.schema.json")
 	if err != nil {
@@ -121,22 +195,19 @@ func TestFieldsMatchJSONSchema(t *testing.T) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatal(err)
 	}
-	var props map[string]struct {
-		Type       string          `json:"type"`
-		Required   []string        `json:"required"`
-		Properties json.RawMessage `json:"properties"`
-	}
+	var props map[string]schemaProp
 	if err := json.Unmarshal(s.Properties, &props); err != nil {
 		t.Fatal(err)
 	}
-	var wantKeys, wantProduct, wantRequired []string
+	var wantKeys, wantRequired []string
+	wantObject := map[string][]string{}
 	for _, f := range event.Fields {
 		switch {
-		case f.Product:
-			if len(wantProduct) == 0 {
-				wantKeys = append(wantKeys, event.ProductKey)
+		case f.Object != "":
+			if len(wantObject[f.Object]) == 0 {
+				wantKeys = append(wantKeys, f.Object)
 			}
-			wantProduct = append(wantProduct, f.JSON)
+			wantObject[f.Object] = append(wantObject[f.Object], f.JSON)
 		default:
 			wantKeys = append(wantKeys, f.JSON)
 			if !f.OmitEmpty {
@@ -150,12 +221,38 @@ func TestFieldsMatchJSONSchema(t *testing.T) {
 	if d := eventtest.Diff(s.Required, wantRequired); d != "" {
 		t.Errorf("schema required against the event.Fields that are not OmitEmpty: %s", d)
 	}
-	p := props[event.ProductKey]
-	if p.Type != "object" || len(p.Required) != 0 {
-		t.Errorf("schema product: type %q, required %v; want an object, nothing required", p.Type, p.Required)
+	objProps := map[string]map[string]schemaProp{}
+	for _, o := range event.Objects {
+		p := props[o.Key]
+		if p.Type != "object" || len(p.Required) != 0 {
+			t.Errorf("schema %s: type %q, required %v; want an object, nothing required", o.Key, p.Type, p.Required)
+		}
+		if d := eventtest.Diff(objectKeys(t, p.Properties), wantObject[o.Key]); d != "" {
+			t.Errorf("schema %s properties against event.Fields: %s", o.Key, d)
+		}
+		var m map[string]schemaProp
+		if err := json.Unmarshal(p.Properties, &m); err != nil {
+			t.Fatal(err)
+		}
+		objProps[o.Key] = m
 	}
-	if d := eventtest.Diff(objectKeys(t, p.Properties), wantProduct); d != "" {
-		t.Errorf("schema product properties against event.Fields: %s", d)
+	for _, f := range event.Fields {
+		p, ok := props[f.JSON]
+		if f.Object != "" {
+			p, ok = objProps[f.Object][f.JSON]
+		}
+		if !ok {
+			continue // reported above
+		}
+		want := jsonType(t, f)
+		switch {
+		case p.Type == "" && (want == "array" || want == "boolean"):
+			t.Errorf("schema %s: no type, want %s", f.Path(), want)
+		case p.Type != "" && p.Type != want:
+			t.Errorf("schema %s: type %s, want %s", f.Path(), p.Type, want)
+		case want == "array" && (p.Items == nil || p.Items.Type != "string"):
+			t.Errorf("schema %s: items %+v, want strings", f.Path(), p.Items)
+		}
 	}
 }
 

@@ -54,8 +54,10 @@ var decoderPool = sync.Pool{New: func() any { return new(Decoder) }}
 // rejects too, though with its own error text.
 //
 // Cost: one pass over the input, one string allocation per event shared by
-// the fields that are not interned (event_id, device_id, text, ...), one
-// Product when the event carries one. Values of the small repeated sets
+// the fields that are not interned (event_id, device_id, text, cmd_id_raw,
+// ...), one Product when the event carries one. A command event's msi_job
+// or office_config costs its struct and a string (and slice) per field set:
+// they are few, one per install command. Values of the small repeated sets
 // (kind, scope, csp, node, outcome, code space and name, category, mark,
 // alert type, tenant, target, product name and version, ...) are interned
 // in a table of at most internMax entries per Decoder, so a repeated value
@@ -93,7 +95,9 @@ const (
 
 // internSeed are values known in advance, so the table starts useful.
 var internSeed = []string{
-	event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory,
+	event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory, event.KindCommand,
+	event.OutcomeRequested, event.CommandAdd, event.CommandReplace, event.CommandExec, event.CommandGet,
+	event.CommandDelete, event.CommandAtomic, event.CommandSequence,
 	event.ScopeDevice, event.ScopeUser, event.CSPOffice, event.CSPMSI,
 	// normalize.InstallAlertType, which this package cannot import without
 	// internal/syncml (TestInternSeed keeps the two equal).
@@ -135,6 +139,11 @@ const (
 	sOriginalError
 	sMDMReceivedAt
 	sGenericAlert
+	sCmdIDRaw
+	sMsgRef
+	sCmdRefRaw
+	sCommand
+	sPayloadError
 	sProductName // the product fields come last: a null product clears them
 	sProductVersion
 	sProductPublisher
@@ -153,6 +162,25 @@ const (
 	fCode
 	fWin32Code
 	fProduct
+	fMSIJob
+	fOfficeConfig
+	// The fields of msi_job and office_config, set as they are decoded:
+	// command events are few, so their strings are allocated each.
+	fJobID
+	fJobProductVersion
+	fJobContentURLs
+	fJobFileName
+	fJobFileHash
+	fJobCommandLine
+	fJobTimeoutMin
+	fJobRetryCount
+	fJobRetryIntervalMin
+	fOfficeProductIDs
+	fOfficeChannel
+	fOfficeVersion
+	fOfficeEdition
+	fOfficeLanguages
+	fOfficeRemove
 	fUnknown
 )
 
@@ -162,7 +190,7 @@ var interned = [numStrFields]bool{
 	sTenant: true, sSessionID: true, sMsgID: true, sKind: true, sScope: true, sCSP: true,
 	sTargetID: true, sNode: true, sLocURI: true, sCodeHex: true, sCodeSpace: true, sCodeName: true,
 	sOutcome: true, sCategory: true, sAlertType: true, sMark: true, sOriginalError: true,
-	sGenericAlert: true, sProductName: true, sProductVersion: true, sProductPublisher: true,
+	sGenericAlert: true, sMsgRef: true, sCommand: true, sPayloadError: true, sProductName: true, sProductVersion: true, sProductPublisher: true,
 	sProductInstallDate: true, sProductInstallPath: true, sProductLastErrorDesc: true,
 }
 
@@ -212,6 +240,16 @@ func strField(e *event.Event, f int) *string {
 		return &e.MDMReceivedAt
 	case sGenericAlert:
 		return &e.GenericAlert
+	case sCmdIDRaw:
+		return &e.CmdIDRaw
+	case sMsgRef:
+		return &e.MsgRef
+	case sCmdRefRaw:
+		return &e.CmdRefRaw
+	case sCommand:
+		return &e.Command
+	case sPayloadError:
+		return &e.PayloadError
 	}
 	p := e.Product
 	switch f {
@@ -290,8 +328,66 @@ func eventField(key []byte) int {
 		return sMDMReceivedAt
 	case "mdm_generic_alert":
 		return sGenericAlert
+	case "cmd_id_raw":
+		return sCmdIDRaw
+	case "msg_ref":
+		return sMsgRef
+	case "cmd_ref_raw":
+		return sCmdRefRaw
+	case "command":
+		return sCommand
+	case "payload_error":
+		return sPayloadError
 	case "product":
 		return fProduct
+	case "msi_job":
+		return fMSIJob
+	case "office_config":
+		return fOfficeConfig
+	}
+	return fUnknown
+}
+
+// msiJobField maps a lower-case key of the msi_job object to its field.
+func msiJobField(key []byte) int {
+	switch string(key) {
+	case "id":
+		return fJobID
+	case "product_version":
+		return fJobProductVersion
+	case "content_urls":
+		return fJobContentURLs
+	case "file_name":
+		return fJobFileName
+	case "file_hash":
+		return fJobFileHash
+	case "command_line":
+		return fJobCommandLine
+	case "timeout_min":
+		return fJobTimeoutMin
+	case "retry_count":
+		return fJobRetryCount
+	case "retry_interval_min":
+		return fJobRetryIntervalMin
+	}
+	return fUnknown
+}
+
+// officeField maps a lower-case key of the office_config object to its field.
+func officeField(key []byte) int {
+	switch string(key) {
+	case "product_ids":
+		return fOfficeProductIDs
+	case "channel":
+		return fOfficeChannel
+	case "version":
+		return fOfficeVersion
+	case "edition":
+		return fOfficeEdition
+	case "languages":
+		return fOfficeLanguages
+	case "remove":
+		return fOfficeRemove
 	}
 	return fUnknown
 }
@@ -391,7 +487,8 @@ func validate(e *event.Event) error {
 		return fmt.Errorf("%w: no tenant", ErrInvalid)
 	case e.DeviceID == "":
 		return fmt.Errorf("%w: no device_id", ErrInvalid)
-	case e.Kind != event.KindAlert && e.Kind != event.KindResult && e.Kind != event.KindStatus && e.Kind != event.KindInventory:
+	case e.Kind != event.KindAlert && e.Kind != event.KindResult && e.Kind != event.KindStatus && e.Kind != event.KindInventory &&
+		e.Kind != event.KindCommand:
 		return fmt.Errorf("%w: kind %q", ErrInvalid, e.Kind)
 	case e.ReceivedAt.IsZero():
 		return fmt.Errorf("%w: no received_at", ErrInvalid)
@@ -443,7 +540,7 @@ func (d *Decoder) decode(data []byte, e *event.Event) error {
 	var err error
 	switch data[i] {
 	case '{':
-		if i, err = d.object(data, i, 1, e, false); err != nil {
+		if i, err = d.object(data, i, 1, e, 0); err != nil {
 			return err
 		}
 	case 'n':
@@ -471,13 +568,19 @@ func (d *Decoder) decode(data []byte, e *event.Event) error {
 	return nil
 }
 
-// object decodes the object at data[i] (a '{') into e, or into e.Product
-// when product is set, and returns the offset after it. depth is the
-// object's nesting depth, 1 for the event.
-func (d *Decoder) object(data []byte, i, depth int, e *event.Event, product bool) (int, error) {
+// object decodes the object at data[i] (a '{') into e, or into the nested
+// object of e that obj names (fProduct, fMSIJob, fOfficeConfig; 0 for the
+// event itself), and returns the offset after it. depth is the object's
+// nesting depth, 1 for the event.
+func (d *Decoder) object(data []byte, i, depth int, e *event.Event, obj int) (int, error) {
 	fields := eventField
-	if product {
+	switch obj {
+	case fProduct:
 		fields = productField
+	case fMSIJob:
+		fields = msiJobField
+	case fOfficeConfig:
+		fields = officeField
 	}
 	i = skipWS(data, i+1)
 	if i < len(data) && data[i] == '}' {
@@ -527,15 +630,30 @@ func (d *Decoder) object(data []byte, i, depth int, e *event.Event, product bool
 func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, error) {
 	c := data[i]
 	if c == 'n' {
-		// null leaves a field as it is, except that it takes the product away.
+		// null leaves a field as it is, except that it takes an object or
+		// an array away.
 		next, err := literal(data, i, "null")
-		if err == nil && f == fProduct {
+		if err != nil {
+			return 0, err
+		}
+		switch f {
+		case fProduct:
 			e.Product = nil
 			for p := sProductName; p < numStrFields; p++ {
 				d.slots[p].set = false
 			}
+		case fMSIJob:
+			e.MSIJob = nil
+		case fOfficeConfig:
+			e.OfficeConfig = nil
+		case fJobContentURLs:
+			e.MSIJob.ContentURLs = nil
+		case fOfficeProductIDs:
+			e.OfficeConfig.ProductIDs = nil
+		case fOfficeLanguages:
+			e.OfficeConfig.Languages = nil
 		}
-		return next, err
+		return next, nil
 	}
 	switch {
 	case f < numStrFields:
@@ -566,7 +684,84 @@ func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, 
 		if e.Product == nil {
 			e.Product = new(event.Product)
 		}
-		return d.object(data, i, depth+1, e, true)
+		return d.object(data, i, depth+1, e, fProduct)
+	case f == fMSIJob:
+		if c != '{' {
+			break
+		}
+		if e.MSIJob == nil {
+			e.MSIJob = new(event.MSIJob)
+		}
+		return d.object(data, i, depth+1, e, fMSIJob)
+	case f == fOfficeConfig:
+		if c != '{' {
+			break
+		}
+		if e.OfficeConfig == nil {
+			e.OfficeConfig = new(event.OfficeConfig)
+		}
+		return d.object(data, i, depth+1, e, fOfficeConfig)
+	case f == fJobContentURLs || f == fOfficeProductIDs || f == fOfficeLanguages:
+		if c != '[' {
+			break
+		}
+		var dst *[]string
+		switch f {
+		case fJobContentURLs:
+			dst = &e.MSIJob.ContentURLs
+		case fOfficeProductIDs:
+			dst = &e.OfficeConfig.ProductIDs
+		case fOfficeLanguages:
+			dst = &e.OfficeConfig.Languages
+		}
+		return d.stringArray(data, i, depth, dst)
+	case f == fOfficeRemove:
+		var next int
+		var err error
+		switch c {
+		case 't':
+			next, err = literal(data, i, "true")
+		case 'f':
+			next, err = literal(data, i, "false")
+		default:
+			next = -1
+		}
+		if next < 0 {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		e.OfficeConfig.Remove = c == 't'
+		return next, nil
+	case f >= fJobID && f <= fOfficeRemove && f != fJobTimeoutMin && f != fJobRetryCount && f != fJobRetryIntervalMin:
+		// The string fields of msi_job and office_config.
+		if c != '"' {
+			break
+		}
+		v, end, err := d.str(data, i)
+		if err != nil {
+			return 0, err
+		}
+		switch f {
+		case fJobID:
+			e.MSIJob.ID = v
+		case fJobProductVersion:
+			e.MSIJob.ProductVersion = v
+		case fJobFileName:
+			e.MSIJob.FileName = v
+		case fJobFileHash:
+			e.MSIJob.FileHash = v
+		case fJobCommandLine:
+			e.MSIJob.CommandLine = v
+		case fOfficeChannel:
+			e.OfficeConfig.Channel = v
+		case fOfficeVersion:
+			e.OfficeConfig.Version = v
+		case fOfficeEdition:
+			e.OfficeConfig.Edition = v
+		}
+		return end, nil
 	default: // the integers
 		if c != '-' && (c < '0' || c > '9') {
 			break
@@ -589,6 +784,12 @@ func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, 
 			e.Code = n
 		case fWin32Code:
 			e.Win32Code = n
+		case fJobTimeoutMin:
+			e.MSIJob.TimeoutMin = n
+		case fJobRetryCount:
+			e.MSIJob.RetryCount = n
+		case fJobRetryIntervalMin:
+			e.MSIJob.RetryIntervalMin = n
 		}
 		return end, nil
 	}
@@ -631,6 +832,84 @@ func (d *Decoder) stringValue(data []byte, i int, e *event.Event, f int) (int, e
 	d.slots[f] = slot{off: int32(off), end: int32(len(d.arena)), set: true}
 	d.anySet = true
 	return end, nil
+}
+
+// str decodes the string at data[i] into a string of its own.
+func (d *Decoder) str(data []byte, i int) (string, int, error) {
+	end, esc, err := scanString(data, i)
+	if err != nil {
+		return "", 0, err
+	}
+	v := data[i+1 : end-1]
+	if esc {
+		d.tmp = unquote(d.tmp[:0], v)
+		v = d.tmp
+	}
+	return string(v), end, nil
+}
+
+// stringArray decodes the array at data[i] (a '[') into *dst as
+// encoding/json decodes an array into a []string: into the slice as it is,
+// element by element (null leaves an element as it is, also one the slice
+// exposes again from its capacity), growing it as append does, then
+// truncated to the array's length; an empty array makes an empty slice that
+// is not nil.
+func (d *Decoder) stringArray(data []byte, i, depth int, dst *[]string) (int, error) {
+	if depth+1 > maxDepth {
+		return 0, &syntaxError{msg: "exceeded max depth", off: i}
+	}
+	s := *dst
+	n := 0
+	i = skipWS(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		*dst = []string{}
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) {
+			return 0, errEOF
+		}
+		if n >= len(s) {
+			if n < cap(s) {
+				s = s[:n+1]
+			} else {
+				s = append(s, "")
+			}
+		}
+		switch data[i] {
+		case '"':
+			v, end, err := d.str(data, i)
+			if err != nil {
+				return 0, err
+			}
+			s[n] = v
+			i = end
+		case 'n':
+			end, err := literal(data, i, "null")
+			if err != nil {
+				return 0, err
+			}
+			i = end
+		default:
+			if _, err := skipValue(data, i, depth+1); err != nil {
+				return 0, err
+			}
+			return 0, &typeError{want: "a string", off: i}
+		}
+		n++
+		if i = skipWS(data, i); i >= len(data) {
+			return 0, errEOF
+		}
+		switch data[i] {
+		case ',':
+			i = skipWS(data, i+1)
+		case ']':
+			*dst = s[:n]
+			return i + 1, nil
+		default:
+			return 0, errAt(data, i, "after array element")
+		}
+	}
 }
 
 func (d *Decoder) resetIntern() {

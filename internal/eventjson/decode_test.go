@@ -61,15 +61,19 @@ func checkAgrees(t *testing.T, data []byte) (event.Event, error) {
 }
 
 // goldens are the goldens of package normalize: every shape of event its
-// rules give, as AppendJSON writes them.
-const goldens = "../normalize/testdata/*.golden.jsonl"
+// rules give, as AppendJSON writes them, device and command events.
+var goldens = []string{"../normalize/testdata/*.golden.jsonl", "../normalize/testdata/*/*.golden.jsonl"}
 
 // goldenEvents returns every line of the event goldens.
 func goldenEvents(t testing.TB) [][]byte {
 	t.Helper()
-	files, err := filepath.Glob(goldens)
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no goldens: %v", err)
+	var files []string
+	for _, g := range goldens {
+		more, err := filepath.Glob(g)
+		if err != nil || len(more) == 0 {
+			t.Fatalf("no goldens %s: %v", g, err)
+		}
+		files = append(files, more...)
 	}
 	var lines [][]byte
 	for _, name := range files {
@@ -149,6 +153,42 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		{"product nulled then new", obj(`,"product":{"name":"a","install_path":"x"},"product":null,"product":{"version":"v"}`), true},
 		{"product unknown and null fields", obj(`,"product":{"name":null,"x":{"y":[1]},"version":"v"}`), true},
 		{"product field folded", obj(`,"product":{"Install_Path":"p","LAST_ERROR_DESC":"d"}`), true},
+		{"command", obj(`,"kind":"command","outcome":"requested","cmd_id_raw":"5d0e1f7a-3c2b","msg_ref":"1","cmd_ref_raw":"x","command":"Exec","payload_error":"doctype"`), true},
+		{"msi_job", obj(`,"msi_job":{"id":"{AF92}","product_version":"1.0","content_urls":["http://a/b.msi","\\\\srv\\b.msi"],"file_name":"b.msi","file_hash":"45","command_line":"/quiet","timeout_min":5,"retry_count":3,"retry_interval_min":5}`), true},
+		{"office_config", obj(`,"office_config":{"product_ids":["O365ProPlusRetail","VisioProRetail"],"channel":"Current","version":"16.0","edition":"64","languages":["en-us","MatchOS"],"remove":true}`), true},
+		{"office_config remove false", obj(`,"office_config":{"remove":true,"remove":false}`), true},
+		{"empty objects", obj(`,"msi_job":{},"office_config":{}`), true},
+		{"empty arrays", obj(`,"msi_job":{"content_urls":[]},"office_config":{"product_ids":[ ],"languages":[]}`), true},
+		{"null arrays", obj(`,"msi_job":{"content_urls":["a"],"content_urls":null},"office_config":{"languages":null}`), true},
+		{"null array elements", obj(`,"msi_job":{"content_urls":[null,"a",null]}`), true},
+		{"array reused", obj(`,"msi_job":{"content_urls":["a","b","c"],"content_urls":[null,"x"]}`), true},
+		{"array truncated then exposed", obj(`,"msi_job":{"content_urls":["a","b"],"content_urls":["c"],"content_urls":["d",null]}`), true},
+		{"array emptied then grown", obj(`,"msi_job":{"content_urls":["a","b"],"content_urls":[],"content_urls":[null,null,"z"]}`), true},
+		{"array grown across capacity", obj(`,"office_config":{"languages":["a"],"languages":["b",null,"c",null,"d"]}`), true},
+		{"objects merged", obj(`,"msi_job":{"id":"a","timeout_min":1},"msi_job":{"timeout_min":2,"file_name":"f"}`), true},
+		{"objects nulled then new", obj(`,"msi_job":{"id":"a"},"msi_job":null,"msi_job":{"retry_count":1},"office_config":{"channel":"c"},"office_config":null`), true},
+		{"object fields folded", obj(`,"MSI_Job":{"ID":"a","Content_URLs":["u"]},"Office_Config":{"REMOVE":true,"ſhannel":"x","channel":"y"}`), true},
+		{"object unknown and null fields", obj(`,"msi_job":{"x":[{"y":1}],"id":null,"timeout_min":null},"office_config":{"remove":null,"z":true}`), true},
+		{"escaped array strings", obj(`,"office_config":{"product_ids":["a\u0062","\ud800x","\u00e9\n"]}`), true},
+		{"msi_job as string", obj(`,"msi_job":"x"`), false},
+		{"msi_job as array", obj(`,"msi_job":[]`), false},
+		{"office_config as bool", obj(`,"office_config":true`), false},
+		{"array as string", obj(`,"msi_job":{"content_urls":"u"}`), false},
+		{"array as object", obj(`,"office_config":{"languages":{}}`), false},
+		{"array of numbers", obj(`,"msi_job":{"content_urls":[1]}`), false},
+		{"array of arrays", obj(`,"msi_job":{"content_urls":[["a"]]}`), false},
+		{"array of bools", obj(`,"office_config":{"product_ids":["a",true]}`), false},
+		{"array unterminated", obj(`,"msi_job":{"content_urls":["a"`), false},
+		{"array trailing comma", obj(`,"msi_job":{"content_urls":["a",]}`), false},
+		{"array missing comma", obj(`,"msi_job":{"content_urls":["a" "b"]}`), false},
+		{"bool as string", obj(`,"office_config":{"remove":"true"}`), false},
+		{"bool as number", obj(`,"office_config":{"remove":1}`), false},
+		{"bool misspelled", obj(`,"office_config":{"remove":tru}`), false},
+		{"object int as string", obj(`,"msi_job":{"retry_count":"3"}`), false},
+		{"object int fraction", obj(`,"msi_job":{"timeout_min":1.5}`), false},
+		{"object string as number", obj(`,"msi_job":{"file_hash":1}`), false},
+		{"object string as bool", obj(`,"office_config":{"edition":false}`), false},
+		{"command kind", obj(`,"kind":"command"`), true},
 		{"received_at offset", obj(`,"received_at":"2026-11-23T07:22:06.5+02:00"`), true},
 		{"received_at lower-case t", obj(`,"received_at":"2026-11-23t05:22:06z"`), false},
 		{"received_at duplicate", obj(`,"received_at":"2027-01-01T00:00:00Z"`), true},

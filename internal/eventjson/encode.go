@@ -9,7 +9,7 @@
 // accepts into an Event, with the same result, then apply the contract's
 // checks (every error wraps ErrInvalid and is permanent); a Decoder costs one
 // allocation per event, two with a product, once its intern table knows a
-// fleet's repeated values.
+// fleet's repeated values (a command event's install document costs more).
 //
 // The keys and their order are those of event.Fields; the tests fail when
 // the encoder or the decoder leaves one out.
@@ -35,6 +35,18 @@ func AppendJSON(dst []byte, e *event.Event) []byte {
 	dst = appendRest(dst, e)
 	if e.Product != nil {
 		dst = appendProduct(dst, e.Product)
+	}
+	return appendObjects(dst, e)
+}
+
+// appendObjects appends the objects after product, those of command events,
+// and closes the event object.
+func appendObjects(dst []byte, e *event.Event) []byte {
+	if e.MSIJob != nil {
+		dst = appendMSIJob(dst, e.MSIJob)
+	}
+	if e.OfficeConfig != nil {
+		dst = appendOfficeConfig(dst, e.OfficeConfig)
 	}
 	return append(dst, '}')
 }
@@ -96,7 +108,7 @@ func (c *Encoder) AppendJSON(dst []byte, e *event.Event) []byte {
 		}
 		dst = append(dst, c.product...)
 	}
-	return append(dst, '}')
+	return appendObjects(dst, e)
 }
 
 // sameProduct reports whether p's fields are those of c.product.
@@ -191,6 +203,11 @@ func appendRest(dst []byte, e *event.Event) []byte {
 	dst = appendOpt(dst, `,"original_error":`, e.OriginalError)
 	dst = appendOpt(dst, `,"mdm_received_at":`, e.MDMReceivedAt)
 	dst = appendOpt(dst, `,"mdm_generic_alert":`, e.GenericAlert)
+	dst = appendOpt(dst, `,"cmd_id_raw":`, e.CmdIDRaw)
+	dst = appendOpt(dst, `,"msg_ref":`, e.MsgRef)
+	dst = appendOpt(dst, `,"cmd_ref_raw":`, e.CmdRefRaw)
+	dst = appendOpt(dst, `,"command":`, e.Command)
+	dst = appendOpt(dst, `,"payload_error":`, e.PayloadError)
 	return dst
 }
 
@@ -204,12 +221,49 @@ func appendProduct(dst []byte, p *event.Product) []byte {
 	dst = appendOpt(dst, `,"install_date":`, p.InstallDate)
 	dst = appendOpt(dst, `,"install_path":`, p.InstallPath)
 	dst = appendOpt(dst, `,"last_error_desc":`, p.LastErrorDesc)
+	return closeObject(dst, n)
+}
+
+// closeObject closes the object whose fields start at dst[n:], each written
+// with a leading comma: it drops the first field's.
+func closeObject(dst []byte, n int) []byte {
 	if len(dst) > n {
-		// Drop the comma the first field wrote after the brace.
 		copy(dst[n:], dst[n+1:])
 		dst = dst[:len(dst)-1]
 	}
 	return append(dst, '}')
+}
+
+// appendMSIJob appends the msi_job field of an event with job j.
+func appendMSIJob(dst []byte, j *event.MSIJob) []byte {
+	dst = append(dst, `,"msi_job":{`...)
+	n := len(dst)
+	dst = appendOpt(dst, `,"id":`, j.ID)
+	dst = appendOpt(dst, `,"product_version":`, j.ProductVersion)
+	dst = appendOptStrings(dst, `,"content_urls":`, j.ContentURLs)
+	dst = appendOpt(dst, `,"file_name":`, j.FileName)
+	dst = appendOpt(dst, `,"file_hash":`, j.FileHash)
+	dst = appendOpt(dst, `,"command_line":`, j.CommandLine)
+	dst = appendOptInt(dst, `,"timeout_min":`, j.TimeoutMin)
+	dst = appendOptInt(dst, `,"retry_count":`, j.RetryCount)
+	dst = appendOptInt(dst, `,"retry_interval_min":`, j.RetryIntervalMin)
+	return closeObject(dst, n)
+}
+
+// appendOfficeConfig appends the office_config field of an event with
+// configuration c.
+func appendOfficeConfig(dst []byte, c *event.OfficeConfig) []byte {
+	dst = append(dst, `,"office_config":{`...)
+	n := len(dst)
+	dst = appendOptStrings(dst, `,"product_ids":`, c.ProductIDs)
+	dst = appendOpt(dst, `,"channel":`, c.Channel)
+	dst = appendOpt(dst, `,"version":`, c.Version)
+	dst = appendOpt(dst, `,"edition":`, c.Edition)
+	dst = appendOptStrings(dst, `,"languages":`, c.Languages)
+	if c.Remove {
+		dst = append(dst, `,"remove":true`...)
+	}
+	return closeObject(dst, n)
 }
 
 // appendTime appends t in UTC by TimeLayout, as AppendFormat does, without
@@ -231,6 +285,30 @@ func appendTime(dst []byte, t time.Time) []byte {
 		byte('0'+min/10), byte('0'+min%10), ':',
 		byte('0'+sec/10), byte('0'+sec%10), '.',
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+func appendOptInt(dst []byte, key string, v int64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = append(dst, key...)
+	return strconv.AppendInt(dst, v, 10)
+}
+
+// appendOptStrings appends key and the array of ss, unless ss is empty.
+func appendOptStrings(dst []byte, key string, ss []string) []byte {
+	if len(ss) == 0 {
+		return dst
+	}
+	dst = append(dst, key...)
+	dst = append(dst, '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, s)
+	}
+	return append(dst, ']')
 }
 
 func appendOpt(dst []byte, key, s string) []byte {

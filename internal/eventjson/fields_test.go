@@ -3,6 +3,7 @@ package eventjson
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -13,9 +14,10 @@ import (
 )
 
 // keys returns the keys of the JSON object data in their order, and those
-// of its product object.
-func keys(t *testing.T, data []byte) (top, product []string) {
+// of each nested object by its key.
+func keys(t *testing.T, data []byte) (top []string, nested map[string][]string) {
 	t.Helper()
+	nested = map[string][]string{}
 	d := json.NewDecoder(bytes.NewReader(data))
 	object := func(each func(key string)) {
 		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
@@ -32,46 +34,49 @@ func keys(t *testing.T, data []byte) (top, product []string) {
 			t.Fatal(err)
 		}
 	}
-	object(func(key string) {
-		top = append(top, key)
-		if key == event.ProductKey {
-			object(func(key string) {
-				product = append(product, key)
-				var v json.RawMessage
-				if err := d.Decode(&v); err != nil {
-					t.Fatal(err)
-				}
-			})
-			return
-		}
+	skip := func() {
 		var v json.RawMessage
 		if err := d.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	object(func(key string) {
+		top = append(top, key)
+		for _, o := range event.Objects {
+			if key == o.Key {
+				object(func(k string) {
+					nested[key] = append(nested[key], k)
+					skip()
+				})
+				return
+			}
+		}
+		skip()
 	})
-	return top, product
+	return top, nested
 }
 
 // tableKeys are the keys event.Fields says an event has: every field when
 // all of them are set, else the fields that are not OmitEmpty.
-func tableKeys(all bool) (top, product []string) {
+func tableKeys(all bool) (top []string, nested map[string][]string) {
+	nested = map[string][]string{}
 	for _, f := range event.Fields {
 		switch {
-		case f.Product && all:
-			if len(product) == 0 {
-				top = append(top, event.ProductKey)
+		case f.Object != "" && all:
+			if len(nested[f.Object]) == 0 {
+				top = append(top, f.Object)
 			}
-			product = append(product, f.JSON)
-		case !f.Product && (all || !f.OmitEmpty):
+			nested[f.Object] = append(nested[f.Object], f.JSON)
+		case f.Object == "" && (all || !f.OmitEmpty):
 			top = append(top, f.JSON)
 		}
 	}
-	return top, product
+	return top, nested
 }
 
 // TestEncoderKeysMatchFields: for an event with every field set, AppendJSON
 // and the Encoder write exactly the keys of event.Fields, in its order, and
-// the product's; for an event with none of the OmitEmpty fields set, exactly
+// its objects'; for an event with none of the OmitEmpty fields set, exactly
 // the fields that are not OmitEmpty.
 func TestEncoderKeysMatchFields(t *testing.T) {
 	full, minimal := eventtest.Full(), eventtest.Minimal()
@@ -80,18 +85,20 @@ func TestEncoderKeysMatchFields(t *testing.T) {
 		e    *event.Event
 		all  bool
 	}{{"full", &full, true}, {"minimal", &minimal, false}} {
-		wantTop, wantProduct := tableKeys(tc.all)
+		wantTop, wantNested := tableKeys(tc.all)
 		var enc Encoder
 		for name, out := range map[string][]byte{
 			"AppendJSON": AppendJSON(nil, tc.e),
 			"Encoder":    enc.AppendJSON(nil, tc.e),
 		} {
-			top, product := keys(t, out)
+			top, nested := keys(t, out)
 			if d := eventtest.Diff(top, wantTop); d != "" {
 				t.Errorf("%s of the %s event, keys against event.Fields: %s\n%s", name, tc.name, d, out)
 			}
-			if d := eventtest.Diff(product, wantProduct); d != "" {
-				t.Errorf("%s of the %s event, product keys against event.Fields: %s\n%s", name, tc.name, d, out)
+			for _, o := range event.Objects {
+				if d := eventtest.Diff(nested[o.Key], wantNested[o.Key]); d != "" {
+					t.Errorf("%s of the %s event, %s keys against event.Fields: %s\n%s", name, tc.name, o.Key, d, out)
+				}
 			}
 		}
 	}
@@ -105,10 +112,7 @@ func TestRoundTripEveryField(t *testing.T) {
 	var enc Encoder
 	var d Decoder
 	for _, f := range event.Fields {
-		name := f.JSON
-		if f.Product {
-			name = event.ProductKey + "." + name
-		}
+		name := f.Path()
 		t.Run(name, func(t *testing.T) {
 			want := eventtest.With(f)
 			if reflect.DeepEqual(want, eventtest.Minimal()) && f.JSON != "schema_version" {
@@ -123,7 +127,7 @@ func TestRoundTripEveryField(t *testing.T) {
 				t.Fatalf("Decode(%s): %v", data, err)
 			}
 			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("Decode(%s):\n got %+v (product %+v)\nwant %+v (product %+v)", data, got, got.Product, want, want.Product)
+				t.Fatalf("Decode(%s):\n got %s\nwant %s", data, dump(got), dump(want))
 			}
 			var reused event.Event
 			if err := d.DecodeInto(data, &reused); err != nil || !reflect.DeepEqual(reused, want) {
@@ -134,12 +138,26 @@ func TestRoundTripEveryField(t *testing.T) {
 			}
 		})
 	}
-	// Every field at once, too.
+	// Every field at once, too, and an event with its objects empty.
 	full := eventtest.Full()
 	got, err := Decode(AppendJSON(nil, &full))
 	if err != nil || !reflect.DeepEqual(got, full) {
-		t.Fatalf("full event: %v\n got %+v\nwant %+v", err, got, full)
+		t.Fatalf("full event: %v\n got %s\nwant %s", err, dump(got), dump(full))
 	}
+	empty := eventtest.Minimal()
+	empty.Product, empty.MSIJob, empty.OfficeConfig = &event.Product{}, &event.MSIJob{}, &event.OfficeConfig{}
+	data := AppendJSON(nil, &empty)
+	if !bytes.HasSuffix(data, []byte(`,"product":{},"msi_job":{},"office_config":{}}`)) {
+		t.Fatalf("empty objects written as %s", data)
+	}
+	if got, err := Decode(data); err != nil || !reflect.DeepEqual(got, empty) {
+		t.Fatalf("empty objects: %v\n got %s\nwant %s", err, dump(got), dump(empty))
+	}
+}
+
+// dump shows an event with its objects.
+func dump(e event.Event) string {
+	return fmt.Sprintf("%+v product %+v msi_job %+v office_config %+v", e, e.Product, e.MSIJob, e.OfficeConfig)
 }
 
 // TestInternSeed: the decoder interns the install alert type the normaliser

@@ -70,7 +70,7 @@ func LoadCredentials(path string) (*Credentials, error) {
 
 // ParseCredentials checks a credentials file's content: tenant names must be
 // valid NATS subject tokens (letters, digits, '-' and '_', at most 64
-// bytes) and unique, every tenant needs a secret or a token, secrets and
+// bytes), other than "commands", and unique, every tenant needs a secret or a token, secrets and
 // tokens must be at least 16 bytes, and a token must not belong to two
 // tenants.
 func ParseCredentials(data []byte) (*Credentials, error) {
@@ -151,6 +151,11 @@ func checkTenant(name string) error {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
 			return fmt.Errorf("tenant name %q: only letters, digits, '-' and '_'", name)
 		}
+	}
+	if name == endpointCommands {
+		// /v1/syncml/commands is the server's-message endpoint, not the
+		// device endpoint of a tenant of that name.
+		return fmt.Errorf("tenant name %q: reserved (POST /v1/syncml/commands takes the server's messages)", name)
 	}
 	return nil
 }

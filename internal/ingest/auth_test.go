@@ -146,6 +146,7 @@ func TestParseCredentialsRejects(t *testing.T) {
 		{"unknown field", `{"tenants":[{"name":"a","tokens":["0123456789abcdef"]}],"x":1}`, "unknown field"},
 		{"bad name", `{"tenants":[{"name":"a.b","tokens":["0123456789abcdef"]}]}`, "only letters"},
 		{"long name", `{"tenants":[{"name":"` + strings.Repeat("a", 65) + `","tokens":["0123456789abcdef"]}]}`, "1 to 64"},
+		{"reserved name", `{"tenants":[{"name":"commands","tokens":["0123456789abcdef"]}]}`, "reserved"},
 		{"twice", `{"tenants":[{"name":"a","tokens":["0123456789abcdef"]},{"name":"a","tokens":["0123456789abcdeg"]}]}`, "twice"},
 		{"nothing", `{"tenants":[{"name":"a"}]}`, "neither"},
 		{"short secret", `{"tenants":[{"name":"a","secrets":["short"]}]}`, "shorter than 16"},

@@ -1,15 +1,25 @@
-// Package ingest is the webhook that MDM servers post device SyncML messages
-// to. For each request it authenticates the tenant, bounds and decodes the
-// body, scans the message, builds its install events and publishes them to
-// JetStream, and answers 200 only after JetStream acknowledged every event.
+// Package ingest is the webhook that MDM servers post SyncML messages to:
+// the messages devices send them, and the messages they send devices. For
+// each request it authenticates the tenant, bounds and decodes the body,
+// scans the message, builds its install events (a device's answers, or the
+// server's commands) and publishes them to JetStream, and answers 200 only
+// after JetStream acknowledged every event.
 //
 // Endpoints:
 //
-//	POST /v1/syncml/{tenant}  a signed (Standard Webhooks) or bearer request for tenant
-//	POST /v1/syncml           a bearer request; the token names the tenant
-//	GET  /metrics             Prometheus metrics
-//	GET  /healthz             the process runs
-//	GET  /readyz              NATS connected and the stream present
+//	POST /v1/syncml/{tenant}           a device's message: a signed (Standard Webhooks) or bearer request for tenant
+//	POST /v1/syncml                    a device's message: a bearer request; the token names the tenant
+//	POST /v1/syncml/commands/{tenant}  a server's message to a device (kind command events), signed or bearer
+//	POST /v1/syncml/commands           a server's message to a device, bearer
+//	GET  /metrics                      Prometheus metrics
+//	GET  /healthz                      the process runs
+//	GET  /readyz                       NATS connected and the stream present
+//
+// Both kinds of message share the authentication, limits, errors and
+// answers; a server's message names the device in SyncHdr/Target (a 400
+// no_device_id without one), and an install document its Exec carries that
+// is rejected (DOCTYPE, size, depth, ...) is counted by reason but never
+// fails the request: the command is published with payload_error.
 //
 // A signed request names its tenant in the path because the signature is
 // checked against that tenant's secrets only: the tenant is then proven by

@@ -12,28 +12,32 @@ import (
 // metrics are the service's Prometheus series, on a registry of its own so
 // that several servers (tests, the load generator) live in one process.
 type metrics struct {
-	reg         *prometheus.Registry
-	requests    *prometheus.CounterVec
-	rejected    *prometheus.CounterVec
-	parseErrors *prometheus.CounterVec
-	events      *prometheus.CounterVec
-	duplicates  prometheus.Counter
-	skipped     prometheus.Counter
-	publishErrs *prometheus.CounterVec
-	publishLat  prometheus.Histogram
-	requestLat  prometheus.Histogram
-	inFlight    prometheus.Gauge
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	// payloadRejected counts the install documents of server messages
+	// that package installjob rejected, by reason.
+	payloadRejected *prometheus.CounterVec
+	parseErrors     *prometheus.CounterVec
+	events          *prometheus.CounterVec
+	duplicates      prometheus.Counter
+	skipped         prometheus.Counter
+	publishErrs     *prometheus.CounterVec
+	publishLat      prometheus.Histogram
+	requestLat      prometheus.Histogram
+	inFlight        prometheus.Gauge
 
 	// eventCtr caches the events counter of every (kind, outcome), so that
 	// the hot path does no label lookup.
 	eventCtr [len(kinds)][len(outcomes)]prometheus.Counter
-	// status caches the requests counter of the statuses the service answers.
-	status map[int]prometheus.Counter
+	// status caches the requests counter of the statuses the service
+	// answers, by endpoint.
+	status map[string]map[int]prometheus.Counter
 }
 
 var (
-	kinds    = [...]string{event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory, "other"}
-	outcomes = [...]string{"succeeded", "failed", "in_progress", "pending", "retrying", "unknown", "other"}
+	kinds    = [...]string{event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory, event.KindCommand, "other"}
+	outcomes = [...]string{"succeeded", "failed", "in_progress", "pending", "retrying", "unknown", event.OutcomeRequested, "other"}
 )
 
 func kindIndex(k string) int {
@@ -60,8 +64,13 @@ func newMetrics(pendingFn func() float64) *metrics {
 	m := &metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cspwatch_ingest_requests_total", Help: "Webhook requests answered, by HTTP status.",
-		}, []string{"status"}),
+			Name: "cspwatch_ingest_requests_total",
+			Help: "Webhook requests answered, by endpoint (device: /v1/syncml, commands: /v1/syncml/commands) and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		payloadRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cspwatch_ingest_payload_rejected_total",
+			Help: "Install documents (MsiInstallJob, Office configuration) of server commands rejected, by reason; the command is published with payload_error.",
+		}, []string{"reason"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cspwatch_ingest_rejected_total", Help: "Requests refused with a 4xx, by reason.",
 		}, []string{"reason"}),
@@ -94,7 +103,7 @@ func newMetrics(pendingFn func() float64) *metrics {
 			Name: "cspwatch_ingest_in_flight_requests", Help: "Webhook requests being handled.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.rejected, m.parseErrors, m.events, m.duplicates, m.skipped,
+	reg.MustRegister(m.requests, m.rejected, m.payloadRejected, m.parseErrors, m.events, m.duplicates, m.skipped,
 		m.publishErrs, m.publishLat, m.requestLat, m.inFlight,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cspwatch_ingest_publish_pending", Help: "Events published and not yet acknowledged, across all requests.",
@@ -104,17 +113,20 @@ func newMetrics(pendingFn func() float64) *metrics {
 			m.eventCtr[i][j] = m.events.WithLabelValues(k, o)
 		}
 	}
-	m.status = map[int]prometheus.Counter{}
-	for _, s := range []int{200, 400, 401, 404, 405, 413, 415, 500, 503} {
-		m.status[s] = m.requests.WithLabelValues(strconv.Itoa(s))
+	m.status = map[string]map[int]prometheus.Counter{}
+	for _, e := range []string{"device", "commands"} {
+		m.status[e] = map[int]prometheus.Counter{}
+		for _, s := range []int{200, 400, 401, 404, 405, 413, 415, 500, 503} {
+			m.status[e][s] = m.requests.WithLabelValues(e, strconv.Itoa(s))
+		}
 	}
 	return m
 }
 
-func (m *metrics) answered(status int) {
-	if c, ok := m.status[status]; ok {
+func (m *metrics) answered(endpoint string, status int) {
+	if c, ok := m.status[endpoint][status]; ok {
 		c.Inc()
 		return
 	}
-	m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
 }

@@ -84,6 +84,10 @@ func New(cfg Config, creds *Credentials, nc *nats.Conn, log zerolog.Logger) (*Se
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/v1/syncml", s.handleSyncML)
 	s.mux.HandleFunc("/v1/syncml/{tenant}", s.handleSyncML)
+	// More specific than /v1/syncml/{tenant}, which no tenant named
+	// "commands" can therefore use (ParseCredentials refuses the name).
+	s.mux.HandleFunc("/v1/syncml/commands", s.handleCommands)
+	s.mux.HandleFunc("/v1/syncml/commands/{tenant}", s.handleCommands)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -173,14 +177,31 @@ type apiError struct {
 	detail string
 }
 
+// Endpoints, the values of the requests counter's endpoint label.
+const (
+	endpointDevice   = "device"   // /v1/syncml: a device's message
+	endpointCommands = "commands" // /v1/syncml/commands: the server's message to a device
+)
+
+// handleSyncML serves a device's message: its answers and alerts.
 func (s *Server) handleSyncML(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, endpointDevice)
+}
+
+// handleCommands serves a message the MDM server sent to a device: its
+// commands.
+func (s *Server) handleCommands(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, endpointCommands)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, endpoint string) {
 	start := s.now()
 	s.m.inFlight.Inc()
 	defer s.m.inFlight.Dec()
 
 	reqID := requestID(r, &s.ids)
 	w.Header().Set(HeaderRequestID, reqID)
-	log := reqLog{base: &s.log, id: reqID}
+	log := reqLog{base: &s.log, id: reqID, endpoint: endpoint}
 
 	wk := s.work.Get().(*work)
 	defer func() {
@@ -194,7 +215,7 @@ func (s *Server) handleSyncML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, &log, aerr)
 		return
 	}
-	s.m.answered(status)
+	s.m.answered(endpoint, status)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(res)
@@ -287,9 +308,23 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 		s.m.parseErrors.WithLabelValues("other").Inc()
 		return 0, nil, &apiError{http.StatusBadRequest, "malformed", err.Error()}
 	}
-	log.device = msg.Header.Source
 	var st normalize.Stats
-	wk.events, st = wk.builder.BuildTransient(msg, meta, wk.events[:0])
+	if log.endpoint == endpointCommands {
+		// The server's message names the device in SyncHdr/Target.
+		if len(msg.Header.Target) == 0 {
+			s.m.parseErrors.WithLabelValues(string(syncml.ReasonNoDevice)).Inc()
+			return 0, nil, &apiError{http.StatusBadRequest, string(syncml.ReasonNoDevice),
+				"a server's message names the device in SyncHdr/Target/LocURI, which is missing or empty"}
+		}
+		log.device = msg.Header.Target
+		wk.events, st = wk.builder.BuildCommands(msg, meta, wk.events[:0])
+		if st.PayloadRejected > 0 {
+			s.payloadRejected(wk.events, log)
+		}
+	} else {
+		log.device = msg.Header.Source
+		wk.events, st = wk.builder.BuildTransient(msg, meta, wk.events[:0])
+	}
 	s.m.skipped.Add(float64(st.Skipped))
 
 	dups, perr := s.publish(r.Context(), wk)
@@ -323,6 +358,21 @@ func (s *Server) process(r *http.Request, wk *work, log *reqLog) (int, []byte, *
 	return http.StatusOK, res, nil
 }
 
+// payloadRejected counts and logs the install documents of a server's
+// message that were rejected: their commands are published all the same,
+// with payload_error.
+func (s *Server) payloadRejected(evs []event.Event, log *reqLog) {
+	for i := range evs {
+		e := &evs[i]
+		if e.PayloadError == "" {
+			continue
+		}
+		s.m.payloadRejected.WithLabelValues(e.PayloadError).Inc()
+		log.with(log.base.Warn()).Str("reason", e.PayloadError).Str("command", e.Command).Str("cmd_id", clip(e.CmdIDRaw, 64)).
+			Str("loc_uri", clip(e.LocURI, 256)).Msg("install document rejected")
+	}
+}
+
 func (s *Server) accessEvent(log *reqLog) *zerolog.Event {
 	if s.cfg.AccessLog {
 		return log.with(log.base.Info())
@@ -336,6 +386,7 @@ func (s *Server) accessEvent(log *reqLog) *zerolog.Event {
 type reqLog struct {
 	base       *zerolog.Logger
 	id, tenant string
+	endpoint   string
 	device     []byte // valid until the scanner's next message
 }
 
@@ -344,6 +395,9 @@ func (l *reqLog) with(e *zerolog.Event) *zerolog.Event {
 		return nil
 	}
 	e = e.Str("request_id", l.id)
+	if l.endpoint == endpointCommands {
+		e = e.Str("endpoint", l.endpoint)
+	}
 	if l.tenant != "" {
 		e = e.Str("tenant", l.tenant)
 	}
@@ -454,7 +508,7 @@ func (s *Server) countEvents(evs []event.Event) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, log *reqLog, e *apiError) {
-	s.m.answered(e.status)
+	s.m.answered(log.endpoint, e.status)
 	switch {
 	case e.status == http.StatusServiceUnavailable:
 		log.with(log.base.Error()).Str("reason", e.reason).Str("detail", e.detail).Msg("webhook not published")

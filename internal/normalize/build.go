@@ -1,8 +1,11 @@
 // Package normalize builds install events (contract v1, package event) from
 // a SyncML message scanned by package syncml, by the rules of DESIGN.md
-// ("Which items become events"): generic install alerts, Results of the
-// Office and EnterpriseDesktopAppManagement CSPs, Status of their commands
-// and failing Status, with the descriptive nodes of a target as its product.
+// ("Which items become events"): from a device's message (Build), generic
+// install alerts, Results of the Office and EnterpriseDesktopAppManagement
+// CSPs, Status of their commands and failing Status, with the descriptive
+// nodes of a target as its product; from the MDM server's message
+// (BuildCommands), the commands it sends under those CSPs, with the install
+// documents of its Execs.
 //
 // Event ids are deterministic (a hash of tenant, device, session, message,
 // command and item), so a retried webhook yields the same ids. Build
@@ -39,14 +42,22 @@ type Meta struct {
 	GenericAlert  string
 }
 
-// Stats counts what Build did with the commands and items of one message.
+// Stats counts what Build or BuildCommands did with the commands and items
+// of one message.
 type Stats struct {
 	Events int
 	// Skipped counts commands and items that do not become events: other
 	// commands, items outside the supported CSPs or at nodes that carry no
 	// install state, alerts that are not install alerts, 2xx statuses of
-	// commands outside the supported CSPs.
+	// commands outside the supported CSPs; in a server's message, the
+	// answers (Status, Results, Alert) and the commands, items and
+	// containers that name no supported CSP.
 	Skipped int
+	// PayloadRejected counts the install Execs of a server's message whose
+	// document (MsiInstallJob, Office Deployment Tool configuration)
+	// package installjob rejected: each is still a command event, with
+	// PayloadError set.
+	PayloadRejected int
 }
 
 // InstallAlertType is the generic alert type of a Win32 CSP install result,
@@ -94,6 +105,8 @@ type Builder struct {
 	// which must not shift the ids of the events after them, or an event
 	// redelivered across an upgrade would be stored under two ids.
 	ordinal []int32
+	// holds[ci] is what container ci holds, for BuildCommands.
+	holds []holding
 }
 
 // itemPath is an item's parsed LocURI and the index of its target, or -1
@@ -109,6 +122,7 @@ type span struct{ off, n int }
 // eventSpans are the strings of one event that Build resolves at its end.
 type eventSpans struct {
 	id, loc, hex, text, orig, alertType span
+	cmdIDRaw, msgRef, cmdRefRaw         span
 	target                              int // index into targets, or -1
 }
 
@@ -141,8 +155,11 @@ const (
 
 // msgContext holds the per-message values shared by all of its events.
 type msgContext struct {
-	meta     Meta // a copy: a pointer to Build's argument would move it to the heap
-	msg      *syncml.Message
+	meta Meta // a copy: a pointer to Build's argument would move it to the heap
+	msg  *syncml.Message
+	// device is the device id: SyncHdr/Source of a device's message,
+	// SyncHdr/Target of a server's.
+	device   []byte
 	received time.Time
 	made     bool // scratch holds the per-message part of the event id input
 	hashed   bool // state holds the digest of the whole blocks of that part
@@ -180,7 +197,7 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event
 	b.spans = b.spans[:0]
 	b.paths, b.pathAt = b.paths[:0], 0
 	base := len(dst)
-	b.ctx = msgContext{meta: m, msg: msg, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
+	b.ctx = msgContext{meta: m, msg: msg, device: msg.Header.Source, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
 	st.Skipped += msg.Other
 	b.ordinal = b.ordinal[:0]
 	var answers int32
@@ -278,7 +295,7 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event
 		}
 		c := &msg.Commands[t.cmd]
 		e, sp := b.newEvent(&dst, event.KindInventory, t.cmd, t.item, c)
-		e.CmdRef = atoi(c.CmdRef)
+		b.refs(e, sp, c)
 		e.Scope, e.CSP = t.scope, t.csp
 		sp.target = i
 		if len(t.text) > 0 {
@@ -331,7 +348,7 @@ func (b *Builder) resolve(events []event.Event) {
 		b.prodSpans = append(b.prodSpans, ps)
 	}
 	h := &b.ctx.msg.Header
-	device, session, msgID := b.add(h.Source), b.add(h.SessionID), b.add(h.MsgID)
+	device, session, msgID := b.add(b.ctx.device), b.add(h.SessionID), b.add(h.MsgID)
 	var s string
 	if b.transient {
 		// The caller promised to be done with these strings before the
@@ -357,6 +374,7 @@ func (b *Builder) resolve(events []event.Event) {
 		e.DeviceID, e.SessionID, e.MsgID = ds, ss, ms
 		e.EventID, e.LocURI = at(sp.id), at(sp.loc)
 		e.CodeHex, e.Text, e.OriginalError = at(sp.hex), at(sp.text), at(sp.orig)
+		e.CmdIDRaw, e.MsgRef, e.CmdRefRaw = at(sp.cmdIDRaw), at(sp.msgRef), at(sp.cmdRefRaw)
 		if sp.alertType.n > 0 {
 			e.AlertType = at(sp.alertType)
 		}
@@ -430,7 +448,7 @@ func (b *Builder) results(dst []event.Event, st *Stats, ci int, c *syncml.Comman
 			continue
 		}
 		e, sp := b.newEvent(&dst, event.KindResult, ci, ii, c)
-		e.CmdRef = atoi(c.CmdRef)
+		b.refs(e, sp, c)
 		b.place(e, sp, p, ip.target, loc)
 		if !b.code(e, sp, space, it.Data) && len(it.Data) > 0 {
 			// A chr node (CurrentStatus) reports text, not a number.
@@ -453,7 +471,7 @@ func (b *Builder) status(dst []event.Event, st *Stats, ci int, c *syncml.Command
 		return dst
 	}
 	e, sp := b.newEvent(&dst, event.KindStatus, ci, 0, c)
-	e.CmdRef = atoi(c.CmdRef)
+	b.refs(e, sp, c)
 	b.place(e, sp, &p, -1, loc)
 	b.code(e, sp, codes.SpaceOMADM, c.Data)
 	b.originalError(sp, c.OriginalError)
@@ -476,8 +494,15 @@ func (b *Builder) newEvent(dst *[]event.Event, kind string, ci, ii int, c *syncm
 		MDMReceivedAt: x.meta.MDMReceivedAt,
 		GenericAlert:  x.meta.GenericAlert,
 	})
-	b.spans = append(b.spans, eventSpans{id: b.eventID(kind, ci, ii), target: -1})
+	b.spans = append(b.spans, eventSpans{id: b.eventID(kind, ci, ii), cmdIDRaw: b.add(c.CmdID), target: -1})
 	return &(*dst)[len(*dst)-1], &b.spans[len(b.spans)-1]
+}
+
+// refs fills the answer's references of an event from a Status or Results
+// c: CmdRef as a number and as sent, and MsgRef.
+func (b *Builder) refs(e *event.Event, sp *eventSpans, c *syncml.Command) {
+	e.CmdRef = atoi(c.CmdRef)
+	sp.msgRef, sp.cmdRefRaw = b.add(c.MsgRef), b.add(c.CmdRef)
 }
 
 // eventID hashes what identifies an item across retries of the same webhook:
@@ -490,7 +515,7 @@ func (b *Builder) eventID(kind string, ci, ii int) span {
 		h := &x.msg.Header
 		s := append(b.scratch[:0], "cspwatch.event.v1"...)
 		s = appendField(s, x.meta.Tenant)
-		s = appendField(s, h.Source)
+		s = appendField(s, x.device)
 		s = appendField(s, h.SessionID)
 		s = appendField(s, h.MsgID)
 		b.scratch, b.prefix, x.made = s, len(s), true

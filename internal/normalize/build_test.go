@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
-	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
@@ -155,27 +154,53 @@ func TestGolden(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no testdata")
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+	// Device messages shaped after real traffic (shared/realworld).
+	real, _ := filepath.Glob("testdata/realworld/*.xml")
+	if len(real) != 4 {
+		t.Fatalf("testdata/realworld holds %d messages, want 4", len(real))
+	}
+	for _, f := range append(files, real...) {
+		t.Run(strings.TrimPrefix(f, "testdata/"), func(t *testing.T) {
 			events, _ := buildFile(t, f)
-			var out []byte
-			for i := range events {
-				out = eventjson.AppendJSON(out, &events[i])
-				out = append(out, '\n')
+			checkGolden(t, f, events)
+		})
+	}
+}
+
+// TestRefsKeptAsSent: the CmdID, MsgRef and CmdRef of a device's answers
+// are kept as sent (cmd_id_raw, msg_ref, cmd_ref_raw), beside cmd_id and
+// cmd_ref, which are 0 when the value is not a number: a server's UUID
+// CmdIDs, echoed in CmdRef, still tie the answer to the command.
+func TestRefsKeptAsSent(t *testing.T) {
+	type refs struct {
+		kind, cmdIDRaw, msgRef, cmdRefRaw string
+		cmdID, cmdRef                     int64
+	}
+	tests := []struct {
+		file string
+		want []refs
+	}{
+		{"realworld/uuid_cmdref.xml", []refs{
+			{"status", "2", "1", "5d0e1f7a-3c2b-4a19-8e6d-2f4b7c9a0e13", 2, 0},
+			{"status", "3", "1", "a81f44c2-9b0e-4d5f-b7a3-6c1e2d3f4a5b", 3, 0},
+			{"status", "4", "1", "c7e2b9d4-1f3a-4e8c-9d0b-7a6f5e4d3c2b", 4, 0},
+		}},
+		{"realworld/get_status_404_originalerror.xml", []refs{
+			{"status", "2", "2", "7", 2, 7},
+		}},
+		{"msi_alert_seed.xml", []refs{
+			{"alert", "4", "", "", 4, 0},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			events, _ := buildFile(t, filepath.Join("testdata", tc.file))
+			var got []refs
+			for _, e := range events {
+				got = append(got, refs{e.Kind, e.CmdIDRaw, e.MsgRef, e.CmdRefRaw, e.CmdID, e.CmdRef})
 			}
-			golden := strings.TrimSuffix(f, ".xml") + ".golden.jsonl"
-			if *update {
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(out, want) {
-				t.Errorf("%s differs from the golden file:\n got:\n%s\nwant:\n%s", f, out, want)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("refs\n%v\nwant\n%v", got, tc.want)
 			}
 		})
 	}

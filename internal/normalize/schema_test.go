@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ type jsonSchema struct {
 	Required   []string               `json:"required"`
 	Properties map[string]*jsonSchema `json:"properties"`
 	Type       string                 `json:"type"`
+	Items      *jsonSchema            `json:"items"`
 	Enum       []any                  `json:"enum"`
 	Const      any                    `json:"const"`
 }
@@ -35,9 +37,17 @@ func TestEventsMatchSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("testdata/*.xml")
+	real, _ := filepath.Glob("testdata/realworld/*.xml")
+	files = append(files, real...)
+	servers := commandFiles(t)
 	n := 0
-	for _, f := range files {
-		events, _ := buildFile(t, f)
+	for _, f := range append(files, servers...) {
+		var events []event.Event
+		if strings.HasPrefix(f, "testdata/commands/") {
+			events, _ = buildCommandsFile(t, f)
+		} else {
+			events, _ = buildFile(t, f)
+		}
 		for i := range events {
 			var obj map[string]any
 			if err := json.Unmarshal(eventjson.AppendJSON(nil, &events[i]), &obj); err != nil {
@@ -54,7 +64,17 @@ func TestEventsMatchSchema(t *testing.T) {
 	var obj map[string]any
 	json.Unmarshal(eventjson.AppendJSON(nil, &full), &obj)
 	checkSchema(t, "full", &s, obj)
-	if n < 10 {
+	// And a command event with both install documents.
+	cmd := eventtest.Sample()
+	cmd.Kind, cmd.Outcome, cmd.Command, cmd.PayloadError = event.KindCommand, event.OutcomeRequested, event.CommandExec, "doctype"
+	cmd.CmdIDRaw, cmd.MsgRef, cmd.CmdRefRaw = "5d0e1f7a-3c2b-4a19-8e6d-2f4b7c9a0e13", "1", "7"
+	cmd.MSIJob = &event.MSIJob{ID: "i", ProductVersion: "1", ContentURLs: []string{"u"}, FileName: "f", FileHash: "h",
+		CommandLine: "/q", TimeoutMin: 1, RetryCount: 2, RetryIntervalMin: 3}
+	cmd.OfficeConfig = &event.OfficeConfig{ProductIDs: []string{"p"}, Channel: "c", Version: "v", Edition: "64", Languages: []string{"l"}, Remove: true}
+	obj = nil
+	json.Unmarshal(eventjson.AppendJSON(nil, &cmd), &obj)
+	checkSchema(t, "command", &s, obj)
+	if n < 60 {
 		t.Fatalf("only %d events checked", n)
 	}
 }
@@ -80,6 +100,21 @@ func checkSchema(t *testing.T, where string, s *jsonSchema, obj map[string]any) 
 		case "integer":
 			if f, ok := v.(float64); !ok || f != float64(int64(f)) {
 				t.Errorf("%s: %s = %v, want an integer", where, k, v)
+			}
+		case "boolean":
+			if _, ok := v.(bool); !ok {
+				t.Errorf("%s: %s = %v, want a boolean", where, k, v)
+			}
+		case "array":
+			a, ok := v.([]any)
+			if !ok || p.Items == nil {
+				t.Errorf("%s: %s = %v, want an array (items %v)", where, k, v, p.Items)
+				continue
+			}
+			for _, x := range a {
+				if _, ok := x.(string); p.Items.Type == "string" && !ok {
+					t.Errorf("%s: %s holds %v, want strings", where, k, x)
+				}
 			}
 		case "object":
 			m, ok := v.(map[string]any)

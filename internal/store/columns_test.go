@@ -47,11 +47,20 @@ func columnValue(t *testing.T, c Column, r *Row) any {
 			continue
 		}
 		v := eventtest.Get(&r.Event, f)
-		switch c.Type {
-		case "UInt8":
-			return uint8(v.(int))
-		case "DateTime":
-			return v.(time.Time).UTC().Truncate(time.Second)
+		switch v := v.(type) {
+		case int: // schema_version
+			return uint8(v)
+		case bool:
+			if v {
+				return uint8(1)
+			}
+			return uint8(0)
+		case []string:
+			if v == nil {
+				return []string{}
+			}
+		case time.Time:
+			return v.UTC().Truncate(time.Second)
 		}
 		return v
 	}
@@ -67,7 +76,7 @@ func columnValue(t *testing.T, c Column, r *Row) any {
 func TestAppendColumnsFollowFields(t *testing.T) {
 	cols := Columns()
 	var fromFields []string
-	nStr, nInt := 0, 0
+	nStr, nInt, nArr, nFlag := 0, 0, 0, 0
 	for _, f := range event.Fields {
 		fromFields = append(fromFields, f.Column)
 		switch f.Type {
@@ -75,6 +84,12 @@ func TestAppendColumnsFollowFields(t *testing.T) {
 			nStr++
 		case "Int64":
 			nInt++
+		case "Array(String)":
+			nArr++
+		case "UInt8":
+			if f.JSON != "schema_version" {
+				nFlag++
+			}
 		}
 	}
 	var named, storage []string
@@ -96,13 +111,14 @@ func TestAppendColumnsFollowFields(t *testing.T) {
 	if !reflect.DeepEqual(withoutStorage, fromFields) {
 		t.Fatalf("INSERT columns %v\nevent.Fields columns %v", withoutStorage, fromFields)
 	}
-	if nStr != numStrCols || nInt != numIntCols {
-		t.Fatalf("event.Fields has %d String and %d Int64 columns; appendColumns fills %d and %d", nStr, nInt, numStrCols, numIntCols)
+	if nStr != numStrCols || nInt != numIntCols || nArr != numArrCols || nFlag != numFlagCols {
+		t.Fatalf("event.Fields has %d String, %d Int64, %d Array(String) and %d flag columns; appendColumns fills %d, %d, %d and %d",
+			nStr, nInt, nArr, nFlag, numStrCols, numIntCols, numArrCols, numFlagCols)
 	}
 
 	full := eventtest.Full()
 	bare := full
-	bare.EventID, bare.Product = "e-bare", nil
+	bare.EventID, bare.Product, bare.MSIJob, bare.OfficeConfig = "e-bare", nil, nil, nil
 	rows := []Row{{Event: full, Seq: 77}, {Event: bare, Seq: 78}}
 	b := &recordingBatch{cols: map[int][]any{}}
 	var scratch columnScratch

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/cspwatch/cspwatch/internal/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 	"github.com/cspwatch/cspwatch/internal/store"
 	"github.com/cspwatch/cspwatch/schema"
 )
@@ -150,9 +153,7 @@ func TestUpgradeFromPlainMergeTree(t *testing.T) {
 	}
 	defer s.Close()
 	at := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
-	if err := s.InsertEvents(ctx, tallyFleet(0, 200, at)); err != nil {
-		t.Fatal(err)
-	}
+	insertOldLayout(t, conn, tallyFleet(0, 200, at))
 	if _, err := s.Migrate(ctx); !errors.Is(err, store.ErrOldLayout) {
 		t.Fatalf("Migrate on the old layout = %v, want ErrOldLayout", err)
 	}
@@ -184,5 +185,59 @@ func TestUpgradeFromPlainMergeTree(t *testing.T) {
 	tl := tally(t, s)
 	if ok, why := tl.Exact(); !ok || tl.Events != 250 {
 		t.Fatalf("after the upgrade: %s %+v, want 250 events", why, tl)
+	}
+}
+
+// insertOldLayout inserts events into an install_events of an older layout,
+// which lacks the columns added since: only the columns the table has are
+// written, as the store of that release wrote them.
+func insertOldLayout(t *testing.T, conn driver.Conn, events []event.Event) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'install_events'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO install_events ("+strings.Join(cols, ", ")+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range events {
+		e := &events[i]
+		vals := make([]any, len(cols))
+		for j, c := range cols {
+			switch c {
+			case "received_ms":
+				vals[j] = uint16(e.ReceivedAt.Nanosecond() / int(time.Millisecond))
+				continue
+			case "stream_seq":
+				vals[j] = uint64(0)
+				continue
+			}
+			f := fieldOfColumn(t, c)
+			switch v := eventtest.Get(e, f).(type) {
+			case int:
+				vals[j] = uint8(v)
+			case time.Time:
+				vals[j] = v.UTC().Truncate(time.Second)
+			default:
+				vals[j] = v
+			}
+		}
+		if err := batch.Append(vals...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
 	}
 }

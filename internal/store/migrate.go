@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,11 @@ func parseMigrations(fsys fs.FS) ([]Migration, error) {
 		m.Statements = splitStatements(text)
 		if len(m.Statements) == 0 {
 			return nil, fmt.Errorf("migration %s: no statements", name)
+		}
+		for i, st := range m.Statements {
+			if _, err := parseAddColumn(st); err != nil {
+				return nil, fmt.Errorf("migration %s statement %d: %w", name, i+1, err)
+			}
 		}
 		out = append(out, m)
 	}
@@ -147,7 +153,7 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 			continue
 		}
 		for i, st := range m.Statements {
-			if err := s.conn.Exec(ctx, st); err != nil {
+			if err := s.execStatement(ctx, st); err != nil {
 				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -161,6 +167,74 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 		res.Applied = append(res.Applied, m.Version)
 	}
 	return res, nil
+}
+
+// addColumnRE matches the one ALTER a migration may make conditional with
+// ADD COLUMN IF NOT EXISTS: a single column added to a table of the
+// database.
+var addColumnRE = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$`)
+
+// addColumn is an ALTER TABLE t ADD COLUMN IF NOT EXISTS c ... statement.
+type addColumn struct {
+	table, column string
+	// plain is the statement without IF NOT EXISTS.
+	plain string
+}
+
+// parseAddColumn recognises a statement that adds a column if it does not
+// exist. It returns nil for any other statement, and an error for one that
+// says ADD COLUMN IF NOT EXISTS in any other form than addColumnRE's, such
+// as several columns in one ALTER, which Migrate could not apply one by one.
+func parseAddColumn(st string) (*addColumn, error) {
+	if !ifNotExistsRE.MatchString(st) {
+		return nil, nil
+	}
+	m := addColumnRE.FindStringSubmatch(st)
+	if m == nil || addClauseRE.MatchString(m[3]) {
+		return nil, fmt.Errorf("ADD COLUMN IF NOT EXISTS must add one column, as ALTER TABLE t ADD COLUMN IF NOT EXISTS c Type: %.80q", st)
+	}
+	return &addColumn{table: m[1], column: m[2], plain: "ALTER TABLE " + m[1] + " ADD COLUMN " + m[2] + " " + m[3]}, nil
+}
+
+var (
+	ifNotExistsRE = regexp.MustCompile(`(?i)\bADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\b`)
+	addClauseRE   = regexp.MustCompile(`(?i)\bADD\s+COLUMN\b`)
+)
+
+// execStatement runs one statement of a migration. ClickHouse 18.16 cannot
+// parse ADD COLUMN IF NOT EXISTS, and 19.x versions fail it on an existing
+// column: Migrate applies such a statement itself, on every server, by
+// adding the column only when system.columns lacks it. A column that another
+// process added meanwhile makes the ALTER fail, and is then found present.
+func (s *Store) execStatement(ctx context.Context, st string) error {
+	ac, err := parseAddColumn(st)
+	if err != nil {
+		return err
+	}
+	if ac == nil {
+		return s.conn.Exec(ctx, st)
+	}
+	if ok, err := s.columnExists(ctx, ac.table, ac.column); err != nil || ok {
+		return err
+	}
+	err = s.conn.Exec(ctx, ac.plain)
+	if err != nil {
+		if ok, cerr := s.columnExists(ctx, ac.table, ac.column); cerr == nil && ok {
+			return nil
+		}
+	}
+	return err
+}
+
+// columnExists reports whether table of the store's database has column.
+func (s *Store) columnExists(ctx context.Context, table, column string) (bool, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
+		table, column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	return n > 0, nil
 }
 
 // AppliedMigrations returns the recorded versions with their checksums.

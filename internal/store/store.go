@@ -344,20 +344,24 @@ func (in *insert) Abort() {
 // Column counts by type, in the order of columns (TestAppendColumnsFollowFields
 // checks them against event.Fields).
 const (
-	numStrCols = 28
-	numIntCols = 4
+	numStrCols  = 41
+	numIntCols  = 7
+	numArrCols  = 3 // Array(String)
+	numFlagCols = 1 // UInt8 from a bool
 )
 
 // columnScratch holds the column slices of one block. clickhouse-go copies
 // what a column's Append is given, so an Insert reuses them from block to
 // block.
 type columnScratch struct {
-	strs [numStrCols][]string
-	ints [numIntCols][]int64
-	ver  []uint8
-	at   []time.Time
-	ms   []uint16
-	seq  []uint64
+	strs  [numStrCols][]string
+	ints  [numIntCols][]int64
+	arrs  [numArrCols][][]string
+	flags [numFlagCols][]uint8
+	ver   []uint8
+	at    []time.Time
+	ms    []uint16
+	seq   []uint64
 }
 
 func (c *columnScratch) reset(n int) {
@@ -367,6 +371,12 @@ func (c *columnScratch) reset(n int) {
 	for i := range c.ints {
 		c.ints[i] = resize(c.ints[i], n)
 	}
+	for i := range c.arrs {
+		c.arrs[i] = resize(c.arrs[i], n)
+	}
+	for i := range c.flags {
+		c.flags[i] = resize(c.flags[i], n)
+	}
 	c.ver, c.at, c.ms, c.seq = resize(c.ver, n), resize(c.at, n), resize(c.ms, n), resize(c.seq, n)
 }
 
@@ -375,6 +385,9 @@ func (c *columnScratch) reset(n int) {
 func (c *columnScratch) release() {
 	for i := range c.strs {
 		clear(c.strs[i][:cap(c.strs[i])])
+	}
+	for i := range c.arrs {
+		clear(c.arrs[i][:cap(c.arrs[i])])
 	}
 }
 
@@ -392,7 +405,7 @@ func resize[T any](s []T, n int) []T {
 func appendColumns(batch driver.Batch, c *columnScratch, rows []Row) error {
 	n := len(rows)
 	c.reset(n)
-	s, d := &c.strs, &c.ints
+	s, d, a, fl := &c.strs, &c.ints, &c.arrs, &c.flags
 	for i := range rows {
 		r := &rows[i]
 		c.ver[i] = uint8(r.SchemaVersion)
@@ -432,13 +445,38 @@ func appendColumns(batch driver.Batch, c *columnScratch, rows []Row) error {
 		} else {
 			s[22][i], s[23][i], s[24][i], s[25][i], s[26][i], s[27][i] = "", "", "", "", "", ""
 		}
+		s[28][i], s[29][i], s[30][i], s[31][i], s[32][i] = r.CmdIDRaw, r.MsgRef, r.CmdRefRaw, r.Command, r.PayloadError
+		if j := r.MSIJob; j != nil {
+			s[33][i], s[34][i], s[35][i], s[36][i], s[37][i] = j.ID, j.ProductVersion, j.FileName, j.FileHash, j.CommandLine
+			a[0][i] = orEmpty(j.ContentURLs)
+			d[4][i], d[5][i], d[6][i] = j.TimeoutMin, j.RetryCount, j.RetryIntervalMin
+		} else {
+			s[33][i], s[34][i], s[35][i], s[36][i], s[37][i] = "", "", "", "", ""
+			a[0][i] = []string{}
+			d[4][i], d[5][i], d[6][i] = 0, 0, 0
+		}
+		if o := r.OfficeConfig; o != nil {
+			s[38][i], s[39][i], s[40][i] = o.Channel, o.Version, o.Edition
+			a[1][i], a[2][i] = orEmpty(o.ProductIDs), orEmpty(o.Languages)
+			fl[0][i] = 0
+			if o.Remove {
+				fl[0][i] = 1
+			}
+		} else {
+			s[38][i], s[39][i], s[40][i] = "", "", ""
+			a[1][i], a[2][i] = []string{}, []string{}
+			fl[0][i] = 0
+		}
 	}
 	// The order of columns.
 	cols := [...]any{
 		s[0], c.ver, c.at, c.ms, s[1], s[2], s[3], s[4], s[5], // event_id .. kind
 		d[0], d[1], s[6], s[7], s[8], s[9], s[10], // cmd_id .. loc_uri
 		d[2], s[11], d[3], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], // code .. mdm_generic_alert
+		s[28], s[29], s[30], s[31], s[32], // cmd_id_raw .. payload_error
 		s[22], s[23], s[24], s[25], s[26], s[27], // product_*
+		s[33], s[34], a[0], s[35], s[36], s[37], d[4], d[5], d[6], // msi_job_*
+		a[1], s[38], s[39], s[40], a[2], fl[0], // office_*
 		c.seq,
 	}
 	for i, col := range cols {
@@ -447,6 +485,15 @@ func appendColumns(batch driver.Batch, c *columnScratch, rows []Row) error {
 		}
 	}
 	return nil
+}
+
+// orEmpty is ss, or an empty array for nil: the driver writes both alike,
+// and the scratch then holds no nil.
+func orEmpty(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }
 
 // existingChunk bounds the ids of one existence query, keeping the query text

@@ -80,58 +80,88 @@ func With(f event.Field) event.Event {
 			return e
 		}
 	}
-	panic("eventtest: no field " + f.JSON)
+	panic("eventtest: no field " + f.Path())
 }
 
 func fullValue(i int, f event.Field) any {
 	switch t := goField(f).Type; {
-	case f.JSON == "kind" && !f.Product:
+	case f.JSON == "kind" && f.Object == "":
 		return event.KindInventory
-	case f.JSON == "schema_version" && !f.Product:
+	case f.JSON == "schema_version" && f.Object == "":
 		return event.SchemaVersion
 	case t == reflect.TypeFor[string]():
 		return "v:" + f.Column
 	case t == reflect.TypeFor[int64]():
 		return int64(1000 + i)
+	case t == reflect.TypeFor[bool]():
+		return true
+	case t == reflect.TypeFor[[]string]():
+		return []string{"v:" + f.Column + "/1", "v:" + f.Column + "/2 <&>"}
 	case t == reflect.TypeFor[time.Time]():
 		return time.Date(2026, 11, 23, 5, 30, 1, 456_000_000, time.UTC)
 	default:
-		panic(fmt.Sprintf("eventtest: field %s has type %v, new to eventtest", f.JSON, t))
+		panic(fmt.Sprintf("eventtest: field %s has type %v, new to eventtest", f.Path(), t))
 	}
 }
 
-// Get returns the value of f in e: a string, an int64, an int or a
-// time.Time. A product field of an event without a product is "".
+// Get returns the value of f in e: a string, an int64, an int, a bool, a
+// []string or a time.Time. A field of an object the event does not have is
+// its zero value.
 func Get(e *event.Event, f event.Field) any {
 	sf := goField(f)
 	v := reflect.ValueOf(e).Elem()
-	if f.Product {
-		if e.Product == nil {
+	if f.Object != "" {
+		p := v.FieldByIndex(objectField(f.Object).Index)
+		if p.IsNil() {
 			return reflect.Zero(sf.Type).Interface()
 		}
-		v = reflect.ValueOf(e.Product).Elem()
+		v = p.Elem()
 	}
 	return v.FieldByIndex(sf.Index).Interface()
 }
 
-// Set sets f in e to v, giving e a product first if f is a product field.
+// Set sets f in e to v, giving e the object of f first if it has none.
 func Set(e *event.Event, f event.Field, v any) {
 	sf := goField(f)
 	dst := reflect.ValueOf(e).Elem()
-	if f.Product {
-		if e.Product == nil {
-			e.Product = new(event.Product)
+	if f.Object != "" {
+		p := dst.FieldByIndex(objectField(f.Object).Index)
+		if p.IsNil() {
+			p.Set(reflect.New(p.Type().Elem()))
 		}
-		dst = reflect.ValueOf(e.Product).Elem()
+		dst = p.Elem()
 	}
 	dst.FieldByIndex(sf.Index).Set(reflect.ValueOf(v))
 }
 
-// goField finds the struct field of Event or Product whose json tag names f.
+// ClearObjects sets every nested object of e that holds only zero values
+// to nil, as an event built field by field from stored columns has none.
+func ClearObjects(e *event.Event) {
+	v := reflect.ValueOf(e).Elem()
+	for _, o := range event.Objects {
+		p := v.FieldByIndex(objectField(o.Key).Index)
+		if !p.IsNil() && p.Elem().IsZero() {
+			p.SetZero()
+		}
+	}
+}
+
+// objectField is Event's pointer field holding the nested object key.
+func objectField(key string) reflect.StructField {
+	for sf := range reflect.TypeFor[event.Event]().Fields() {
+		if name, _, _ := strings.Cut(sf.Tag.Get("json"), ","); name == key {
+			return sf
+		}
+	}
+	panic("eventtest: Event has no object " + key)
+}
+
+// goField finds the struct field of Event or of its object whose json tag
+// names f.
 func goField(f event.Field) reflect.StructField {
 	t := reflect.TypeFor[event.Event]()
-	if f.Product {
-		t = reflect.TypeFor[event.Product]()
+	if f.Object != "" {
+		t = objectField(f.Object).Type.Elem()
 	}
 	for sf := range t.Fields() {
 		if name, _, _ := strings.Cut(sf.Tag.Get("json"), ","); name == f.JSON {
