@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // alertsConfig is the configuration of `aggregator alerts`.
@@ -59,7 +60,38 @@ func listAlerts(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	var keys []store.ProductKey
+	for _, a := range list {
+		if a.Level == alerts.LevelProduct {
+			keys = append(keys, store.ProductKey{Tenant: a.Tenant, CSP: a.CSP, TargetID: a.TargetID})
+		}
+	}
+	products, err := st.Products(ctx, keys)
+	if err != nil {
+		return err
+	}
+	nameAlerts(list, products)
 	return writeAlerts(stdout, list, c.Tenant, since)
+}
+
+// nameAlerts names the products of product-level alerts as the catalog
+// names them now (an administrator may have named one since it fired):
+// the catalog's name when it has one, and its version when the alert has
+// none.
+func nameAlerts(list []alerts.Alert, products map[store.ProductKey]store.Product) {
+	for i := range list {
+		a := &list[i]
+		if a.Level != alerts.LevelProduct {
+			continue
+		}
+		p := products[store.ProductKey{Tenant: a.Tenant, CSP: a.CSP, TargetID: a.TargetID}]
+		if p.Known {
+			a.ProductName = p.Name
+		}
+		if a.ProductVersion == "" && p.Version != "" {
+			a.ProductVersion, a.VersionFromCatalog = p.Version, true
+		}
+	}
 }
 
 // writeAlerts renders alerts for a terminal, one block per spike, oldest
@@ -91,7 +123,10 @@ func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Tim
 		field := func(name, value string) { fmt.Fprintf(&b, "  %-11s %s\n", name, value) }
 		product := "all products"
 		if a.Level == alerts.LevelProduct {
-			product = dash(a.ProductName)
+			product = a.ProductName
+			if product == "" {
+				product = store.UnknownLabel(a.TargetID)
+			}
 			if a.ProductVersion != "" {
 				product += " " + a.ProductVersion
 			}

@@ -1,7 +1,8 @@
 // Command aggregator moves install events from NATS JetStream into
 // ClickHouse and detects failure-code spikes in them (`aggregator run`, the
-// default), and prints a fleet summary (`aggregator report`) and the spike
-// alerts (`aggregator alerts`) from ClickHouse.
+// default), prints a fleet summary (`aggregator report`) and the spike
+// alerts (`aggregator alerts`) from ClickHouse, and loads and lists the
+// product catalog that names their products (`aggregator catalog`).
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,11 +103,11 @@ func writeReport(w io.Writer, rep store.Report, tenant string, stuckAfter time.D
 
 	fmt.Fprintln(w, "\nTop failure codes")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tSPACE\tNAME\tCATEGORY\tEVENTS\tDEVICES\tPRODUCTS")
+	fmt.Fprintln(tw, "CODE\tSPACE\tNAME\tCATEGORY\tEVENTS\tDEVICES\tPRODUCTS\tMOST HIT (EVENTS)")
 	for _, f := range rep.FailureCodes {
 		info := codes.Classify(codes.Space(f.CodeSpace), f.Code)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", codeText(f.Code), dash(f.CodeSpace), dash(info.Name),
-			dash(string(info.Category)), f.Events, f.Devices, f.Products)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", codeText(f.Code), dash(f.CodeSpace), dash(info.Name),
+			dash(string(info.Category)), f.Events, f.Devices, f.Products, dash(mostHit(f.TopProducts, tenant == "")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -122,12 +123,33 @@ func writeReport(w io.Writer, rep store.Report, tenant string, stuckAfter time.D
 	for _, d := range rep.Stuck {
 		prod := d.Product
 		if prod == "" {
-			prod = d.TargetID
+			prod = store.UnknownLabel(d.TargetID)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.Tenant, d.DeviceID, cspShort(d.CSP), prod, dash(d.Version),
 			d.Outcome, d.Code, d.Since.Format(time.RFC3339), rep.To.Sub(d.Since).Truncate(time.Minute))
 	}
 	return tw.Flush()
+}
+
+// mostHit lists the products a failure code hit most: "App A 1.0 (12),
+// PB (unknown product) (3)", each prefixed with its tenant when the report
+// spans tenants.
+func mostHit(ps []store.CodeProduct, withTenant bool) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if withTenant {
+			b.WriteString(p.Tenant + ": ")
+		}
+		b.WriteString(p.Product)
+		if p.Version != "" {
+			b.WriteString(" " + p.Version)
+		}
+		fmt.Fprintf(&b, " (%d)", p.Events)
+	}
+	return b.String()
 }
 
 func cspShort(csp string) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/catalog"
 	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/probe"
 	"github.com/cspwatch/cspwatch/internal/store"
@@ -45,6 +46,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return listAlerts(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
+	case "catalog":
+		return catalogCmd(ctx, args, getenv, stdout, stderr)
 	case "dlq":
 		return dlq(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
@@ -54,7 +57,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, dlq, migrate or healthcheck)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, catalog, dlq, migrate or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
@@ -66,6 +69,9 @@ const usage = `usage:
   aggregator dlq replay (--seq N... | --all) [--dry-run] [--keep]
                                                 republish dead letters that decode to their
                                                 original subject, then remove them from the DLQ
+  aggregator catalog load [--dry-run] FILE      check a product file (CSV or JSON) and store its
+                                                names in the product catalog (source admin)
+  aggregator catalog list [--tenant T]          print the product catalog's best names
   aggregator migrate                            apply the ClickHouse migrations and exit
   aggregator healthcheck [--url U]              exit 0 when U (default the local /readyz) answers 200
   aggregator <command> -h                       the command's flags
@@ -135,6 +141,9 @@ type runConfig struct {
 	// Alerts runs the spike detector (internal/alerts) in this process.
 	Alerts bool
 	Alert  alerts.Config
+	// Products is a product file (package catalog) stored in the product
+	// catalog as the administrator's names at start; "" for none.
+	Products string
 }
 
 func defaultRunConfig() runConfig {
@@ -190,6 +199,7 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply the ClickHouse migrations at start")
+	fs.StringVar(&c.Products, "products", c.Products, "product file (CSV or JSON: tenant,csp,target_id,name,version,publisher) stored in the product catalog at start, as `aggregator catalog load` does")
 
 	fs.StringVar(&c.NATS.URL, "nats-url", c.NATS.URL, "NATS server URL(s), comma-separated")
 	c.NATS.AuthFlags(fs)
@@ -270,6 +280,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(c.LogFormat, c.LogLevel, stderr)
+	// The product file is checked before anything starts: a bad file stops
+	// the start with every error it holds.
+	var products []store.AdminProduct
+	if c.Products != "" {
+		if products, err = catalog.ReadFile(c.Products); err != nil {
+			return fmt.Errorf("%w: products: %v", errUsage, err)
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -317,6 +335,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		log.Info().Ints("applied", res.Applied).Ints("pending", res.Pending).Msg("migrations")
+	}
+	if len(products) > 0 {
+		if err := st.InsertAdminProducts(ctx, products, time.Now()); err != nil {
+			return fmt.Errorf("products %s: %w", c.Products, err)
+		}
+		log.Info().Str("file", c.Products).Int("products", len(products)).Msg("product catalog loaded")
 	}
 
 	nc := c.NATS

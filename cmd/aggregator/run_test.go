@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -129,12 +130,18 @@ func TestRunEndToEnd(t *testing.T) {
 	ns := bustest.Start(t)
 	ns.InstallStream()
 	db := clickhousetest.NewDB(t)
+	// The administrator names PA, which the failing devices do not.
+	products := filepath.Join(t.TempDir(), "products.json")
+	if err := os.WriteFile(products, []byte(`[{"tenant": "t1", "csp": "msi", "target_id": "PA", "name": "Contoso App", "version": "1.2"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := envFunc(map[string]string{
 		"CSPWATCH_NATS_URL":            ns.URL,
 		"CSPWATCH_CLICKHOUSE_ADDR":     db.Addr,
 		"CSPWATCH_CLICKHOUSE_DATABASE": db.Database,
 		"CSPWATCH_BATCH_WAIT":          "100ms",
 		"CSPWATCH_LISTEN":              "127.0.0.1:0",
+		"CSPWATCH_PRODUCTS":            products,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -207,7 +214,8 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tenant t1", fmt.Sprintf("%d events from 50 devices", n), "1603", "ERROR_INSTALL_FAILURE", "PA"} {
+	for _, want := range []string{"tenant t1", fmt.Sprintf("%d events from 50 devices", n), "1603", "ERROR_INSTALL_FAILURE", "Contoso App  1.2",
+		fmt.Sprintf("Contoso App 1.2 (%d)", n-n/3)} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

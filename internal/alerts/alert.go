@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // Level says which key an alert counts failures by.
@@ -121,11 +122,17 @@ type Alert struct {
 	Status Status `json:"status"`
 	Level  Level  `json:"level"`
 
-	Tenant         string `json:"tenant"`
-	CSP            string `json:"csp"`
-	TargetID       string `json:"target_id,omitempty"`
-	ProductName    string `json:"product_name,omitempty"`
-	ProductVersion string `json:"product_version,omitempty"`
+	Tenant   string `json:"tenant"`
+	CSP      string `json:"csp"`
+	TargetID string `json:"target_id,omitempty"`
+	// ProductName is the product catalog's name of the target (schema/007),
+	// else a name the failing events carried; empty when nothing names it.
+	ProductName string `json:"product_name,omitempty"`
+	// ProductVersion is the version the failing events carried, part of the
+	// alert's key; when they carried none, the catalog's version of the
+	// target, and VersionFromCatalog says so (the key's version is then "").
+	ProductVersion     string `json:"product_version,omitempty"`
+	VersionFromCatalog bool   `json:"product_version_from_catalog,omitempty"`
 
 	CodeSpace       codes.Space `json:"code_space"`
 	Code            int64       `json:"code"`
@@ -169,18 +176,24 @@ func alertID(k Key, firstSeen time.Time) string {
 }
 
 // keyFromAlert rebuilds the key from an alert decoded from the shared state.
+// A version taken from the catalog is not the key's.
 func keyFromAlert(a *Alert) Key {
-	return Key{Level: a.Level, Tenant: a.Tenant, CSP: a.CSP, Space: a.CodeSpace, Code: a.Code, Target: a.TargetID, Version: a.ProductVersion}
+	k := Key{Level: a.Level, Tenant: a.Tenant, CSP: a.CSP, Space: a.CodeSpace, Code: a.Code, Target: a.TargetID, Version: a.ProductVersion}
+	if a.VersionFromCatalog {
+		k.Version = ""
+	}
+	return k
 }
 
-// product is "Name Version", the target id when the name is unknown.
+// product is "Name Version", the target id marked unknown when nothing
+// names it.
 func (a *Alert) product() string {
 	if a.Level != LevelProduct {
 		return ""
 	}
 	name := a.ProductName
 	if name == "" {
-		name = a.TargetID
+		name = store.UnknownLabel(a.TargetID)
 	}
 	if a.ProductVersion != "" {
 		name += " " + a.ProductVersion
@@ -236,7 +249,7 @@ func detailQuery(a *Alert) string {
 		b.WriteString("\n  AND target_id = ")
 		b.WriteString(quote(a.TargetID))
 		b.WriteString(" AND product_version = ")
-		b.WriteString(quote(a.ProductVersion))
+		b.WriteString(quote(keyFromAlert(a).Version))
 	}
 	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
 	b.WriteString("\n  AND received_at >= toDateTime(")

@@ -301,18 +301,8 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 		won bool
 		err error
 	)
+	e.name(ctx, &a)
 	if a.Status == Firing {
-		if n, ok := e.src.(Namer); ok && a.Level == LevelProduct && a.ProductName == "" {
-			// Not part of the key or the id, so replicas that name it
-			// differently (or not at all, on error) still agree.
-			if name, nerr := n.ProductName(ctx, a.Tenant, a.CSP, a.TargetID); nerr != nil {
-				e.m.errors.WithLabelValues("name").Inc()
-				e.log.Warn().Err(nerr).Str("target", a.TargetID).Msg("alerts: product name")
-			} else if name != "" {
-				a.ProductName = name
-				a.Summary = a.summarise()
-			}
-		}
 		won, err = e.claimFiring(ctx, a, now)
 	} else {
 		won, err = e.claimResolve(ctx, a, now)
@@ -331,6 +321,35 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 		l.Info().Str("level", string(a.Level)).Msg(a.Summary)
 	default:
 		l.Debug().Msg("alerts: transition claimed by another replica")
+	}
+}
+
+// name names a product-level alert's product from the catalog (Namer): the
+// catalog's name, which an administrator's overrides what devices reported,
+// else the events' own; and the catalog's version when the events carried
+// none. Neither is part of the key or the id, so replicas that name it
+// differently (or not at all, on error) still agree. Both transitions are
+// named, the resolve too: the detector's copy of an alert is the unnamed one.
+func (e *Engine) name(ctx context.Context, a *Alert) {
+	n, ok := e.src.(Namer)
+	if !ok || a.Level != LevelProduct {
+		return
+	}
+	p, err := n.Product(ctx, a.Tenant, a.CSP, a.TargetID)
+	if err != nil {
+		e.m.errors.WithLabelValues("name").Inc()
+		e.log.Warn().Err(err).Str("target", a.TargetID).Msg("alerts: product name")
+		return
+	}
+	changed := false
+	if p.Known && p.Name != a.ProductName {
+		a.ProductName, changed = p.Name, true
+	}
+	if a.ProductVersion == "" && p.Version != "" {
+		a.ProductVersion, a.VersionFromCatalog, changed = p.Version, true, true
+	}
+	if changed {
+		a.Summary = a.summarise()
 	}
 }
 
@@ -638,7 +657,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Help: "Alert deliveries by sink and result: delivered; retried (a failed try another follows); failed (retried at the next bucket); abandoned (refused for good, or older than the retention)."},
 			[]string{"sink", "result"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total",
-			Help: "Detector errors by stage (start, source, state, claim); each is retried."}, []string{"stage"}),
+			Help: "Detector errors by stage (start, source, state, claim, name); each is retried, and an alert not named is delivered with what the events said."}, []string{"stage"}),
 		claimsLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "claims_lost_total",
 			Help: "Transitions another replica claimed first (expected with several replicas)."}),
 		buckets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "buckets_evaluated_total",
@@ -650,7 +669,7 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		m.fired.WithLabelValues(string(l))
 		m.resolved.WithLabelValues(string(l))
 	}
-	for _, s := range []string{"start", "source", "state", "claim"} {
+	for _, s := range []string{"start", "source", "state", "claim", "name"} {
 		m.errors.WithLabelValues(s)
 	}
 	if reg != nil {

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -71,6 +72,15 @@ func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, 
 			a.ResolvedAt = resolvedAt.UTC()
 		}
 		a.key = keyFromAlert(&a)
+		if a.Level == LevelProduct && a.ProductVersion != "" && !strings.HasPrefix(a.ID, a.key.Hash()+"-") {
+			// The table has no column saying the version came from the
+			// catalog; the id, made from the key, does.
+			k := a.key
+			k.Version = ""
+			if strings.HasPrefix(a.ID, k.Hash()+"-") {
+				a.key, a.VersionFromCatalog = k, true
+			}
+		}
 		// Rows come firing before resolved: the later row is the latest status.
 		if i, ok := index[a.ID]; ok {
 			out[i] = a

@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // The code a failure is counted under: a FACILITY_WIN32 HRESULT (win32_code
@@ -32,7 +33,8 @@ type Source interface {
 	Buckets(ctx context.Context, from, to time.Time, bucket time.Duration) ([]Bucket, error)
 }
 
-// ClickHouseSource counts failures in install_events. Each call runs two
+// ClickHouseSource counts failures in install_events, with device answers
+// attributed to the server commands they answer (store.AttributedEvents). Each call runs two
 // GROUP BY queries over the time range (one per level), served by the
 // table's month partitions and its (tenant, csp, target_id, received_at)
 // order; no state is kept between calls.
@@ -64,11 +66,14 @@ func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucke
 	if secs <= 0 || bucket%time.Second != 0 {
 		return nil, fmt.Errorf("alerts source: bucket %v is not whole seconds", bucket)
 	}
-	table := s.Table
-	if table == "" {
-		table = "install_events"
-	}
 	from, to = from.UTC(), to.UTC()
+	// By default failures are counted over the attributed events, so that a
+	// device's answer naming no node (404 to a Get of .../Status) counts
+	// against the product of the server command it answers.
+	table, window := s.Table, []any(nil)
+	if table == "" {
+		table, window = store.AttributedEvents, store.AttributedArgs(from, to)
+	}
 	byStart := map[int64][]Count{}
 	for _, level := range []Level{LevelProduct, LevelCode} {
 		cols, cond := "", ""
@@ -76,7 +81,8 @@ func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucke
 			cols, cond = ", target_id, product_version", " AND target_id != ''"
 		}
 		q := fmt.Sprintf(countsQuery, table, cols, cond)
-		rows, err := s.Conn.Query(ctx, q, secs, secs, from.Unix(), to.Unix())
+		args := append(append([]any{secs, secs}, window...), from.Unix(), to.Unix())
+		rows, err := s.Conn.Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
 		}
@@ -130,24 +136,34 @@ func align(t time.Time, bucket time.Duration) time.Time {
 
 // Namer is implemented by a Source that can name a product the failing
 // events did not name: MSI install alerts carry only the ProductCode, while
-// the Results of the same target carry Name and Version.
+// the product catalog (schema/007) knows what any device of the tenant
+// reported for it, the label of the install command and the name an
+// administrator gave it.
 type Namer interface {
-	ProductName(ctx context.Context, tenant, csp, target string) (string, error)
+	// Product returns the catalog's best knowledge of the target; Known is
+	// false when nothing names it.
+	Product(ctx context.Context, tenant, csp, target string) (store.Product, error)
 }
 
-// ProductName returns the name the target's newest event with a product
-// name reported, or "" when none did. It reads one tenant's, one CSP's,
-// one target's rows, a range of the table's order key.
-func (s ClickHouseSource) ProductName(ctx context.Context, tenant, csp, target string) (string, error) {
-	table := s.Table
-	if table == "" {
-		table = "install_events"
-	}
-	var name string
-	err := s.Conn.QueryRow(ctx, "SELECT argMax(product_name, received_at) FROM "+table+
-		" WHERE tenant = ? AND csp = ? AND target_id = ? AND product_name != ''", tenant, csp, target).Scan(&name)
+// Product implements Namer: it reads the catalog's rows of one target (a
+// range of product_catalog's order key) and takes, per field, the value of
+// the highest-priority source that has one (store.CatalogQuery).
+func (s ClickHouseSource) Product(ctx context.Context, tenant, csp, target string) (store.Product, error) {
+	k := store.ProductKey{Tenant: tenant, CSP: csp, TargetID: target}
+	m, err := store.LookupProducts(ctx, s.Conn, []store.ProductKey{k})
 	if err != nil {
-		return "", fmt.Errorf("alerts source product name: %w", err)
+		return store.Product{ProductKey: k}, fmt.Errorf("alerts source product: %w", err)
 	}
-	return name, nil
+	return m[k], nil
+}
+
+// ProductName returns the catalog's name of the target (an administrator's
+// name, else the newest name any device reported, else the install
+// command's label), or "" when nothing names it.
+func (s ClickHouseSource) ProductName(ctx context.Context, tenant, csp, target string) (string, error) {
+	p, err := s.Product(ctx, tenant, csp, target)
+	if err != nil {
+		return "", err
+	}
+	return p.Name, nil
 }

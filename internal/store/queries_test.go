@@ -62,8 +62,9 @@ func TestAdminQueries(t *testing.T) {
 			}
 		},
 		"top_failure_codes": func(t *testing.T, rows []string) {
-			if len(rows) != 4 || !strings.HasPrefix(rows[0], "t1|win32|1603|") || !strings.Contains(rows[0], "|4|4|2") {
-				t.Errorf("rows %q, want t1 1603 first with 4 events, 4 devices, 2 products", rows)
+			if len(rows) != 4 || !strings.HasPrefix(rows[0], "t1|win32|1603|") || !strings.Contains(rows[0], "|4|4|2") ||
+				!strings.Contains(rows[0], "App A") || !strings.Contains(rows[0], "App B") {
+				t.Errorf("rows %q, want t1 1603 first with 4 events, 4 devices, 2 products, App A and App B", rows)
 			}
 		},
 		"stuck_devices": func(t *testing.T, rows []string) {

@@ -25,6 +25,9 @@ type ReportOptions struct {
 // ProductRate is the current state of one product version across the
 // devices seen in the window.
 type ProductRate struct {
+	// Product is the catalog's name (see Product.Label): a target id marked
+	// " (unknown product)" when nothing names it. Version is the one the
+	// devices reported, else the catalog's.
 	Tenant, CSP, Product, Version      string
 	Devices, Succeeded, Failed, Active uint64 // Active: in progress, pending or retrying
 }
@@ -46,10 +49,26 @@ type FailureCode struct {
 	// Devices is approximate above ~65,000 (uniq state of the rollup).
 	Devices  uint64
 	Products uint64 // distinct targets
+	// TopProducts are the products the code failed most on (at most
+	// TopCodeProducts), most events first.
+	TopProducts []CodeProduct
+}
+
+// TopCodeProducts bounds FailureCode.TopProducts.
+const TopCodeProducts = 3
+
+// CodeProduct is one product a failure code hit in the window.
+type CodeProduct struct {
+	Tenant, CSP, TargetID string
+	// Product is the catalog's name or the target id marked unknown;
+	// Version the catalog's, if any.
+	Product, Version string
+	Events           uint64
 }
 
 // StuckDevice is a device whose latest state of a target has been in
-// progress, pending or retrying since at least StuckAfter.
+// progress, pending or retrying since at least StuckAfter. Product and
+// Version are named as in ProductRate.
 type StuckDevice struct {
 	Tenant, DeviceID, Scope, CSP, TargetID string
 	Product, Version, Outcome              string
@@ -77,9 +96,12 @@ func tenantFilter(tenant string, args []any) (string, []any) {
 
 // FleetReport computes the fleet summary. Success rates come from
 // install_state (the latest state per device and target seen in the window,
-// with the last product name and version any event carried), failure codes
-// from the hourly rollup, stuck devices from install_state joined with the
-// progress events since the device's last final outcome.
+// with the last product version any event carried), failure codes from the
+// window's events with device answers attributed to the server commands
+// they answer (AttributedEvents), stuck devices from install_state joined with the progress
+// events since the device's last final outcome. Products are named by the
+// catalog (CatalogQuery): its best name, or the target id marked unknown;
+// a version no device reported is the catalog's.
 func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
@@ -95,24 +117,25 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	}
 
 	tf, args = tenantFilter(o.Tenant, nil)
-	q = `SELECT tenant, csp, if(pn = '', target_id, pn) AS product, pv,
+	args = append(args, from)
+	ctf, args := tenantFilter(o.Tenant, args)
+	q = `SELECT tenant, csp, ` + ProductLabelSQL + ` AS product, if(pv != '', pv, cat_version) AS ver,
 		count() AS devices,
 		countIf(outcome = 'succeeded'), countIf(outcome = 'failed'),
 		countIf(outcome IN ('in_progress', 'pending', 'retrying'))
 	FROM (
 		SELECT tenant, device_id, scope, csp, target_id,
 			argMaxIfMerge(last_outcome) AS outcome,
-			argMaxIfMerge(last_product_name) AS pn,
 			argMaxIfMerge(last_product_version) AS pv,
 			maxMerge(last_at) AS la
 		FROM install_state
 		WHERE 1 = 1` + tf + `
 		GROUP BY tenant, device_id, scope, csp, target_id
+		HAVING la >= ? AND outcome != ''
 	)
-	WHERE la >= ? AND outcome != ''
-	GROUP BY tenant, csp, product, pv
-	ORDER BY tenant, csp, product, pv`
-	args = append(args, from)
+	` + catalogJoin(ctf) + `
+	GROUP BY tenant, csp, product, ver
+	ORDER BY tenant, csp, product, ver`
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return rep, fmt.Errorf("report products: %w", err)
@@ -130,10 +153,13 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 		return rep, fmt.Errorf("report products: %w", err)
 	}
 
-	tf, args = tenantFilter(o.Tenant, []any{from.Truncate(time.Hour), to})
-	q = `SELECT code_space, code, uniqExactMerge(events) AS n, uniqMerge(devices), uniqExact(target_id)
-	FROM install_rollup_hourly
-	WHERE hour >= ? AND hour <= ? AND outcome = 'failed'` + tf + `
+	// Failure codes come from the attributed events of the window, not the
+	// hourly rollup: a device's 404 to a Get names no product until it is
+	// tied to the server command it answers (AttributedEvents).
+	tf, args = tenantFilter(o.Tenant, AttributedArgs(from, to.Add(time.Second)))
+	q = `SELECT code_space, code, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
+	FROM ` + AttributedEvents + `
+	WHERE outcome = 'failed'` + tf + `
 	GROUP BY code_space, code
 	ORDER BY n DESC, code_space, code
 	LIMIT ?`
@@ -153,6 +179,9 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	if err := rows.Err(); err != nil {
 		return rep, fmt.Errorf("report failure codes: %w", err)
 	}
+	if err := s.codeProducts(ctx, rep.FailureCodes, o.Tenant, from, to); err != nil {
+		return rep, err
+	}
 
 	rep.Stuck, err = s.stuck(ctx, o.Tenant, to.Add(-o.StuckAfter), o.Top)
 	if err != nil {
@@ -161,34 +190,93 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	return rep, nil
 }
 
+// codeProductsQuery counts the failures of the window per code and
+// target, from the attributed events, and names each target from the
+// catalog. Arguments: the window (AttributedArgs), the tenant filter of the
+// events (see tenantFilter), the tenant filter of the catalog.
+var codeProductsQuery = `SELECT code_space, code, tenant, csp, target_id, ` + ProductLabelSQL + `, cat_version, n
+FROM (
+	SELECT code_space, code, tenant, csp, target_id, uniqExact(event_id) AS n
+	FROM ` + AttributedEvents + `
+	WHERE outcome = 'failed' AND target_id != ''%s
+	GROUP BY code_space, code, tenant, csp, target_id
+)
+%s
+ORDER BY code_space, code, n DESC, tenant, csp, target_id
+LIMIT %d BY code_space, code`
+
+// codeProducts fills the TopProducts of each of codes.
+func (s *Store) codeProducts(ctx context.Context, codes []FailureCode, tenant string, from, to time.Time) error {
+	if len(codes) == 0 {
+		return nil
+	}
+	tf, args := tenantFilter(tenant, AttributedArgs(from, to.Add(time.Second)))
+	ctf, args := tenantFilter(tenant, args)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(codeProductsQuery, tf, catalogJoin(ctf), TopCodeProducts), args...)
+	if err != nil {
+		return fmt.Errorf("report failure code products: %w", err)
+	}
+	defer rows.Close()
+	type codeKey struct {
+		space string
+		code  int64
+	}
+	index := make(map[codeKey]int, len(codes))
+	for i, f := range codes {
+		index[codeKey{f.CodeSpace, f.Code}] = i
+	}
+	for rows.Next() {
+		var (
+			k codeKey
+			p CodeProduct
+		)
+		if err := rows.Scan(&k.space, &k.code, &p.Tenant, &p.CSP, &p.TargetID, &p.Product, &p.Version, &p.Events); err != nil {
+			return fmt.Errorf("report failure code products: %w", err)
+		}
+		if i, ok := index[k]; ok {
+			codes[i].TopProducts = append(codes[i].TopProducts, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("report failure code products: %w", err)
+	}
+	return nil
+}
+
 // StuckQuery finds devices in progress since before a time: the latest
 // state says in progress, and the first progress event after the last final
-// outcome is older than the bound. Arguments: tenant filter inside the
-// state subquery (see tenantFilter), the bound, the limit.
+// outcome is older than the bound; the catalog names the product. Arguments:
+// tenant filter inside the state subquery (see tenantFilter), the bound,
+// the catalog's tenant filter, the limit.
 const stuckQuery = `SELECT tenant, device_id, scope, csp, target_id,
-	any(s_pn), any(s_pv), any(s_outcome), any(s_code), min(received_at) AS since
-FROM install_events FINAL
-ANY INNER JOIN (
+	` + ProductLabelSQL + `, if(pv != '', pv, cat_version), state, state_code, since
+FROM (
 	SELECT tenant, device_id, scope, csp, target_id,
-		argMaxIfMerge(last_outcome) AS s_outcome,
-		argMaxIfMerge(last_code) AS s_code,
-		argMaxIfMerge(last_product_name) AS s_pn,
-		argMaxIfMerge(last_product_version) AS s_pv,
-		maxIfMerge(last_final_at) AS s_final
-	FROM install_state
-	WHERE 1 = 1%s
+		any(s_pv) AS pv, any(s_outcome) AS state, any(s_code) AS state_code, min(received_at) AS since
+	FROM install_events FINAL
+	ANY INNER JOIN (
+		SELECT tenant, device_id, scope, csp, target_id,
+			argMaxIfMerge(last_outcome) AS s_outcome,
+			argMaxIfMerge(last_code) AS s_code,
+			argMaxIfMerge(last_product_version) AS s_pv,
+			maxIfMerge(last_final_at) AS s_final
+		FROM install_state
+		WHERE 1 = 1%s
+		GROUP BY tenant, device_id, scope, csp, target_id
+		HAVING s_outcome IN ('in_progress', 'pending', 'retrying')
+	) USING (tenant, device_id, scope, csp, target_id)
+	WHERE outcome IN ('in_progress', 'pending', 'retrying') AND received_at > s_final
 	GROUP BY tenant, device_id, scope, csp, target_id
-	HAVING s_outcome IN ('in_progress', 'pending', 'retrying')
-) USING (tenant, device_id, scope, csp, target_id)
-WHERE outcome IN ('in_progress', 'pending', 'retrying') AND received_at > s_final
-GROUP BY tenant, device_id, scope, csp, target_id
-HAVING since <= ?
+	HAVING since <= ?
+)
+%s
 ORDER BY since, tenant, device_id
 LIMIT ?`
 
 func (s *Store) stuck(ctx context.Context, tenant string, before time.Time, limit int) ([]StuckDevice, error) {
 	tf, args := tenantFilter(tenant, nil)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(stuckQuery, tf), append(args, before, limit)...)
+	ctf, args := tenantFilter(tenant, append(args, before))
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(stuckQuery, tf, catalogJoin(ctf)), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("report stuck devices: %w", err)
 	}

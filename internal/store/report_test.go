@@ -79,7 +79,8 @@ func TestFleetReport(t *testing.T) {
 	wantProducts := []store.ProductRate{
 		{Tenant: "t1", CSP: event.CSPMSI, Product: "App A", Version: "1.0", Devices: 10, Succeeded: 7, Failed: 2, Active: 1},
 		{Tenant: "t1", CSP: event.CSPMSI, Product: "App B", Version: "2.0", Devices: 5, Succeeded: 2, Failed: 3},
-		{Tenant: "t1", CSP: event.CSPOffice, Product: "OFFICE-1", Devices: 3, Active: 3},
+		// Nothing names OFFICE-1: its id, marked so.
+		{Tenant: "t1", CSP: event.CSPOffice, Product: "OFFICE-1 (unknown product)", Devices: 3, Active: 3},
 	}
 	if fmt.Sprint(rep.Products) != fmt.Sprint(wantProducts) {
 		t.Errorf("products\n got %+v\nwant %+v", rep.Products, wantProducts)
@@ -87,9 +88,15 @@ func TestFleetReport(t *testing.T) {
 	if r := rep.Products[0].SuccessRate(); r != 7.0/9 {
 		t.Errorf("App A success rate %v", r)
 	}
+	appA := func(n uint64) store.CodeProduct {
+		return store.CodeProduct{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PA", Product: "App A", Version: "1.0", Events: n}
+	}
+	appB := func(n uint64) store.CodeProduct {
+		return store.CodeProduct{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PB", Product: "App B", Version: "2.0", Events: n}
+	}
 	wantCodes := []store.FailureCode{
-		{CodeSpace: "win32", Code: 1603, Events: 3, Devices: 3, Products: 2},
-		{CodeSpace: "win32", Code: 1618, Events: 3, Devices: 3, Products: 1},
+		{CodeSpace: "win32", Code: 1603, Events: 3, Devices: 3, Products: 2, TopProducts: []store.CodeProduct{appA(2), appB(1)}},
+		{CodeSpace: "win32", Code: 1618, Events: 3, Devices: 3, Products: 1, TopProducts: []store.CodeProduct{appB(3)}},
 	}
 	if fmt.Sprint(rep.FailureCodes) != fmt.Sprint(wantCodes) {
 		t.Errorf("failure codes\n got %+v\nwant %+v", rep.FailureCodes, wantCodes)
