@@ -37,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"service env", nil, map[string]string{"CSPWATCH_CLICKHOUSE_ADDR": "ch:9000"}, true},
 		{"bad env", nil, map[string]string{"CSPWATCH_DEMO_RATE": "fast"}, false},
 		{"stray argument", []string{"now"}, nil, false},
+		{"device messages only", []string{"--commands=false"}, nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +52,9 @@ func TestConfigValidate(t *testing.T) {
 			if tc.name == "service env" && c.ClickHouseAddr != "ch:9000" {
 				t.Fatalf("CSPWATCH_CLICKHOUSE_ADDR not applied: %q", c.ClickHouseAddr)
 			}
+			if err == nil && c.Commands != (tc.name != "device messages only") {
+				t.Fatalf("commands %v", c.Commands)
+			}
 		})
 	}
 	if _, err := parseConfig([]string{"-h"}, func(string) string { return "" }, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
@@ -58,12 +62,38 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// ingestRoutesCommands reports whether this tree's ingest routes the
+// server's messages (/v1/syncml/commands), which is being added alongside
+// the demo's use of it.
+func ingestRoutesCommands(t *testing.T) bool {
+	t.Helper()
+	files, err := filepath.Glob("../../internal/ingest/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("ingest sources: %v", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(`HandleFunc("/v1/syncml/commands`)) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestDemoEndToEnd is the whole pipeline as `make demo` runs it, smaller:
 // real binaries built from this tree, Debian's clickhouse-server, ingest
 // with embedded NATS, the aggregator with spike alerts, and the load
-// generator with an injected 1603 spike. It passes only if every event on
-// the stream reached ClickHouse, the report names the products, and the
-// alert names the spiking product and code.
+// generator with both halves of the conversation and an injected 1603
+// spike. It passes only if every event on the stream reached ClickHouse,
+// the report names the products (the spiked version, which its failures
+// name only by ProductID, with failed devices), and the alert names the
+// spiking product and code.
 func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end: builds the binaries and runs the pipeline for ~40s")
@@ -77,8 +107,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	err := Main(ctx, []string{"--bin", bin, "--devices", "400", "--duration", "30s", "--rate", "150",
-		"--spike-at", "0.5", "--alert-bucket", "3s", "--wait", "60s"},
+	args := []string{"--bin", bin, "--devices", "400", "--duration", "30s", "--rate", "150",
+		"--spike-at", "0.5", "--alert-bucket", "3s", "--wait", "60s"}
+	commands := ingestRoutesCommands(t)
+	if !commands {
+		t.Log("internal/ingest does not route /v1/syncml/commands yet: the demo sends the device messages only (--commands=false)")
+		args = append(args, "--commands=false")
+	}
+	err := Main(ctx, args,
 		func(k string) string {
 			if k == "CSPWATCH_CLICKHOUSE_ADDR" {
 				return os.Getenv(clickhousetest.EnvAddr)
@@ -90,12 +126,18 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("demo: %v", err)
 	}
 	s := out.String()
-	for _, want := range []*regexp.Regexp{
+	wants := []*regexp.Regexp{
 		regexp.MustCompile(`all \d+ events on the stream are in ClickHouse`),
 		regexp.MustCompile(`\d+ spike alert\(s\) fired`),
 		regexp.MustCompile(`Google Chrome`),
 		regexp.MustCompile(`1603`),
-	} {
+		// The spiked version's row: devices, succeeded, then failed > 0.
+		regexp.MustCompile(`Google Chrome +131\.0\.6778\.86 +\d+ +\d+ +[1-9]\d*`),
+	}
+	if commands {
+		wants = append(wants, regexp.MustCompile(`msgs \+ [1-9]\d* server msgs`))
+	}
+	for _, want := range wants {
 		if !want.MatchString(s) {
 			t.Errorf("output lacks %v", want)
 		}

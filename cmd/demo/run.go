@@ -54,6 +54,7 @@ type config struct {
 	Duration time.Duration
 	Rate     float64
 	Workers  int
+	Commands bool
 
 	SpikeProduct  string
 	SpikeVersion  string
@@ -82,6 +83,7 @@ func defaultConfig() config {
 		Duration:      60 * time.Second,
 		Rate:          400,
 		Workers:       8,
+		Commands:      true,
 		SpikeProduct:  "Google Chrome",
 		SpikeCode:     1603,
 		SpikeAt:       0.4,
@@ -133,6 +135,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the fleet sends")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "device messages per second")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent webhook clients")
+	fs.BoolVar(&c.Commands, "commands", c.Commands, "also send the server's messages the devices answer (install commands) to ingest's /v1/syncml/commands")
 	fs.StringVar(&c.SpikeProduct, "spike-product", c.SpikeProduct, "MSI product whose newest version fails in the spike")
 	fs.StringVar(&c.SpikeVersion, "spike-version", c.SpikeVersion, "that product's failing version (default its newest)")
 	fs.Int64Var(&c.SpikeCode, "spike-code", c.SpikeCode, "the spike's failure code")
@@ -276,12 +279,16 @@ func (d *demo) run(ctx context.Context) error {
 
 	// The fleet.
 	spikeAt := int(float64(c.Rate) * c.Duration.Seconds() * c.SpikeAt)
-	d.step("replaying %d devices for %s at %.0f messages/s; %d spike on %s from message %d (~%.0fs)",
-		c.Devices, c.Duration, c.Rate, c.SpikeCode, c.SpikeProduct, spikeAt, c.Duration.Seconds()*c.SpikeAt)
+	conversation := ""
+	if c.Commands {
+		conversation = ", each with the server message it answers"
+	}
+	d.step("replaying %d devices for %s at %.0f device messages/s%s; %d spike on %s from device message %d (~%.0fs)",
+		c.Devices, c.Duration, c.Rate, conversation, c.SpikeCode, c.SpikeProduct, spikeAt, c.Duration.Seconds()*c.SpikeAt)
 	lg := []string{"run", "--url", d.ingestURL, "--tenant", c.Tenant, "--secret", whsec,
 		"--devices", strconv.Itoa(c.Devices), "--seed", strconv.FormatInt(c.Seed, 10),
 		"--rate", strconv.FormatFloat(c.Rate, 'f', -1, 64), "--duration", c.Duration.String(),
-		"--workers", strconv.Itoa(c.Workers),
+		"--workers", strconv.Itoa(c.Workers), "--commands=" + strconv.FormatBool(c.Commands),
 		"--spike-product", c.SpikeProduct, "--spike-code", strconv.FormatInt(c.SpikeCode, 10),
 		"--spike-at", strconv.Itoa(spikeAt), "--spike-fraction", strconv.FormatFloat(c.SpikeFraction, 'f', -1, 64)}
 	if c.SpikeVersion != "" {

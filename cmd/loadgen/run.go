@@ -30,7 +30,8 @@ func exitCode(err error) int {
 }
 
 const usage = `usage:
-  loadgen run [flags]     send a synthetic fleet's messages to a running ingest
+  loadgen run [flags]     send a synthetic fleet's messages to a running ingest: the devices'
+                          to /v1/syncml, the server's they answer to /v1/syncml/commands
   loadgen bench [flags]   run ingest with embedded NATS in a child process and measure it
                           against the raw JetStream publish rate, in the same run
   loadgen <command> -h    the command's flags
@@ -101,11 +102,14 @@ func (f *fleetFlags) config() (fleet.Config, error) {
 	return c, nil
 }
 
-func (f *fleetFlags) source() (loadgen.Source, error) {
+// source is the fleet's messages; with commands, each with the server's
+// message it answers.
+func (f *fleetFlags) source(commands bool) (loadgen.Source, error) {
 	c, err := f.config()
 	if err != nil {
 		return nil, err
 	}
+	c.Commands = commands
 	fl, err := fleet.New(c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -137,9 +141,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.Secret, "secret", "", "the tenant's webhook HMAC secret (prefer the environment variable)")
 	fs.StringVar(&c.Token, "token", "", "a bearer token instead of a signature")
 	fs.IntVar(&c.Workers, "workers", 16, "concurrent clients")
-	fs.Float64Var(&c.Rate, "rate", 0, "messages per second over all workers (0: as fast as possible)")
+	fs.Float64Var(&c.Rate, "rate", 0, "device messages per second over all workers, each with the server message it answers (0: as fast as possible)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to send (0: until --count)")
-	fs.Int64Var(&c.Count, "count", 0, "how many messages to send (0: until --duration)")
+	fs.Int64Var(&c.Count, "count", 0, "how many device messages to send (0: until --duration)")
+	commands := fs.Bool("commands", true, "also send the MDM server's messages, each before the device message that answers it (a few after it), to "+loadgen.CommandsPath)
 	fs.BoolVar(&c.Gzip, "gzip", false, "gzip the bodies")
 	fs.BoolVar(&c.FastClient, "fast-client", false, "use a minimal HTTP/1.1 client (plain http only) instead of net/http")
 	fs.IntVar(&c.Retries, "retries", 5, "resends of a message answered 503 or not answered")
@@ -151,15 +156,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	src, err := ff.source()
+	src, err := ff.source(*commands)
 	if err != nil {
 		return err
 	}
 	if !*quiet {
 		c.ProgressEvery = time.Second
 		c.Progress = func(s loadgen.Snapshot) {
-			fmt.Fprintf(stderr, "%6.1fs  %9d msgs  %8.0f msgs/s  %9.0f events/s  %d errors\n",
-				s.Elapsed.Seconds(), s.Messages, s.MessageRate, s.EventRate, s.Errors)
+			fmt.Fprintf(stderr, "%6.1fs  %9d device msgs  %8d server msgs  %8.0f device msgs/s  %9.0f events/s  %d errors\n",
+				s.Elapsed.Seconds(), s.Messages, s.Commands, s.MessageRate, s.EventRate, s.Errors)
 		}
 	}
 	r, err := loadgen.Run(ctx, c, src)
@@ -173,9 +178,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// printResult prints a run's line: device messages, then (when any were
+// sent) the server's messages and their events. events/s counts both
+// kinds' events; events/msg is the device messages' own.
 func printResult(w io.Writer, name string, r loadgen.Result) {
-	fmt.Fprintf(w, "%-6s %8d msgs in %5.2fs  %8.0f msgs/s  %9.0f events/s acked  %5.2f events/msg  p50 %6.2fms  p90 %6.2fms  p99 %6.2fms  max %7.2fms  %d dup events  %d errors  %d retries",
-		name, r.Messages, r.Elapsed.Seconds(), r.MessageRate(), r.EventRate(), float64(r.Events)/max(float64(r.Messages), 1),
+	fmt.Fprintf(w, "%-6s %8d msgs", name, r.Messages)
+	if r.Commands > 0 {
+		fmt.Fprintf(w, " + %d server msgs (%d events)", r.Commands, r.CommandEvents)
+	}
+	fmt.Fprintf(w, " in %5.2fs  %8.0f msgs/s  %9.0f events/s acked  %5.2f events/msg  p50 %6.2fms  p90 %6.2fms  p99 %6.2fms  max %7.2fms  %d dup events  %d errors  %d retries",
+		r.Elapsed.Seconds(), r.MessageRate(), r.EventRate(), float64(r.Events-r.CommandEvents)/max(float64(r.Messages), 1),
 		ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Duplicates, r.Errors, r.Retries)
 	if len(r.ByStatus) > 0 {
 		var ks []int
@@ -213,7 +225,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	src, err := ff.source()
+	// The benchmark measures the device endpoint against its baseline.
+	src, err := ff.source(false)
 	if err != nil {
 		return err
 	}

@@ -83,10 +83,16 @@ type device struct {
 	next int
 	// session counts the device's sessions; SessionID is its hex form.
 	session int
-	// serverCmd is the CmdID of the server's last command in this session.
-	serverCmd int
-	login     string
-	info      [7][2]string
+	// uuid: the server's commands of this session have UUID CmdIDs.
+	uuid bool
+	// p1Last is the CmdID of the last command (the DevInfo Replace) of the
+	// session's package 1, which the server's package 2 acknowledges
+	// command by command; results are the CmdIDs of the Results of the
+	// device's last answer, which the server's next message acknowledges.
+	p1Last  int
+	results []int
+	login   string
+	info    [7][2]string
 
 	asg       []*assignment
 	unmanaged []unmanaged
@@ -131,6 +137,9 @@ type assignment struct {
 	refused bool
 	// download: the MSI failed while downloading (Status 30, not 60).
 	download bool
+	// vanished: the job never created its MSI/{id} node, so the device
+	// answers every Get of it with 404 and no install result comes.
+	vanished bool
 	// stalled: the install has been stuck once already.
 	stalled bool
 	// The code as the device writes it in each place, made by encode.
@@ -141,20 +150,13 @@ type assignment struct {
 // failed reports whether the install ended in failure. 3010 and 1641 are
 // successes that ask for a restart.
 func (a *assignment) failed() bool {
-	return a.refused || a.code != 0 && a.code != 3010 && a.code != 1641
+	return a.refused || a.vanished || a.code != 0 && a.code != 3010 && a.code != 1641
 }
 
 // unmanaged is an MSI product the device has that no server assigned; it
 // shows only in inventories.
 type unmanaged struct {
 	id, name, version, publisher, date, path string
-}
-
-// nextServerCmd numbers the server's commands of the session the device
-// answers; the server's package 2 starts with its own SyncHdr and Status.
-func (d *device) nextServerCmd() int {
-	d.serverCmd++
-	return d.serverCmd + 1
 }
 
 // devInfo is the DevInfo the device replaces at the start of each session.
@@ -226,6 +228,9 @@ func (f *Fleet) newDevice(i int) *device {
 		alertHR:      r.Float64() < 0.2,
 		msiGUID:      pickGUID(r, guidPercent),
 		officeGUID:   pickGUID(r, guidBare),
+		// Caught mid-session: package 1 was session alert, LoginStatus and
+		// DevInfo.
+		p1Last: 4,
 	}
 	// Devices are caught mid-conversation, as they would be in a running
 	// fleet.
@@ -353,6 +358,19 @@ var (
 	}
 	msiDownloadFailure = []int64{10, 20, 25, 20, 25}
 	officeSteps        = [][]int64{{997}, {997, 997}, {997, 997, 997}}
+	// msiVanished: a job that never created its node is read this many
+	// times (each answered 404) before the server gives up.
+	msiVanished = [][]int64{{404}, {404, 404}, {404, 404, 404}}
+)
+
+// Shares of the server's choices that the device's answers show.
+const (
+	// uuidSessions is the share of sessions whose server commands have
+	// UUID CmdIDs, as some MDM servers write them.
+	uuidSessions = 0.2
+	// atomicShare is the share of MSI installs whose Add and Exec the
+	// server sends in an Atomic.
+	atomicShare = 0.2
 )
 
 // weighted is a code and its relative frequency.
@@ -400,7 +418,7 @@ func pick(r *rand.Rand, ws []weighted) int64 {
 // install will end, because the states it passes through depend on it.
 func (f *Fleet) begin(a *assignment) {
 	r := f.rng
-	a.state, a.step, a.refused, a.stalled, a.download = stProgress, 0, false, false, false
+	a.state, a.step, a.refused, a.stalled, a.download, a.vanished = stProgress, 0, false, false, false, false
 	x := r.Float64()
 	if f.products[a.p].Kind == Office {
 		a.steps = officeSteps[r.IntN(len(officeSteps))]
@@ -410,9 +428,11 @@ func (f *Fleet) begin(a *assignment) {
 		}
 	} else {
 		switch {
-		case x < 0.03:
+		case x < 0.02:
+			a.code, a.vanished, a.steps = 0, true, msiVanished[r.IntN(len(msiVanished))]
+		case x < 0.05:
 			a.code, a.download, a.steps = pick(r, downloadFailures), true, msiDownloadFailure
-		case x < 0.13:
+		case x < 0.15:
 			a.code, a.steps = pick(r, msiFailures), msiFailure[r.IntN(len(msiFailure))]
 		default:
 			a.code, a.steps = 0, msiSuccess[r.IntN(len(msiSuccess))]

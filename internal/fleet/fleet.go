@@ -1,19 +1,33 @@
 // Package fleet is a deterministic synthetic fleet of Windows devices under
-// MDM: it yields the SyncML messages the devices send while the server
-// installs MSI products (EnterpriseDesktopAppManagement CSP) and Microsoft
-// 365 Apps (Office CSP) on them, one message per call, as the load
-// generator, `make demo` and the benchmarks need.
+// MDM: it yields both halves of the OMA-DM conversations in which the
+// server installs MSI products (EnterpriseDesktopAppManagement CSP) and
+// Microsoft 365 Apps (Office CSP) on the devices: the messages the devices
+// send, one per call, each with the server's message it answers (when
+// Config.Commands is set), as the load generator, `make demo` and the
+// benchmarks need.
 //
 // Each device runs OMA-DM sessions: package 1 (Alert 1201, LoginStatus,
-// DevInfo Replace, and the generic alerts of installs that finished), then
-// its answers to the server's commands (Status per command, Results of Get:
-// compliance nodes and install status), and now and then a full MSI
-// inventory. Installs move through their real states (MSI Status
-// 10/20/25/40/48/50/55 to 70, 60 or 30; Office Status 997 to 0 or a failure
-// with FinalStatus 70/60) and end with a win32csp_install generic alert for
-// MSIs. The variants real devices show (DESIGN.md) appear at low rates.
+// DevInfo Replace, and the generic alerts of installs that finished), the
+// server's package 2 (Status for package 1, then its commands: Add and
+// Exec of MSI/{ProductID}/DownloadInstall with an MsiInstallJob, sometimes
+// in an Atomic; Exec of Office/Installation/{id}/install with an Office
+// Deployment Tool configuration; Gets of compliance nodes and of the
+// installs' Status), the device's answers (a Status per command with the
+// command's MsgID and CmdID as MsgRef and CmdRef, Results of every Get), and
+// now and then a Get of the MSI inventory and its answer. Installs move
+// through their real states (MSI Status 10/20/25/40/48/50/55 to 70, 60 or
+// 30; Office Status 997 to 0 or a failure with FinalStatus 70/60) and end
+// with a win32csp_install generic alert for MSIs; a few MSI jobs never
+// create their node, and the device answers the server's Gets of it with
+// 404 (msft:originalerror 0x86000002) and no TargetRef. A share of
+// sessions have UUID CmdIDs. The variants real devices show (DESIGN.md)
+// appear at low rates.
 //
-// The same Config (and Seed) always yields the same bytes.
+// Every version of a product is its own MSI product (Table): its own
+// ProductCode, MsiInstallJob and .msi file.
+//
+// The same Config (and Seed) always yields the same bytes, and the device
+// messages do not depend on Config.Commands.
 package fleet
 
 import (
@@ -46,6 +60,10 @@ type Config struct {
 	Clock func() time.Time
 	// Spike, when set, injects a failure spike.
 	Spike *Spike
+	// Commands makes every device message that answers the server carry
+	// the server's message it answers (Message.Server). The device
+	// messages are the same bytes either way.
+	Commands bool
 }
 
 // Spike makes one product version fail with one code from a given message
@@ -71,7 +89,8 @@ type Spike struct {
 	Fraction float64
 }
 
-// Message is one device message: the body of one webhook request.
+// Message is one device message: the body of one webhook request to
+// ingest's /v1/syncml.
 type Message struct {
 	DeviceID string
 	Body     []byte
@@ -85,6 +104,31 @@ type Message struct {
 	At time.Time
 	// Index is the message's position in the fleet's sequence, from 0.
 	Index int
+	// Server is the server's message this one answers, when Config.Commands
+	// is set; nil for a session's first message, which answers none.
+	Server *ServerMessage
+}
+
+// ServerMessage is one message the MDM server sent a device: the body of
+// one webhook request to ingest's /v1/syncml/commands.
+type ServerMessage struct {
+	Body []byte
+	// SessionID and MsgID are its SyncHdr's, as sent: the device's answer
+	// has the same SessionID and this MsgID as MsgRef.
+	SessionID, MsgID string
+	// Commands counts the commands it holds, containers (Atomic) and the
+	// commands in them included, Status not.
+	Commands int
+	// Events is how many command events it yields: one per item of a
+	// command under a supported CSP, one per Atomic holding such an item
+	// (ingest's /v1/syncml/commands, normalize.BuildCommands).
+	Events int
+	// At is when the server sent it: the device's answer's At.
+	At time.Time
+	// Late: the MDM server hands its copy of this message over only after
+	// the device's answer (a deterministic few per cent), so that whoever
+	// posts them reverses their order.
+	Late bool
 }
 
 var (
@@ -118,6 +162,15 @@ func (c *Config) Validate() error {
 		if _, _, ok := findProduct(c.products(), s.Product, s.Version); !ok {
 			return fmt.Errorf("%w: spike product %q version %q not in the fleet", errConfig, s.Product, s.Version)
 		}
+	}
+	// Each version is its own MSI product: no two may share a ProductCode.
+	seen := map[string]string{}
+	for _, pv := range Table(c.products()) {
+		key := strings.ToUpper(pv.ProductID)
+		if other, dup := seen[key]; dup {
+			return fmt.Errorf("%w: %s %s and %s share the id %s", errConfig, pv.Name, pv.Version, other, pv.ProductID)
+		}
+		seen[key] = pv.Name + " " + pv.Version
 	}
 	return nil
 }
@@ -169,6 +222,14 @@ type Fleet struct {
 	w        writer
 	// ids and lids are the products' ids per version, upper and lower case.
 	ids, lids [][]string
+	// srv is the server's message the device message being made answers.
+	srv serverState
+	// srng decides how the server's messages are written (never what they
+	// say), only when Config.Commands asks for them, so that the device
+	// messages do not depend on it.
+	srng *rand.Rand
+	// content is the base URL of the server's MSI downloads.
+	content string
 }
 
 type spikeState struct {
@@ -202,7 +263,9 @@ func New(cfg Config) (*Fleet, error) {
 		cfg:      cfg,
 		products: cfg.products(),
 		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
+		srng:     rand.New(rand.NewPCG(uint64(cfg.Seed)^0x5851f42d4c957f2d, uint64(cfg.Seed)+0x14057b7ef767814f)),
 		server:   "https://mdm." + cfg.Tenant + ".com/omadm/WindowsMDM.ashx",
+		content:  "https://cdn." + cfg.Tenant + ".com/mdm/apps/",
 	}
 	for i := range f.products {
 		p := &f.products[i]
@@ -217,6 +280,7 @@ func New(cfg Config) (*Fleet, error) {
 		p, v, _ := findProduct(f.products, s.Product, s.Version)
 		f.spike = &spikeState{Spike: *s, product: p, version: v, code: normCode(s.Code)}
 	}
+	f.srv.reset()
 	f.devices = make([]*device, cfg.Devices)
 	for i := range f.devices {
 		f.devices[i] = f.newDevice(i)
@@ -243,6 +307,7 @@ func (f *Fleet) Next() Message {
 	d := f.devices[f.rng.IntN(len(f.devices))]
 	m := Message{DeviceID: d.id, At: at, Index: idx}
 	f.w = writer{b: make([]byte, 0, 8192)}
+	f.srv.reset()
 	f.style(d)
 	switch d.next {
 	case 0:
@@ -253,8 +318,19 @@ func (f *Fleet) Next() Message {
 		f.inventory(d, &m, at)
 	}
 	m.Body = f.w.b
+	if f.cfg.Commands && f.srv.msgID != 0 {
+		m.Server = f.serverMessage(d, at)
+	}
 	return m
 }
+
+// Table is the fleet's product table: every version of every product, with
+// its ProductID and MSI file.
+func (f *Fleet) Table() []ProductVersion { return Table(f.products) }
+
+// Server is the URL of the MDM server the devices talk to (the Target of
+// their messages, the Source of the server's).
+func (f *Fleet) Server() string { return f.server }
 
 // style picks the per-message variants.
 func (f *Fleet) style(d *device) {
@@ -320,7 +396,6 @@ func (f *Fleet) footer() {
 // alerts of finished installs, and DevInfo.
 func (f *Fleet) sessionStart(d *device, m *Message, at time.Time) {
 	d.session++
-	d.serverCmd = 0
 	f.header(d, 1)
 	w := &f.w
 	cmd := 1
@@ -362,6 +437,7 @@ func (f *Fleet) sessionStart(d *device, m *Message, at time.Time) {
 	}
 	w.close("Replace")
 	f.footer()
+	d.p1Last = cmd
 	d.next = 2
 }
 
@@ -421,56 +497,49 @@ func (f *Fleet) installAlert(d *device, a *assignment, cmd int, m *Message) {
 	m.Events++
 }
 
-// answers writes the device's answers to the server's package 2: a Status
-// for the SyncHdr and for every command, Results for every Get.
+// answers writes the device's answers to the server's package 2, which is
+// decided here, command by command, as the device answers it: a Status for
+// the SyncHdr and for every command, Results for every Get.
 func (f *Fleet) answers(d *device, m *Message, at time.Time) {
+	d.uuid = f.rng.Float64() < uuidSessions
+	f.serverBegins(d, 1)
 	f.header(d, 2)
+	d.results = d.results[:0]
 	c := &cmdCounter{}
-	f.status(d, m, c, 1, 0, "SyncHdr", "", "200", "")
-	// New installs: MSI Add then Exec of DownloadInstall; Office Exec of
-	// Installation/{id}/install.
+	f.status(d, m, c, "1", "0", "SyncHdr", "", "200", "")
+	// New installs: MSI Add then Exec of DownloadInstall (sometimes in an
+	// Atomic); Office Exec of Installation/{id}/install.
 	for _, a := range d.asg {
-		if a.state != stExec {
-			continue
-		}
-		if f.products[a.p].Kind == MSI {
-			code := "200"
-			if f.rng.Float64() < 0.01 {
-				code = "418"
-			}
-			f.status(d, m, c, 1, d.nextServerCmd(), "Add", f.path(a, nodeDownloadInstall), code, "")
-		}
-		code, orig := "202", ""
-		if f.rng.Float64() < 0.015 {
-			code, orig = f.execFailure()
-		}
-		target := f.path(a, nodeDownloadInstall)
-		if f.products[a.p].Kind == Office {
-			target = f.path(a, nodeInstall)
-		}
-		f.status(d, m, c, 1, d.nextServerCmd(), "Exec", target, code, orig)
-		if code == "202" {
-			f.begin(a)
-		} else {
-			a.state, a.refused = stDone, true
+		if a.state == stExec {
+			f.install(d, a, m, c)
 		}
 	}
 	// Compliance Gets every session.
 	for _, kv := range d.compliance(f.rng) {
-		ref := d.nextServerCmd()
-		f.status(d, m, c, 1, ref, "Get", kv[0], "200", "")
-		f.results(c, 1, ref, func() { f.item(kv[0], kv[1], kv[2], "", false) })
+		g := f.command(d, cmdGet, -1, nil)
+		f.addLoc(g, kv[0])
+		ref := f.srv.cmds[g].id
+		f.status(d, m, c, "1", ref, "Get", kv[0], "200", "")
+		f.results(d, c, "1", ref, func() { f.item(kv[0], kv[1], kv[2], "", false) })
 	}
-	// Install status Gets.
+	// Install status Gets: the server reads the nodes the device then
+	// reports, so the Get's items are recorded as the Results are written.
 	for _, a := range d.asg {
 		switch a.state {
 		case stProgress, stFinal, stStuck:
 		default:
 			continue
 		}
-		ref := d.nextServerCmd()
-		f.status(d, m, c, 1, ref, "Get", f.path(a, nodeStatus), "200", "")
-		f.results(c, 1, ref, func() { f.installResults(d, a, m, at) })
+		g := f.command(d, cmdGet, -1, a)
+		ref := f.srv.cmds[g].id
+		if a.vanished {
+			f.vanishedGet(d, a, m, c, g, at)
+			continue
+		}
+		f.status(d, m, c, "1", ref, "Get", f.path(a, nodeStatus), "200", "")
+		f.srv.rec = g
+		f.results(d, c, "1", ref, func() { f.installResults(d, a, m, at) })
+		f.srv.rec = -1
 	}
 	f.footer()
 	d.next = 0
@@ -479,17 +548,94 @@ func (f *Fleet) answers(d *device, m *Message, at time.Time) {
 	}
 }
 
-// inventory writes a third message: the Results of a Get over the MSI
-// inventory, managed and unmanaged products alike.
+// install writes the device's answers to the server's install commands of
+// a, deciding them: whether the device accepts the job (and begins it).
+func (f *Fleet) install(d *device, a *assignment, m *Message, c *cmdCounter) {
+	if f.products[a.p].Kind == Office {
+		target := f.path(a, nodeInstall)
+		e := f.command(d, cmdExec, -1, a)
+		f.addLoc(e, target)
+		code, orig := "202", ""
+		if f.rng.Float64() < 0.015 {
+			code, orig = f.execFailure()
+		}
+		f.status(d, m, c, "1", f.srv.cmds[e].id, "Exec", target, code, orig)
+		f.accepted(a, code == "202")
+		return
+	}
+	target := f.path(a, nodeDownloadInstall)
+	atomic := f.rng.Float64() < atomicShare
+	parent := -1
+	if atomic {
+		parent = f.command(d, cmdAtomic, -1, nil)
+	}
+	add := f.command(d, cmdAdd, parent, nil)
+	f.addLoc(add, target)
+	exec := f.command(d, cmdExec, parent, a)
+	f.addLoc(exec, target)
+	addCode := "200"
+	if !atomic && f.rng.Float64() < 0.01 {
+		addCode = "418" // already exists: a job left from an earlier push
+	}
+	code, orig := "202", ""
+	if f.rng.Float64() < 0.015 {
+		code, orig = f.execFailure()
+	}
+	if atomic {
+		// An Atomic fails as a whole: the Add is rolled back.
+		status := "200"
+		if code != "202" {
+			status, addCode = "507", "216"
+		}
+		f.status(d, m, c, "1", f.srv.cmds[parent].id, "Atomic", "", status, "")
+	}
+	f.status(d, m, c, "1", f.srv.cmds[add].id, "Add", target, addCode, "")
+	f.status(d, m, c, "1", f.srv.cmds[exec].id, "Exec", target, code, orig)
+	f.accepted(a, code == "202")
+}
+
+// accepted begins a's install, or records that the device refused it.
+func (f *Fleet) accepted(a *assignment, ok bool) {
+	if ok {
+		f.begin(a)
+		return
+	}
+	a.state, a.refused = stDone, true
+}
+
+// vanishedGet answers the server's Get of the Status of an MSI job that
+// never created its node: 404 with the HRESULT of a missing node
+// (0x86000002) and no TargetRef, as real devices answer. That answer names
+// no product; only the Get it answers does. After the job's steps the
+// server gives up: the install failed.
+func (f *Fleet) vanishedGet(d *device, a *assignment, m *Message, c *cmdCounter, g int, at time.Time) {
+	f.addLoc(g, f.path(a, nodeStatus))
+	f.addLoc(g, f.path(a, nodeLastError))
+	tr := d.targetRef
+	d.targetRef = false
+	f.status(d, m, c, "1", f.srv.cmds[g].id, "Get", "", "404", "0x86000002")
+	d.targetRef = tr
+	a.step++
+	if a.step >= len(a.steps) {
+		a.state, a.doneAt = stDone, at
+	}
+}
+
+// inventory writes a third message: the Results of the server's Get over
+// the MSI inventory, managed and unmanaged products alike.
 func (f *Fleet) inventory(d *device, m *Message, at time.Time) {
+	f.serverBegins(d, 2)
 	f.header(d, 3)
 	c := &cmdCounter{}
-	f.status(d, m, c, 2, 0, "SyncHdr", "", "200", "")
-	ref := d.nextServerCmd()
-	f.status(d, m, c, 2, ref, "Get", "./Vendor/MSFT/EnterpriseDesktopAppManagement/MSI", "200", "")
-	f.results(c, 2, ref, func() {
+	f.status(d, m, c, "2", "0", "SyncHdr", "", "200", "")
+	const root = "./Vendor/MSFT/EnterpriseDesktopAppManagement/MSI"
+	g := f.command(d, cmdGet, -1, nil)
+	f.addLoc(g, root)
+	ref := f.srv.cmds[g].id
+	f.status(d, m, c, "2", ref, "Get", root, "200", "")
+	f.results(d, c, "2", ref, func() {
 		for _, a := range d.asg {
-			if a.state == stDone && !a.refused && !a.user && f.products[a.p].Kind == MSI {
+			if a.state == stDone && !a.refused && !a.vanished && !a.user && f.products[a.p].Kind == MSI {
 				f.msiDescriptive(d, a, m, true)
 			}
 		}
@@ -506,12 +652,14 @@ type cmdCounter struct{ n int }
 
 func (c *cmdCounter) next() string { c.n++; return strconv.Itoa(c.n) }
 
-func (f *Fleet) status(d *device, m *Message, c *cmdCounter, msgRef, cmdRef int, cmd, target, code, orig string) {
+// status writes the device's Status for the server's command cmdRef (a
+// CmdID as the server sent it) of its message msgRef.
+func (f *Fleet) status(d *device, m *Message, c *cmdCounter, msgRef, cmdRef, cmd, target, code, orig string) {
 	w := &f.w
 	w.open("Status")
 	w.leaf("CmdID", "", c.next())
-	w.leaf("MsgRef", "", strconv.Itoa(msgRef))
-	w.leaf("CmdRef", "", strconv.Itoa(cmdRef))
+	w.leaf("MsgRef", "", msgRef)
+	w.leaf("CmdRef", "", cmdRef)
 	w.leaf("Cmd", "", cmd)
 	if d.targetRef && target != "" {
 		w.value("TargetRef", "", target, false)
@@ -550,18 +698,25 @@ func (f *Fleet) execFailure() (code, orig string) {
 	}
 }
 
-func (f *Fleet) results(c *cmdCounter, msgRef, cmdRef int, items func()) {
+// results writes the Results of the server's Get cmdRef, and records its
+// CmdID for the Status the server's next message gives it.
+func (f *Fleet) results(d *device, c *cmdCounter, msgRef, cmdRef string, items func()) {
 	w := &f.w
 	w.open("Results")
 	w.leaf("CmdID", "", c.next())
-	w.leaf("MsgRef", "", strconv.Itoa(msgRef))
-	w.leaf("CmdRef", "", strconv.Itoa(cmdRef))
+	d.results = append(d.results, c.n)
+	w.leaf("MsgRef", "", msgRef)
+	w.leaf("CmdRef", "", cmdRef)
 	items()
 	w.close("Results")
 }
 
-// item writes one Results item.
+// item writes one Results item; the node is one the server's Get being
+// recorded reads.
 func (f *Fleet) item(loc, format, data, meta string, cdata bool) {
+	if f.srv.rec >= 0 {
+		f.addLoc(f.srv.rec, loc)
+	}
 	w := &f.w
 	w.open("Item")
 	w.open("Source")

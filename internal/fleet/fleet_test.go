@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -129,6 +130,11 @@ func TestMessagesYieldTheirEvents(t *testing.T) {
 		"synctype alert":     func(b []byte) bool { return bytes.Contains(b, []byte("com.microsoft.mdm.synctype")) },
 		"alert 1224 install": func(b []byte) bool { return bytes.Contains(b, []byte("<Data>1224</Data><Item><Source>")) },
 		"alert 1226":         func(b []byte) bool { return bytes.Contains(b, []byte("<Data>1226</Data>")) },
+		"UUID CmdRef":        func(b []byte) bool { return uuidCmdRef.Match(b) },
+		"Atomic Status":      func(b []byte) bool { return bytes.Contains(b, []byte("<Cmd>Atomic</Cmd>")) },
+		"404 to a Get": func(b []byte) bool {
+			return bytes.Contains(b, []byte(`<Cmd>Get</Cmd><Data msft:originalerror="0x86000002">404</Data>`))
+		},
 	}
 	found := map[string]int{}
 	build(t, f, n, func(x built) {
@@ -207,6 +213,8 @@ func TestMessagesYieldTheirEvents(t *testing.T) {
 		t.Errorf("%d successes, %d failures: want mostly successes", seen["outcome succeeded"], seen["outcome failed"])
 	}
 }
+
+var uuidCmdRef = regexp.MustCompile(`<CmdRef>[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}</CmdRef>`)
 
 func lowerBraced(b []byte) bool {
 	i := bytes.Index(b, []byte("/{"))
@@ -295,6 +303,10 @@ func TestConfigValidate(t *testing.T) {
 		{"spike negative start", Config{Products: products, Spike: &Spike{Product: "A", Fraction: 0.5, Start: -1}}, false},
 		{"spike unknown product", Config{Products: products, Spike: &Spike{Product: "B", Fraction: 0.5}}, false},
 		{"spike unknown version", Config{Products: products, Spike: &Spike{Product: "A", Version: "3.0", Fraction: 0.5}}, false},
+		{"two versions, one ProductCode", Config{Products: []Product{{Name: "A", Versions: []string{"1", "2"},
+			IDs: []string{"{0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0}", "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}}}}, false},
+		{"two products, one ProductCode", Config{Products: []Product{{Name: "A", Versions: []string{"1"}, IDs: []string{"0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0"}},
+			{Name: "B", Versions: []string{"1"}, IDs: []string{"0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0"}}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,11 +353,11 @@ func TestTimestamps(t *testing.T) {
 	}
 }
 
-// The default catalogue is Office and about a dozen MSIs, with distinct ids
-// across all versions.
+// The default catalogue is Office and about a dozen MSIs. Every version is
+// its own product: its own ProductID (the same as the fleet writes in
+// LocURIs) and, for MSIs, its own .msi named after the version.
 func TestDefaultProducts(t *testing.T) {
 	ps := DefaultProducts()
-	var ids []string
 	office, msi := 0, 0
 	for i := range ps {
 		if ps[i].Kind == Office {
@@ -353,16 +365,52 @@ func TestDefaultProducts(t *testing.T) {
 		} else {
 			msi++
 		}
-		for v := range ps[i].Versions {
-			ids = append(ids, ps[i].id(v))
-		}
 	}
 	if office != 1 || msi < 10 {
 		t.Fatalf("%d Office, %d MSI products", office, msi)
 	}
+	table := Table(nil)
+	f := newFleet(t, Config{Devices: 1})
+	if !slices.Equal(table, f.Table()) {
+		t.Fatal("the fleet's table is not the default products' table")
+	}
+	guid := regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$`)
+	var ids, files []string
+	k := 0
+	for i := range ps {
+		for v, ver := range ps[i].Versions {
+			pv := table[k]
+			k++
+			if pv.Name != ps[i].Name || pv.Publisher != ps[i].Publisher || pv.Version != ver || pv.Kind != ps[i].Kind {
+				t.Fatalf("table row %+v for %s %s", pv, ps[i].Name, ver)
+			}
+			if !guid.MatchString(pv.ProductID) || pv.ProductID != f.ids[i][v] {
+				t.Fatalf("%s %s: ProductID %q, the fleet writes %q", pv.Name, ver, pv.ProductID, f.ids[i][v])
+			}
+			ids = append(ids, pv.ProductID)
+			if pv.Kind == MSI {
+				if !strings.HasSuffix(pv.FileName, ".msi") || !strings.Contains(pv.FileName, ver) {
+					t.Fatalf("%s %s: file %q", pv.Name, ver, pv.FileName)
+				}
+				files = append(files, pv.FileName)
+			} else if pv.FileName != "" {
+				t.Fatalf("Office with an .msi: %+v", pv)
+			}
+		}
+	}
+	if k != len(table) {
+		t.Fatalf("table has %d rows, products %d versions", len(table), k)
+	}
 	slices.Sort(ids)
-	if len(slices.Compact(ids)) != len(ids) {
+	if len(slices.Compact(ids)) != len(table) {
 		t.Fatal("two product versions share an id")
+	}
+	slices.Sort(files)
+	if len(slices.Compact(files)) != len(files) {
+		t.Fatal("two product versions share an .msi")
+	}
+	if got := (&Product{Name: "Foo Bar (x64)", Versions: []string{"1.2"}}).fileName(0); got != "FooBarx64-1.2.msi" {
+		t.Fatalf("default file name %q", got)
 	}
 }
 

@@ -36,6 +36,60 @@ type Product struct {
 	// UserShare is the fraction of assignments targeted at the user
 	// (./User/Vendor/MSFT/...), the rest are per device.
 	UserShare float64
+	// File is the name of the .msi the server's MsiInstallJob downloads,
+	// with {version} standing for the version. Empty: the name's letters
+	// and digits, a dash, the version and ".msi". Unused for Office.
+	File string
+}
+
+// fileName returns the .msi file of version v.
+func (p *Product) fileName(v int) string {
+	if p.Kind == Office {
+		return ""
+	}
+	if p.File != "" {
+		return strings.ReplaceAll(p.File, "{version}", p.Versions[v])
+	}
+	var b strings.Builder
+	for _, c := range p.Name {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String() + "-" + p.Versions[v] + ".msi"
+}
+
+// ProductVersion is one row of the fleet's product table: one version of a
+// product, as the server installs it and as devices report it.
+type ProductVersion struct {
+	Kind                     Kind
+	Name, Publisher, Version string
+	// ProductID is the version's MSI ProductCode (for Office, the
+	// installation id) as events carry it in target_id: an upper-case GUID
+	// without braces. Each version has its own, as a new MSI version is a
+	// new product code. Devices and the server write it with or without
+	// braces, percent-encoded or not, in either case.
+	ProductID string
+	// FileName is the .msi the server's MsiInstallJob downloads (the last
+	// segment of its ContentURL, percent-decoded); empty for Office.
+	FileName string
+}
+
+// Table lists every version of products (DefaultProducts when empty),
+// product by product, oldest version first.
+func Table(products []Product) []ProductVersion {
+	if len(products) == 0 {
+		products = DefaultProducts()
+	}
+	var out []ProductVersion
+	for i := range products {
+		p := &products[i]
+		for v, ver := range p.Versions {
+			out = append(out, ProductVersion{Kind: p.Kind, Name: p.Name, Publisher: p.Publisher, Version: ver,
+				ProductID: p.id(v), FileName: p.fileName(v)})
+		}
+	}
+	return out
 }
 
 // id returns the ProductCode of version v.
@@ -64,42 +118,55 @@ func DefaultProducts() []Product {
 		{Kind: MSI, Name: "7-Zip 23.01 (x64 edition)", Publisher: "Igor Pavlov",
 			Versions:    []string{"23.01.00.0", "24.08.00.0"},
 			IDs:         []string{"23170F69-40C1-2702-2301-000001000000", "23170F69-40C1-2702-2408-000001000000"},
-			InstallPath: `C:\Program Files\7-Zip\`, Share: 0.5, UserShare: 0.05},
+			InstallPath: `C:\Program Files\7-Zip\`,
+			File:        "7z-{version}-x64.msi", Share: 0.5, UserShare: 0.05},
 		{Kind: MSI, Name: "Google Chrome", Publisher: "Google LLC",
 			Versions:    []string{"129.0.6668.90", "130.0.6723.117", "131.0.6778.86"},
-			InstallPath: `C:\Program Files\Google\Chrome\Application\`, Share: 0.6},
+			InstallPath: `C:\Program Files\Google\Chrome\Application\`,
+			File:        "GoogleChromeStandaloneEnterprise64-{version}.msi", Share: 0.6},
 		{Kind: MSI, Name: "Mozilla Firefox ESR (x64 en-US)", Publisher: "Mozilla",
 			Versions:    []string{"115.17.0", "128.5.0"},
-			InstallPath: `C:\Program Files\Mozilla Firefox\`, Share: 0.2},
+			InstallPath: `C:\Program Files\Mozilla Firefox\`,
+			File:        "Firefox Setup {version}esr.msi", Share: 0.2},
 		{Kind: MSI, Name: "Adobe Acrobat Reader DC", Publisher: "Adobe Systems Incorporated",
 			Versions:    []string{"24.003.20180", "24.004.20220", "24.005.20307"},
-			InstallPath: `C:\Program Files\Adobe\Acrobat DC\`, Share: 0.45},
+			InstallPath: `C:\Program Files\Adobe\Acrobat DC\`,
+			File:        "AcroRdrDCx64-{version}_MUI.msi", Share: 0.45},
 		{Kind: MSI, Name: "Zoom Workplace (64-bit)", Publisher: "Zoom Video Communications, Inc.",
 			Versions:    []string{"6.2.5.50876", "6.2.11.53020"},
-			InstallPath: `C:\Program Files\Zoom\`, Share: 0.3, UserShare: 0.3},
+			InstallPath: `C:\Program Files\Zoom\`,
+			File:        "ZoomInstallerFull-{version}-x64.msi", Share: 0.3, UserShare: 0.3},
 		{Kind: MSI, Name: "Microsoft Teams Meeting Add-in for Microsoft Office", Publisher: "Microsoft",
 			Versions:    []string{"1.24.14501", "1.24.25301"},
-			InstallPath: `C:\Program Files (x86)\Microsoft\TeamsMeetingAdd-in\`, Share: 0.35, UserShare: 0.2},
+			InstallPath: `C:\Program Files (x86)\Microsoft\TeamsMeetingAdd-in\`,
+			File:        "MicrosoftTeamsMeetingAddinInstaller-{version}.msi", Share: 0.35, UserShare: 0.2},
 		{Kind: MSI, Name: "PowerShell 7-x64", Publisher: "Microsoft Corporation",
 			Versions:    []string{"7.4.5.0", "7.4.6.0"},
-			InstallPath: `C:\Program Files\PowerShell\7\`, Share: 0.15},
+			InstallPath: `C:\Program Files\PowerShell\7\`,
+			File:        "PowerShell-{version}-win-x64.msi", Share: 0.15},
 		{Kind: MSI, Name: "Node.js", Publisher: "Node.js Foundation",
 			Versions:    []string{"20.18.0", "22.11.0"},
-			InstallPath: `C:\Program Files\nodejs\`, Share: 0.08},
+			InstallPath: `C:\Program Files\nodejs\`,
+			File:        "node-v{version}-x64.msi", Share: 0.08},
 		{Kind: MSI, Name: "VLC media player", Publisher: "VideoLAN",
 			Versions:    []string{"3.0.20.0", "3.0.21.0"},
-			InstallPath: `C:\Program Files\VideoLAN\VLC\`, Share: 0.12},
+			InstallPath: `C:\Program Files\VideoLAN\VLC\`,
+			File:        "vlc-{version}-win64.msi", Share: 0.12},
 		{Kind: MSI, Name: "Cisco Secure Client - AnyConnect VPN", Publisher: "Cisco Systems, Inc.",
 			Versions:    []string{"5.1.4.74", "5.1.6.103"},
-			InstallPath: `C:\Program Files (x86)\Cisco\Cisco Secure Client\`, Share: 0.3},
+			InstallPath: `C:\Program Files (x86)\Cisco\Cisco Secure Client\`,
+			File:        "cisco-secure-client-win-{version}-core-vpn-predeploy-k9.msi", Share: 0.3},
 		{Kind: MSI, Name: "FortiClient VPN", Publisher: "Fortinet Technologies Inc",
 			Versions:    []string{"7.2.4.0972", "7.4.1.1736"},
-			InstallPath: `C:\Program Files\Fortinet\FortiClient\`, Share: 0.1},
+			InstallPath: `C:\Program Files\Fortinet\FortiClient\`,
+			File:        "FortiClientVPN-{version}.msi", Share: 0.1},
 		{Kind: MSI, Name: "Microsoft Azure CLI", Publisher: "Microsoft Corporation",
 			Versions:    []string{"2.65.0", "2.66.0", "2.67.0"},
-			InstallPath: `C:\Program Files\Microsoft SDKs\Azure\CLI2\`, Share: 0.06},
+			InstallPath: `C:\Program Files\Microsoft SDKs\Azure\CLI2\`,
+			File:        "azure-cli-{version}-x64.msi", Share: 0.06},
 		{Kind: MSI, Name: "Dell Command | Update", Publisher: "Dell Inc.",
 			Versions:    []string{"5.3.0", "5.4.0"},
-			InstallPath: `C:\Program Files\Dell\CommandUpdate\`, Share: 0.25},
+			InstallPath: `C:\Program Files\Dell\CommandUpdate\`,
+			File:        "Dell-Command-Update-Application_{version}_WIN64.msi", Share: 0.25},
 	}
 }

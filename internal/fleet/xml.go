@@ -108,3 +108,16 @@ func escape(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// raw writes <tag>markup</tag> with markup as is: an XML document the
+// server puts in Data as child elements rather than as text.
+func (w *writer) raw(tag, markup string) {
+	w.nl()
+	w.b = append(w.b, '<')
+	w.b = append(w.b, tag...)
+	w.b = append(w.b, '>')
+	w.b = append(w.b, markup...)
+	w.b = append(w.b, "</"...)
+	w.b = append(w.b, tag...)
+	w.b = append(w.b, '>')
+}

@@ -1,8 +1,10 @@
 // Package loadgen replays SyncML messages against an ingest service as an MDM
-// server would (signed webhooks, keep-alive connections), and measures what
-// it achieves: messages and events acknowledged per second, latency
-// percentiles and errors. It also measures the raw JetStream publish rate
-// that ingest's rate is compared with, and the CPU an ingest process spends.
+// server would (signed webhooks, keep-alive connections): each device
+// message to /v1/syncml and, when it has one, the server's message it
+// answers to /v1/syncml/commands. It measures what it achieves: messages
+// and events acknowledged per second, latency percentiles and errors. It
+// also measures the raw JetStream publish rate that ingest's rate is
+// compared with, and the CPU an ingest process spends.
 package loadgen
 
 import (
@@ -23,7 +25,8 @@ import (
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 
-// Message is one SyncML message to post.
+// Message is one SyncML message a device sent, to post to /v1/syncml, and
+// the server's message it answers, if any, to post to /v1/syncml/commands.
 type Message struct {
 	DeviceID     string
 	Body         []byte
@@ -31,6 +34,13 @@ type Message struct {
 	// Events is how many install events the message should yield; 0 when
 	// unknown.
 	Events int
+	// Command is the message the MDM server sent the device, which Body
+	// answers; nil when there is none. It is posted first, as an MDM
+	// server hands over what it sends before what it receives in answer,
+	// unless CommandLate is set: then after Body, as a server whose copy of
+	// its own message was delayed does. Either is a request of its own.
+	Command     []byte
+	CommandLate bool
 }
 
 // Source yields the messages to send. Next is called from one goroutine at
@@ -46,11 +56,12 @@ type Config struct {
 	Tenant, Secret, Token string
 	// Workers is the number of concurrent clients.
 	Workers int
-	// Rate is the target of messages per second over all workers; 0 sends
-	// as fast as the workers go.
+	// Rate is the target of device messages per second over all workers,
+	// each with the server's message it answers; 0 sends as fast as the
+	// workers go.
 	Rate float64
 	// Duration and Count bound the run; whichever comes first ends it. At
-	// least one is set.
+	// least one is set. Count counts device messages.
 	Duration time.Duration
 	Count    int64
 	// Gzip compresses bodies (Content-Encoding: gzip).
@@ -93,29 +104,37 @@ func (c Config) Validate() error {
 
 // Snapshot is the progress of a run so far.
 type Snapshot struct {
-	Elapsed                  time.Duration
-	Messages, Events, Errors int64
-	MessageRate, EventRate   float64
+	Elapsed time.Duration
+	// Messages are the device messages accepted, Commands the server
+	// messages; Events are both kinds' events; Errors both kinds' failures.
+	Messages, Commands, Events, Errors int64
+	// MessageRate is device messages per second; EventRate, events.
+	MessageRate, EventRate float64
 }
 
 // Result is what a run achieved.
 type Result struct {
 	Elapsed time.Duration
-	// Messages answered 200, the events they carried and how many of those
-	// JetStream already held.
-	Messages, Events, Duplicates int64
-	// Errors counts messages given up on; ByStatus breaks the failed
-	// attempts down by HTTP status (0: no answer).
+	// Messages answered 200 (device messages; Commands counts the server
+	// messages), the events both carried and how many of those JetStream
+	// already held. CommandEvents are the events of the server messages,
+	// included in Events.
+	Messages, Commands, Events, Duplicates int64
+	CommandEvents                          int64
+	// Errors counts messages of either kind given up on; ByStatus breaks
+	// the failed attempts down by HTTP status (0: no answer).
 	Errors   int64
 	Retries  int64
 	ByStatus map[int]int64
-	// Latency of the accepted messages' final attempts, from when each was
-	// due to be sent (so that a saturated server's queueing counts).
+	// Latency of the accepted messages' final attempts, either kind, from
+	// when each was due to be sent (so that a saturated server's queueing
+	// counts); the second message of a pair is due when the first is
+	// answered.
 	P50, P90, P99, Max time.Duration
 	BytesSent          int64
 }
 
-// MessageRate is accepted messages per second.
+// MessageRate is accepted device messages per second.
 func (r Result) MessageRate() float64 { return float64(r.Messages) / r.Elapsed.Seconds() }
 
 // EventRate is acknowledged events per second.
@@ -142,13 +161,14 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	path := "/v1/syncml"
+	dev, cmd := endpoint{path: "/v1/syncml"}, endpoint{path: CommandsPath, command: true}
 	if cfg.Tenant != "" {
-		path += "/" + cfg.Tenant
+		dev.path += "/" + cfg.Tenant
+		cmd.path += "/" + cfg.Tenant
 	}
-	url := cfg.URL + path
+	dev.url, cmd.url = cfg.URL+dev.path, cfg.URL+cmd.path
 	if cfg.FastClient {
-		if _, err := newRawConn(cfg.URL, path, cfg.Timeout); err != nil {
+		if _, err := newRawConn(cfg.URL, cfg.Timeout); err != nil {
 			return Result{}, err
 		}
 	}
@@ -181,6 +201,7 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 					var s Snapshot
 					for i := range workers {
 						s.Messages += workers[i].messages.Load()
+						s.Commands += workers[i].commands.Load()
 						s.Events += workers[i].events.Load()
 						s.Errors += workers[i].errors.Load()
 					}
@@ -198,11 +219,21 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 			defer wg.Done()
 			ws := &workers[w]
 			if cfg.FastClient {
-				ws.raw, _ = newRawConn(cfg.URL, path, cfg.Timeout)
+				ws.raw, _ = newRawConn(cfg.URL, cfg.Timeout)
 				defer ws.raw.close()
 			}
 			var gzBuf bytes.Buffer
 			zw := gzip.NewWriter(&gzBuf)
+			compress := func(b []byte) []byte {
+				if !cfg.Gzip {
+					return b
+				}
+				gzBuf.Reset()
+				zw.Reset(&gzBuf)
+				zw.Write(b)
+				zw.Close()
+				return slices.Clone(gzBuf.Bytes())
+			}
 			for ctx.Err() == nil {
 				n := seq.Add(1)
 				if cfg.Count > 0 && n > cfg.Count {
@@ -222,15 +253,15 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 				mu.Lock()
 				m := next()
 				mu.Unlock()
-				body := m.Body
-				if cfg.Gzip {
-					gzBuf.Reset()
-					zw.Reset(&gzBuf)
-					zw.Write(body)
-					zw.Close()
-					body = slices.Clone(gzBuf.Bytes())
+				id := "lg_" + strconv.FormatInt(due.UnixNano(), 36) + "_" + strconv.FormatInt(n, 36)
+				if m.Command != nil && !m.CommandLate {
+					ws.send(reqCtx, ctx, client, cmd, &cfg, Message{DeviceID: m.DeviceID}, compress(m.Command), id+"_c", due)
+					due = time.Now()
 				}
-				ws.send(reqCtx, ctx, client, url, &cfg, m, body, n, due)
+				ws.send(reqCtx, ctx, client, dev, &cfg, m, compress(m.Body), id, due)
+				if m.Command != nil && m.CommandLate {
+					ws.send(reqCtx, ctx, client, cmd, &cfg, Message{DeviceID: m.DeviceID}, compress(m.Command), id+"_c", time.Now())
+				}
 			}
 		}()
 	}
@@ -243,7 +274,9 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 	for i := range workers {
 		w := &workers[i]
 		r.Messages += w.messages.Load()
+		r.Commands += w.commands.Load()
 		r.Events += w.events.Load()
+		r.CommandEvents += w.commandEvents
 		r.Duplicates += w.dups
 		r.Errors += w.errors.Load()
 		r.Retries += w.retries
@@ -269,25 +302,41 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[max(i, 0)]
 }
 
+// CommandsPath is ingest's endpoint for the messages an MDM server sends
+// its devices; "/{tenant}" follows it as it follows /v1/syncml.
+const CommandsPath = "/v1/syncml/commands"
+
+// endpoint is where one kind of message goes.
+type endpoint struct {
+	path, url string
+	command   bool
+}
+
 type workerStats struct {
-	messages, events, errors atomic.Int64
-	dups, retries, bytes     int64
-	byStatus                 map[int]int64
-	lat                      []time.Duration
-	raw                      *rawConn
-	hdrs                     [][2]string
+	messages, commands, events, errors  atomic.Int64
+	commandEvents, dups, retries, bytes int64
+	byStatus                            map[int]int64
+	lat                                 []time.Duration
+	raw                                 *rawConn
+	hdrs                                [][2]string
 }
 
 type answer struct {
 	Events, Duplicates int64
 }
 
-func (w *workerStats) send(ctx, stop context.Context, c *http.Client, url string, cfg *Config, m Message, body []byte, n int64, due time.Time) {
-	id := "lg_" + strconv.FormatInt(due.UnixNano(), 36) + "_" + strconv.FormatInt(n, 36)
+// send posts one message, the device's or (to ep.command) the server's,
+// with webhook-id id, and retries it as cfg says.
+func (w *workerStats) send(ctx, stop context.Context, c *http.Client, ep endpoint, cfg *Config, m Message, body []byte, id string, due time.Time) {
 	for attempt := 0; ; attempt++ {
-		status, a, err := w.post(ctx, c, url, cfg, m, body, id)
+		status, a, err := w.post(ctx, c, ep, cfg, m, body, id)
 		if err == nil && status == http.StatusOK {
-			w.messages.Add(1)
+			if ep.command {
+				w.commands.Add(1)
+				w.commandEvents += a.Events
+			} else {
+				w.messages.Add(1)
+			}
 			w.events.Add(a.Events)
 			w.dups += a.Duplicates
 			w.lat = append(w.lat, time.Since(due))
@@ -312,7 +361,7 @@ func (w *workerStats) send(ctx, stop context.Context, c *http.Client, url string
 	}
 }
 
-func (w *workerStats) post(ctx context.Context, c *http.Client, url string, cfg *Config, m Message, body []byte, id string) (int, answer, error) {
+func (w *workerStats) post(ctx context.Context, c *http.Client, ep endpoint, cfg *Config, m Message, body []byte, id string) (int, answer, error) {
 	h := append(w.hdrs[:0], [2]string{"Content-Type", "application/vnd.syncml.dm+xml"})
 	if cfg.Gzip {
 		h = append(h, [2]string{"Content-Encoding", "gzip"})
@@ -342,11 +391,11 @@ func (w *workerStats) post(ctx context.Context, c *http.Client, url string, cfg 
 	)
 	if w.raw != nil {
 		var err error
-		if status, b, err = w.raw.do(h, body); err != nil {
+		if status, b, err = w.raw.do(ep.path, h, body); err != nil {
 			return 0, answer{}, err
 		}
 	} else {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
 		if err != nil {
 			return 0, answer{}, err
 		}

@@ -2,9 +2,17 @@ package loadgen
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,11 +58,30 @@ func startIngest(t *testing.T) (url string, st jetstream.Stream, ns *bustest.Ser
 // testFleet is the source of the tests: a small synthetic fleet.
 func testFleet(t *testing.T, devices int, seed int64) Source {
 	t.Helper()
-	f, err := fleet.New(fleet.Config{Devices: devices, Seed: seed})
+	return fleetSource(t, fleet.Config{Devices: devices, Seed: seed})
+}
+
+func fleetSource(t *testing.T, cfg fleet.Config) Source {
+	t.Helper()
+	f, err := fleet.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return FromFleet(f)
+}
+
+// commandsRouted reports whether the ingest at url routes the server's
+// messages (POST /v1/syncml/commands/{tenant}): an unauthenticated request
+// is then refused (401), not unknown (404). The endpoint is being added
+// alongside this load generator.
+func commandsRouted(t *testing.T, url string) bool {
+	t.Helper()
+	res, err := http.Post(url+CommandsPath+"/"+BenchTenant, "application/vnd.syncml.dm+xml", strings.NewReader("<SyncML/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode != http.StatusNotFound
 }
 
 // A counted run sends exactly that many messages, and the stream ends with
@@ -187,6 +214,164 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil", c)
+		}
+	}
+}
+
+// With the server's messages, a run posts each to the commands endpoint,
+// signed like the device's, before the device message that answers it
+// (after it when the fleet says the copy is late), and counts both kinds;
+// the stream ends with exactly the events of both.
+func TestRunCountsCommandsExactly(t *testing.T) {
+	url, st, _ := startIngest(t)
+	if !commandsRouted(t, url) {
+		t.Skip("ingest does not route " + CommandsPath + " yet (internal/ingest); the posting itself is tested by TestRunPostsCommands")
+	}
+	const count = 400
+	cfg := fleet.Config{Devices: 50, Seed: 12, Commands: true}
+	ref := fleetSource(t, cfg)
+	sc := syncml.NewScanner(syncml.DefaultLimits)
+	var b normalize.Builder
+	want, wantCmdEvents, servers := 0, 0, 0
+	for i := 0; i < count; i++ {
+		m := ref()
+		msg, err := sc.Parse(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := b.Build(msg, normalize.Meta{Tenant: BenchTenant}, nil)
+		want += len(evs)
+		if m.Command == nil {
+			continue
+		}
+		servers++
+		if msg, err = sc.Parse(m.Command); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ = b.BuildCommands(msg, normalize.Meta{Tenant: BenchTenant}, nil)
+		wantCmdEvents += len(evs)
+	}
+	if servers == 0 || wantCmdEvents == 0 {
+		t.Fatal("no server message with command events")
+	}
+	for _, fast := range []bool{false, true} {
+		r, err := Run(context.Background(), Config{URL: url, Tenant: BenchTenant, Secret: BenchSecret, Workers: 6, Count: count, FastClient: fast, Gzip: !fast},
+			fleetSource(t, cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dups := int64(0)
+		if fast { // the second run sends the same messages again
+			dups = int64(want + wantCmdEvents)
+		}
+		if r.Messages != count || r.Commands != int64(servers) || r.Errors != 0 || r.Events != int64(want+wantCmdEvents) ||
+			r.CommandEvents != int64(wantCmdEvents) || r.Duplicates != dups {
+			t.Fatalf("fast client %v: result %+v, want %d device and %d server messages, %d + %d events", fast, r, count, servers, want, wantCmdEvents)
+		}
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(want+wantCmdEvents) {
+		t.Fatalf("stream holds %d events, want %d", info.State.Msgs, want+wantCmdEvents)
+	}
+}
+
+// fakeIngest answers every request 200 with an event count, after checking
+// its signature, and records what arrived in which order.
+type fakeIngest struct {
+	mu   sync.Mutex
+	seq  int
+	reqs map[[32]byte]fakeReq
+	bad  []string
+}
+
+type fakeReq struct {
+	path, id string
+	seq      int
+}
+
+func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	body := raw
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err == nil {
+			body, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+	}
+	id, ts := r.Header.Get(ingest.HeaderWebhookID), r.Header.Get(ingest.HeaderWebhookTimestamp)
+	t, _ := strconv.ParseInt(ts, 10, 64)
+	sig, _ := ingest.Sign(BenchSecret, id, t, raw)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Header.Get(ingest.HeaderWebhookSignature) != sig || r.Header.Get("Content-Type") != "application/vnd.syncml.dm+xml" {
+		f.bad = append(f.bad, r.URL.Path+" "+id)
+	}
+	f.seq++
+	f.reqs[sha256.Sum256(body)] = fakeReq{path: r.URL.Path, id: id, seq: f.seq}
+	w.Header().Set("Content-Type", "application/json")
+	n := 1 + len(body)%5
+	fmt.Fprintf(w, `{"events":%d,"new":%d,"duplicates":0,"skipped":0}`, n, n)
+}
+
+// A run posts each server message to the commands endpoint and each device
+// message to the device endpoint, both signed, the server's before the
+// device's answer unless the fleet marks it late, and counts both kinds.
+func TestRunPostsCommands(t *testing.T) {
+	const count = 300
+	cfg := fleet.Config{Devices: 60, Seed: 21, Commands: true}
+	ref := fleetSource(t, cfg)
+	msgs := make([]Message, count)
+	for i := range msgs {
+		msgs[i] = ref()
+	}
+	for _, fast := range []bool{false, true} {
+		fi := &fakeIngest{reqs: map[[32]byte]fakeReq{}}
+		srv := httptest.NewServer(fi)
+		r, err := Run(context.Background(), Config{URL: srv.URL, Tenant: BenchTenant, Secret: BenchSecret, Workers: 4, Count: count,
+			FastClient: fast, Gzip: !fast}, fleetSource(t, cfg))
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fi.bad) > 0 {
+			t.Fatalf("fast client %v: badly signed requests %v", fast, fi.bad)
+		}
+		servers, late := 0, 0
+		for i, m := range msgs {
+			dev, ok := fi.reqs[sha256.Sum256(m.Body)]
+			if !ok || dev.path != "/v1/syncml/"+BenchTenant {
+				t.Fatalf("fast client %v: device message %d posted to %q (%v)", fast, i, dev.path, ok)
+			}
+			if m.Command == nil {
+				continue
+			}
+			servers++
+			cmd, ok := fi.reqs[sha256.Sum256(m.Command)]
+			if !ok || cmd.path != CommandsPath+"/"+BenchTenant || cmd.id != dev.id+"_c" {
+				t.Fatalf("fast client %v: server message %d posted to %q as %q (%v), its answer as %q", fast, i, cmd.path, cmd.id, ok, dev.id)
+			}
+			if m.CommandLate {
+				late++
+			}
+			if (cmd.seq < dev.seq) == m.CommandLate {
+				t.Fatalf("fast client %v: message pair %d arrived server %d, device %d; late %v", fast, i, cmd.seq, dev.seq, m.CommandLate)
+			}
+		}
+		if late == 0 || late == servers {
+			t.Fatalf("%d of %d server messages late", late, servers)
+		}
+		if r.Messages != count || r.Commands != int64(servers) || r.Errors != 0 || r.CommandEvents == 0 || r.Events <= r.CommandEvents {
+			t.Fatalf("fast client %v: result %+v, want %d device and %d server messages", fast, r, count, servers)
+		}
+		if len(fi.reqs) != count+servers {
+			t.Fatalf("%d distinct requests, want %d", len(fi.reqs), count+servers)
 		}
 	}
 }

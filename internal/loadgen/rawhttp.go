@@ -18,15 +18,15 @@ import (
 // net/http's CPU per request, which on a small machine shared with the
 // server under test leaves that server the CPU a remote MDM server would.
 type rawConn struct {
-	addr, host, path string
-	timeout          time.Duration
-	c                net.Conn
-	br               *bufio.Reader
-	bw               *bufio.Writer
-	body             []byte
+	addr, host string
+	timeout    time.Duration
+	c          net.Conn
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	body       []byte
 }
 
-func newRawConn(base, path string, timeout time.Duration) (*rawConn, error) {
+func newRawConn(base string, timeout time.Duration) (*rawConn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -34,14 +34,14 @@ func newRawConn(base, path string, timeout time.Duration) (*rawConn, error) {
 	if u.Scheme != "http" {
 		return nil, fmt.Errorf("raw client: scheme %q, want http", u.Scheme)
 	}
-	return &rawConn{addr: u.Host, host: u.Host, path: path, timeout: timeout}, nil
+	return &rawConn{addr: u.Host, host: u.Host, timeout: timeout}, nil
 }
 
 var errChunked = errors.New("raw client: answer without Content-Length")
 
-// do posts body with the given headers and returns the status and answer
-// body (valid until the next call).
-func (r *rawConn) do(hdrs [][2]string, body []byte) (int, []byte, error) {
+// do posts body to path with the given headers and returns the status and
+// answer body (valid until the next call).
+func (r *rawConn) do(path string, hdrs [][2]string, body []byte) (int, []byte, error) {
 	if r.c == nil {
 		c, err := net.DialTimeout("tcp", r.addr, r.timeout)
 		if err != nil {
@@ -49,7 +49,7 @@ func (r *rawConn) do(hdrs [][2]string, body []byte) (int, []byte, error) {
 		}
 		r.c, r.br, r.bw = c, bufio.NewReaderSize(c, 4096), bufio.NewWriterSize(c, 16<<10)
 	}
-	status, ans, err := r.roundTrip(hdrs, body)
+	status, ans, err := r.roundTrip(path, hdrs, body)
 	if err != nil {
 		r.c.Close()
 		r.c = nil
@@ -57,11 +57,11 @@ func (r *rawConn) do(hdrs [][2]string, body []byte) (int, []byte, error) {
 	return status, ans, err
 }
 
-func (r *rawConn) roundTrip(hdrs [][2]string, body []byte) (int, []byte, error) {
+func (r *rawConn) roundTrip(path string, hdrs [][2]string, body []byte) (int, []byte, error) {
 	r.c.SetDeadline(time.Now().Add(r.timeout))
 	w := r.bw
 	w.WriteString("POST ")
-	w.WriteString(r.path)
+	w.WriteString(path)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(r.host)
 	w.WriteString("\r\nContent-Length: ")

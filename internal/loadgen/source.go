@@ -2,12 +2,18 @@ package loadgen
 
 import "github.com/cspwatch/cspwatch/internal/fleet"
 
-// FromFleet is the Source of a synthetic fleet's messages. Like the fleet,
-// it is not safe for concurrent use; Run serialises its calls.
+// FromFleet is the Source of a synthetic fleet's messages, each with the
+// server's message it answers when the fleet makes them
+// (fleet.Config.Commands). Like the fleet, it is not safe for concurrent
+// use; Run serialises its calls.
 func FromFleet(f *fleet.Fleet) Source {
 	return func() Message {
 		m := f.Next()
-		return Message{DeviceID: m.DeviceID, Body: m.Body, GenericAlert: m.GenericAlert, Events: m.Events}
+		out := Message{DeviceID: m.DeviceID, Body: m.Body, GenericAlert: m.GenericAlert, Events: m.Events}
+		if s := m.Server; s != nil {
+			out.Command, out.CommandLate = s.Body, s.Late
+		}
+		return out
 	}
 }
 
@@ -32,7 +38,7 @@ func (p *Pool) Fill(maxBytes int64, maxMsgs int) {
 	for size < maxBytes && len(p.msgs) < maxMsgs {
 		m := p.next()
 		p.msgs = append(p.msgs, m)
-		size += int64(len(m.Body))
+		size += int64(len(m.Body) + len(m.Command))
 	}
 }
 
