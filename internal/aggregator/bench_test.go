@@ -73,37 +73,64 @@ func rawInsertRate(b *testing.B, batch, n int) (float64, cpuUse) {
 	b.Helper()
 	st := benchStore(b)
 	at := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
-	type cols []any
-	var batches []cols
+	// The columns follow store.Columns (the field table), so the baseline
+	// writes the same table the aggregator does, every column included.
+	cols := store.Columns()
+	index := make(map[string]int, len(cols))
+	for i, c := range cols {
+		index[c.Name] = i
+	}
+	newColumn := func(typ string, m int) any {
+		switch typ {
+		case "String":
+			return make([]string, m)
+		case "UInt8":
+			return make([]uint8, m)
+		case "UInt16":
+			return make([]uint16, m)
+		case "Int64":
+			return make([]int64, m)
+		case "UInt64":
+			return make([]uint64, m)
+		case "DateTime":
+			return make([]time.Time, m)
+		case "Array(String)":
+			return make([][]string, m)
+		}
+		b.Fatalf("raw baseline: no column of type %s", typ)
+		return nil
+	}
+	var batches [][]any
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		m := end - start
-		str := func() []string { return make([]string, m) }
-		c := cols{str(), make([]uint8, m), make([]time.Time, m), make([]uint16, m), str(), str(), str(), str(), str(),
-			make([]int64, m), make([]int64, m), str(), str(), str(), str(), str(), make([]int64, m), str(), make([]int64, m),
-			str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(), str(),
-			make([]uint64, m)}
+		c := make([]any, len(cols))
+		for i, col := range cols {
+			c[i] = newColumn(col.Type, m)
+		}
+		str := func(name string) []string { return c[index[name]].([]string) }
+		i64 := func(name string) []int64 { return c[index[name]].([]int64) }
 		for i := range m {
 			e := fleetEvent(start+i, at)
-			c[0].([]string)[i] = e.EventID
-			c[1].([]uint8)[i] = 1
-			c[2].([]time.Time)[i] = e.ReceivedAt.Truncate(time.Second)
-			c[3].([]uint16)[i] = uint16(e.ReceivedAt.Nanosecond() / 1e6)
-			c[4].([]string)[i] = e.Tenant
-			c[5].([]string)[i] = e.DeviceID
-			c[6].([]string)[i] = e.SessionID
-			c[7].([]string)[i] = e.MsgID
-			c[8].([]string)[i] = e.Kind
-			c[9].([]int64)[i] = e.CmdID
-			c[11].([]string)[i] = e.Scope
-			c[12].([]string)[i] = e.CSP
-			c[13].([]string)[i] = e.TargetID
-			c[14].([]string)[i] = e.Node
-			c[16].([]int64)[i] = e.Code
-			c[19].([]string)[i] = e.CodeSpace
-			c[21].([]string)[i] = e.Outcome
-			c[23].([]string)[i] = e.AlertType
-			c[35].([]uint64)[i] = uint64(start + i + 1)
+			str("event_id")[i] = e.EventID
+			c[index["schema_version"]].([]uint8)[i] = 1
+			c[index["received_at"]].([]time.Time)[i] = e.ReceivedAt.Truncate(time.Second)
+			c[index["received_ms"]].([]uint16)[i] = uint16(e.ReceivedAt.Nanosecond() / 1e6)
+			str("tenant")[i] = e.Tenant
+			str("device_id")[i] = e.DeviceID
+			str("session_id")[i] = e.SessionID
+			str("msg_id")[i] = e.MsgID
+			str("kind")[i] = e.Kind
+			i64("cmd_id")[i] = e.CmdID
+			str("scope")[i] = e.Scope
+			str("csp")[i] = e.CSP
+			str("target_id")[i] = e.TargetID
+			str("node")[i] = e.Node
+			i64("code")[i] = e.Code
+			str("code_space")[i] = e.CodeSpace
+			str("outcome")[i] = e.Outcome
+			str("alert_type")[i] = e.AlertType
+			c[index["stream_seq"]].([]uint64)[i] = uint64(start + i + 1)
 		}
 		batches = append(batches, c)
 	}
