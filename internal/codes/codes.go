@@ -49,8 +49,10 @@ const (
 	CatNotFound       Category = "not_found"       // the product, node or object does not exist
 	CatPolicy         Category = "policy"          // blocked by policy or not permitted
 	CatAuth           Category = "auth"            // authentication or authorisation failed
-	CatClient         Category = "client"          // the MDM client or installer service itself failed
-	CatCommand        Category = "command"         // the server's command was malformed or unsupported
+	CatClient         Category = "client"          // the MDM client, a CSP or the installer service itself failed
+	CatCommand        Category = "command"         // the server's command (or the install command line it sent) was malformed or unsupported
+	CatInstaller      Category = "installer"       // the installer ran and failed without a more specific code (1603, 17002): its log has the cause
+	CatAtomic         Category = "atomic"          // failed or rolled back because another command of the same Atomic failed
 	CatUnknown        Category = "unknown"         // a failure whose cause the code does not tell
 )
 
@@ -63,6 +65,11 @@ type Info struct {
 	Description string
 	Outcome     Outcome
 	Category    Category
+	// Source says where the meaning comes from ("Windows Installer error
+	// codes", "Office CSP", "OMA-DM 1.2 status codes", ...).
+	Source string
+	// Advice is a short remediation an on-call admin can act on.
+	Advice string
 	// Known reports whether the code has its own catalog entry; when false,
 	// Outcome and Category are the space's default for an unlisted value.
 	Known bool

@@ -226,7 +226,8 @@ func TestClassify(t *testing.T) {
 		{"office E_FAIL", SpaceOfficeStatus, hr(0x80004005), Failed, CatPrerequisite, true, "E_FAIL"},
 		{"office unlisted 3010 fails", SpaceOfficeStatus, 3010, Failed, CatUnknown, true, "ERROR_SUCCESS_REBOOT_REQUIRED"},
 		{"office unlisted 1618 borrows", SpaceOfficeStatus, 1618, Failed, CatConflict, true, "ERROR_INSTALL_ALREADY_RUNNING"},
-		{"office unlisted hresult borrows", SpaceOfficeStatus, hr(0x80070643), Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
+		{"office unlisted hresult borrows", SpaceOfficeStatus, hr(0x80070643), Failed, CatInstaller, true, "ERROR_INSTALL_FAILURE"},
+		{"office unlisted http hresult", SpaceOfficeStatus, hr(0x80190194), Failed, CatNetwork, true, "HTTP_E_STATUS_NOT_FOUND"},
 		{"office unlisted unknown", SpaceOfficeStatus, 12345, Failed, CatUnknown, false, ""},
 		{"final 70", SpaceOfficeFinal, 70, Succeeded, CatNone, true, ""},
 		{"final 60", SpaceOfficeFinal, 60, Failed, CatUnknown, true, ""},
@@ -251,10 +252,15 @@ func TestClassify(t *testing.T) {
 		{"win32 112", SpaceWin32, 112, Failed, CatDisk, true, "ERROR_DISK_FULL"},
 		{"win32 1612", SpaceWin32, 1612, Failed, CatContent, true, "ERROR_INSTALL_SOURCE_ABSENT"},
 		{"win32 1625", SpaceWin32, 1625, Failed, CatPolicy, true, "ERROR_INSTALL_PACKAGE_REJECTED"},
-		{"win32 17002", SpaceWin32, 17002, Failed, CatUnknown, true, "ERROR_COMPLETING_SCENARIO"},
+		{"win32 17002", SpaceWin32, 17002, Failed, CatInstaller, true, "ERROR_COMPLETING_SCENARIO"},
+		{"win32 1603", SpaceWin32, 1603, Failed, CatInstaller, true, "ERROR_INSTALL_FAILURE"},
+		{"win32 1619", SpaceWin32, 1619, Failed, CatContent, true, "ERROR_INSTALL_PACKAGE_OPEN_FAILED"},
+		{"win32 1633", SpaceWin32, 1633, Failed, CatPrerequisite, true, "ERROR_INSTALL_PLATFORM_UNSUPPORTED"},
+		{"win32 1638", SpaceWin32, 1638, Failed, CatConflict, true, "ERROR_PRODUCT_VERSION"},
+		{"win32 1639", SpaceWin32, 1639, Failed, CatCommand, true, "ERROR_INVALID_COMMAND_LINE"},
 		{"win32 unlisted", SpaceWin32, 4242, Failed, CatUnknown, false, ""},
-		{"win32 given an hresult", SpaceWin32, -2147023293, Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
-		{"hresult facility win32", SpaceHRESULT, -2147023293, Failed, CatUnknown, true, "ERROR_INSTALL_FAILURE"},
+		{"win32 given an hresult", SpaceWin32, -2147023293, Failed, CatInstaller, true, "ERROR_INSTALL_FAILURE"},
+		{"hresult facility win32", SpaceHRESULT, -2147023293, Failed, CatInstaller, true, "ERROR_INSTALL_FAILURE"},
 		{"hresult facility win32 1618", SpaceHRESULT, hr(0x80070652), Failed, CatConflict, true, "ERROR_INSTALL_ALREADY_RUNNING"},
 		{"hresult facility win32 unlisted", SpaceHRESULT, hr(0x80071234), Failed, CatUnknown, false, ""},
 		{"hresult own entry wins", SpaceHRESULT, hr(0x80070005), Failed, CatPolicy, true, "E_ACCESSDENIED"},
@@ -262,13 +268,18 @@ func TestClassify(t *testing.T) {
 		{"hresult E_ABORT", SpaceHRESULT, hr(0x80004004), Failed, CatUnknown, true, "E_ABORT"},
 		{"hresult signature", SpaceHRESULT, hr(0x800B0100), Failed, CatSignature, true, "TRUST_E_NOSIGNATURE"},
 		{"hresult S_OK", SpaceHRESULT, 0, Succeeded, CatNone, true, "S_OK"},
-		{"hresult unlisted negative", SpaceHRESULT, hr(0x86000002), Failed, CatUnknown, false, ""},
+		{"hresult mdm client node not found", SpaceHRESULT, hr(0x86000002), Failed, CatNotFound, true, "Node not found (MDM client)"},
+		{"hresult unlisted negative", SpaceHRESULT, hr(0x86000003), Failed, CatUnknown, false, ""},
+		{"hresult http 404", SpaceHRESULT, -2145844844, Failed, CatNetwork, true, "HTTP_E_STATUS_NOT_FOUND"},
+		{"hresult http unlisted 418", SpaceHRESULT, hr(0x801901A2), Failed, CatNetwork, false, ""},
+		{"win32 given http hresult", SpaceWin32, -2145844844, Failed, CatNetwork, true, "HTTP_E_STATUS_NOT_FOUND"},
 		{"hresult unlisted positive", SpaceHRESULT, 7, Succeeded, CatNone, false, ""},
 		{"omadm 200", SpaceOMADM, 200, Succeeded, CatNone, true, "OK"},
 		{"omadm 202", SpaceOMADM, 202, InProgress, CatNone, true, "Accepted for processing"},
 		{"omadm 404", SpaceOMADM, 404, Failed, CatNotFound, true, "Not found"},
 		{"omadm 418", SpaceOMADM, 418, Failed, CatConflict, true, "Already exists"},
-		{"omadm 500", SpaceOMADM, 500, Failed, CatUnknown, true, "Command failed"},
+		{"omadm 500", SpaceOMADM, 500, Failed, CatClient, true, "Command failed"},
+		{"omadm 507", SpaceOMADM, 507, Failed, CatAtomic, true, "Atomic failed"},
 		{"omadm unlisted 201", SpaceOMADM, 201, Succeeded, CatNone, false, ""},
 		{"omadm unlisted 101", SpaceOMADM, 101, InProgress, CatNone, false, ""},
 		{"omadm unlisted 301", SpaceOMADM, 301, Failed, CatUnknown, false, ""},
@@ -365,7 +376,7 @@ func TestBuildTablesRejectsDuplicates(t *testing.T) {
 			t.Fatal("duplicate entry accepted")
 		}
 	}()
-	buildTables([]entry{{SpaceWin32, 1, "A", "a", Failed, CatUnknown}, {SpaceWin32, 1, "B", "b", Failed, CatUnknown}})
+	buildTables([]entry{{SpaceWin32, 1, "A", "a", Failed, CatUnknown, "s", "a"}, {SpaceWin32, 1, "B", "b", Failed, CatUnknown, "s", "a"}})
 }
 
 func TestClassifyDoesNotAllocate(t *testing.T) {
@@ -507,5 +518,156 @@ func BenchmarkParse(b *testing.B) {
 				Parse(in)
 			}
 		})
+	}
+}
+
+// TestAdviceAndSource checks that the codes an on-call admin meets most have
+// advice and a source, in every form a device sends them.
+func TestAdviceAndSource(t *testing.T) {
+	type sv struct {
+		s Space
+		v int64
+	}
+	var req []sv
+	for _, v := range []int64{1603, 1618, 1619, 1620, 1625, 1633, 1638, 1639, 3010, 1641,
+		17000, 17001, 17002, 17003, 17004, 17005, 17006, 17007, 17100, 1460, 12002, 12007, 12029, 112, 5} {
+		req = append(req, sv{SpaceWin32, v})
+		if v < 17000 && v != 112 && v != 5 {
+			// The FACILITY_WIN32 form resolves to the same entry.
+			req = append(req, sv{SpaceHRESULT, hr(0x80070000 | uint32(v))})
+		}
+	}
+	for _, v := range []int64{17000, 17001, 17002, 17003, 17004, 17005, 17006, 17007, 17100, 1603, 13, 1460} {
+		req = append(req, sv{SpaceOfficeStatus, v})
+	}
+	for _, v := range []int64{25, 30, 55, 60} {
+		req = append(req, sv{SpaceMSIStatus, v})
+	}
+	for _, v := range []int64{404, 405, 418, 500, 507} {
+		req = append(req, sv{SpaceOMADM, v})
+	}
+	for _, v := range []uint32{0x86000002, 0x80190194, 0x80190193, 0x801901F4, 0x80070005, 0x800B0100} {
+		req = append(req, sv{SpaceHRESULT, hr(v)})
+	}
+	for _, r := range req {
+		in := Classify(r.s, r.v)
+		if in.Advice == "" || in.Source == "" || in.Name == "" {
+			t.Errorf("%s %d: name %q source %q advice %q, want all set", r.s, r.v, in.Name, in.Source, in.Advice)
+		}
+		// MSI Enforcement Failed (60) says "see LastError": unknown by design.
+		if in.Outcome == Failed && in.Category == CatUnknown && r.s != SpaceMSIStatus {
+			t.Errorf("%s %d: category unknown for a code whose meaning is known", r.s, r.v)
+		}
+	}
+	// The FACILITY_WIN32 form and the Win32 code give the same entry.
+	a, b := Classify(SpaceHRESULT, hr(0x80070643)), Classify(SpaceWin32, 1603)
+	if a.Name != b.Name || a.Category != b.Category || a.Advice != b.Advice || a.Source != b.Source {
+		t.Errorf("0x80070643 %+v and 1603 %+v differ", a, b)
+	}
+	// Every entry has both, and uses a category of the documented vocabulary.
+	cats := map[Category]bool{CatNone: true}
+	for _, c := range Categories() {
+		cats[c] = true
+	}
+	n := 0
+	for _, e := range All() {
+		if e.Advice == "" || e.Source == "" {
+			t.Errorf("entry %s %d %q: no advice or source", e.Space, e.Value, e.Name)
+		}
+		if !cats[e.Category] {
+			t.Errorf("entry %s %d: category %q not in Categories", e.Space, e.Value, e.Category)
+		}
+		n++
+	}
+	t.Logf("%d entries with advice and source", n)
+}
+
+func TestCanonical(t *testing.T) {
+	tests := []struct {
+		s      Space
+		v      int64
+		wantS  Space
+		wantV  int64
+		sameNm bool
+	}{
+		{SpaceHRESULT, hr(0x80070643), SpaceWin32, 1603, true},
+		{SpaceWin32, hr(0x80070643), SpaceWin32, 1603, true},
+		{SpaceWin32, 1603, SpaceWin32, 1603, true},
+		{SpaceHRESULT, hr(0x80070652), SpaceWin32, 1618, true},
+		{SpaceHRESULT, hr(0x80070BC2), SpaceWin32, 3010, true},
+		{SpaceHRESULT, hr(0x80071234), SpaceWin32, 0x1234, true},
+		{SpaceHRESULT, hr(0x80070005), SpaceWin32, 5, false}, // E_ACCESSDENIED is ERROR_ACCESS_DENIED
+		{SpaceHRESULT, hr(0x80190194), SpaceHRESULT, hr(0x80190194), true},
+		{SpaceWin32, hr(0x80190194), SpaceHRESULT, hr(0x80190194), true},
+		{SpaceHRESULT, hr(0x86000002), SpaceHRESULT, hr(0x86000002), true},
+		{SpaceHRESULT, hr(0x80004005), SpaceHRESULT, hr(0x80004005), true},
+		{SpaceHRESULT, 0, SpaceHRESULT, 0, true},
+		{SpaceOfficeStatus, 1603, SpaceOfficeStatus, 1603, true},
+		{SpaceOfficeStatus, hr(0x80070643), SpaceOfficeStatus, hr(0x80070643), true},
+		{SpaceOMADM, 404, SpaceOMADM, 404, true},
+		{SpaceMSIStatus, 30, SpaceMSIStatus, 30, true},
+	}
+	for _, tt := range tests {
+		gs, gv := Canonical(tt.s, tt.v)
+		if gs != tt.wantS || gv != tt.wantV {
+			t.Errorf("Canonical(%s, %#x) = %s, %#x; want %s, %#x", tt.s, tt.v, gs, gv, tt.wantS, tt.wantV)
+			continue
+		}
+		// Idempotent.
+		if s2, v2 := Canonical(gs, gv); s2 != gs || v2 != gv {
+			t.Errorf("Canonical not idempotent on %s %d: %s %d", gs, gv, s2, v2)
+		}
+		a, b := Classify(tt.s, tt.v), Classify(gs, gv)
+		if a.Outcome != b.Outcome || a.Category != b.Category || (tt.sameNm && a.Name != b.Name) {
+			t.Errorf("Classify(%s, %#x) = %s/%s/%q but canonical %s %d gives %s/%s/%q",
+				tt.s, tt.v, a.Outcome, a.Category, a.Name, gs, gv, b.Outcome, b.Category, b.Name)
+		}
+	}
+	// Round trip over every catalog entry: the canonical form keeps the
+	// outcome and category.
+	for _, e := range All() {
+		gs, gv := Canonical(e.Space, e.Value)
+		b := Classify(gs, gv)
+		if b.Outcome != e.Outcome || b.Category != e.Category {
+			t.Errorf("entry %s %d (%s): canonical %s %d is %s/%s, entry %s/%s", e.Space, e.Value, e.Name, gs, gv, b.Outcome, b.Category, e.Outcome, e.Category)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Canonical(SpaceHRESULT, hr(0x80070643)) }); n != 0 {
+		t.Errorf("Canonical allocates %.1f times", n)
+	}
+}
+
+func TestFacilityHTTP(t *testing.T) {
+	tests := []struct {
+		v      int64
+		status int64
+		name   string
+	}{
+		{-2145844844, 404, "HTTP_E_STATUS_NOT_FOUND"}, // the realworld LastError
+		{hr(0x80190190), 400, "HTTP_E_STATUS_BAD_REQUEST"},
+		{hr(0x80190191), 401, "HTTP_E_STATUS_DENIED"},
+		{hr(0x80190193), 403, "HTTP_E_STATUS_FORBIDDEN"},
+		{hr(0x80190197), 407, "HTTP_E_STATUS_PROXY_AUTH_REQ"},
+		{hr(0x801901F4), 500, "HTTP_E_STATUS_SERVER_ERROR"},
+		{hr(0x801901F7), 503, "HTTP_E_STATUS_SERVICE_UNAVAIL"},
+		{hr(0x801901A2), 418, ""}, // no entry: decoded by facility alone
+	}
+	for _, tt := range tests {
+		st, ok := HTTPStatusFromHRESULT(tt.v)
+		if !ok || st != tt.status {
+			t.Errorf("HTTPStatusFromHRESULT(%#x) = %d, %v; want %d", tt.v, st, ok, tt.status)
+		}
+		in := Classify(SpaceHRESULT, tt.v)
+		if in.Outcome != Failed || in.Category != CatNetwork || in.Name != tt.name || in.Advice == "" || in.Source == "" {
+			t.Errorf("Classify(hresult, %#x) = %+v", tt.v, in)
+		}
+		if tt.name == "" && (in.Known || in.Description == "") {
+			t.Errorf("unlisted FACILITY_HTTP %#x: Known %v desc %q", tt.v, in.Known, in.Description)
+		}
+	}
+	for _, v := range []int64{hr(0x80070643), 404, 0, hr(0x00190194), hr(0x86000002)} {
+		if _, ok := HTTPStatusFromHRESULT(v); ok {
+			t.Errorf("HTTPStatusFromHRESULT(%#x) ok", v)
+		}
 	}
 }

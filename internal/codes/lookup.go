@@ -8,6 +8,17 @@ import "sort"
 const (
 	facilityMask  = 0xFFFF0000
 	facilityWin32 = 0x80070000
+	// facilityHTTP is a failure HRESULT with FACILITY_HTTP (25): the low 16
+	// bits are an HTTP status (0x80190194 is HTTP 404).
+	facilityHTTP = 0x80190000
+)
+
+// httpSource and httpAdvice describe a FACILITY_HTTP HRESULT without its own
+// entry.
+const (
+	httpSource = "FACILITY_HTTP HRESULT"
+	httpDesc   = "HTTP error status of a download (FACILITY_HTTP; the low 16 bits are the HTTP status)"
+	httpAdvice = "The content download got an HTTP error; check the content URL, the distribution point and the device's proxy for that status."
 )
 
 // Parse reads a result code as devices send it: decimal, a negative int32
@@ -87,6 +98,42 @@ func Win32FromHRESULT(v int64) (int64, bool) {
 	return int64(u & 0xFFFF), true
 }
 
+// HTTPStatusFromHRESULT returns the HTTP status inside a FACILITY_HTTP
+// failure HRESULT (0x80190194 gives 404). ok is false for any other value.
+func HTTPStatusFromHRESULT(v int64) (int64, bool) {
+	if !IsHRESULT(v) {
+		return 0, false
+	}
+	u := uint32(v)
+	if u&facilityMask != facilityHTTP {
+		return 0, false
+	}
+	return int64(u & 0xFFFF), true
+}
+
+// Canonical returns the space and value that name one cause however a device
+// wrote it, so that events can be grouped by cause: a FACILITY_WIN32 failure
+// HRESULT becomes its Win32 code (hresult 0x80070643 and win32 1603 are both
+// win32 1603; E_ACCESSDENIED is win32 5), and a failure HRESULT given in the
+// win32 space becomes an hresult. Every other value keeps its space: an
+// Office or OMA-DM status has its own meaning, and an HRESULT of another
+// facility (FACILITY_HTTP, the MDM client's 0x86000xxx) stays an hresult.
+// Classify of the result has the same outcome and category as Classify of
+// the input (and the same name unless the HRESULT has its own, such as
+// E_ACCESSDENIED). Canonical is idempotent and does not allocate.
+func Canonical(s Space, v int64) (Space, int64) {
+	if s != SpaceWin32 && s != SpaceHRESULT {
+		return s, v
+	}
+	if !IsHRESULT(v) {
+		return s, v
+	}
+	if w, ok := Win32FromHRESULT(v); ok {
+		return SpaceWin32, w
+	}
+	return SpaceHRESULT, v
+}
+
 // AppendHex appends the 32-bit hex form of v as 0x followed by eight
 // lower-case digits (0x80070643). Only the low 32 bits of v are written.
 func AppendHex(dst []byte, v int64) []byte {
@@ -128,8 +175,9 @@ func Classify(s Space, v int64) Info {
 		} else {
 			b = Classify(SpaceWin32, v)
 		}
-		if b.Known {
-			in.Name, in.Description, in.Category, in.Known = b.Name, b.Description, b.Category, true
+		if b.Known || b.Category != CatUnknown {
+			in.Name, in.Description, in.Category, in.Known = b.Name, b.Description, b.Category, b.Known
+			in.Source, in.Advice = b.Source, b.Advice
 			if in.Category == CatNone || in.Category == CatRebootRequired {
 				in.Category = CatUnknown
 			}
@@ -167,6 +215,10 @@ func Classify(s Space, v int64) Info {
 				return in
 			}
 		}
+		if _, ok := HTTPStatusFromHRESULT(v); ok {
+			return Info{Space: s, Value: v, Description: httpDesc, Outcome: Failed, Category: CatNetwork,
+				Source: httpSource, Advice: httpAdvice}
+		}
 		if v < 0 {
 			return Info{Space: s, Value: v, Outcome: Failed, Category: CatUnknown}
 		}
@@ -200,6 +252,13 @@ func omadmDefaultCategory(v int64) Category {
 		return CatUnknown
 	}
 	return CatNone
+}
+
+// Categories lists the category vocabulary (without CatNone), in the order
+// codes.md documents it.
+func Categories() []Category {
+	return []Category{CatPrerequisite, CatNetwork, CatConflict, CatDisk, CatContent, CatSignature, CatUserCancel,
+		CatRebootRequired, CatNotFound, CatPolicy, CatAuth, CatClient, CatCommand, CatInstaller, CatAtomic, CatUnknown}
 }
 
 // Spaces lists every space in the order All and Markdown use.
@@ -237,7 +296,7 @@ func buildTables(rows []entry) spaceTables {
 	for _, r := range rows {
 		t.all = append(t.all, Info{
 			Space: r.space, Value: r.value, Name: r.name, Description: r.desc,
-			Outcome: r.outcome, Category: r.cat, Known: true,
+			Outcome: r.outcome, Category: r.cat, Source: r.source, Advice: r.advice, Known: true,
 		})
 	}
 	order := map[Space]int{}
