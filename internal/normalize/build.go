@@ -232,6 +232,13 @@ func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event
 			case "Status", "LastError", "FinalStatus":
 				t.hasState = true
 				continue
+			}
+			if len(it.Data) == 0 {
+				// "No value yet" (<Data/>): no product field, so neither an
+				// empty product object nor an inventory event of nothing.
+				continue
+			}
+			switch p.node {
 			case "Name":
 				t.product[pName] = it.Data
 			case "Version":
