@@ -214,6 +214,7 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.IntVar(&c.Agg.MaxDeliver, "max-deliver", c.Agg.MaxDeliver, "deliveries of one message before the server gives up on it and it is dead-lettered unless ClickHouse holds it; -1 is unbounded")
 	fs.IntVar(&c.Agg.MaxAckPending, "max-ack-pending", c.Agg.MaxAckPending, "unacknowledged messages across all processes (at least 2 x batch size x processes)")
 	fs.BoolVar(&c.Agg.CheckAll, "check-all", c.Agg.CheckAll, "check every chunk against ClickHouse and drop events already stored (storage is idempotent without it; this catches an event republished after the stream's duplicate window)")
+	fs.DurationVar(&c.Agg.CheckAllLookback, "check-all-lookback", c.Agg.CheckAllLookback, "how far before a chunk's events --check-all looks for a first copy (the MDM server's retry horizon)")
 	fs.DurationVar(&c.Agg.ReadyTimeout, "ready-timeout", c.Agg.ReadyTimeout, "longest a ClickHouse ping may take before /readyz answers 503")
 	fs.DurationVar(&c.Agg.ShutdownTimeout, "shutdown-timeout", c.Agg.ShutdownTimeout, "how long the last batch may take to be stored at shutdown")
 

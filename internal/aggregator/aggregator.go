@@ -72,7 +72,7 @@ import (
 // Store is what the aggregator needs of ClickHouse (*store.Store).
 type Store interface {
 	BeginInsert(ctx context.Context) (store.Insert, error)
-	ExistingIDs(ctx context.Context, rows []store.Row) (map[string]struct{}, error)
+	ExistingIDs(ctx context.Context, rows []store.Row, lookback time.Duration) (map[string]struct{}, error)
 	Ping(ctx context.Context) error
 }
 
@@ -105,8 +105,12 @@ type Config struct {
 	// it (storage is idempotent by event_id, see schema/001); it catches an
 	// event_id published again outside the stream's duplicate window, which
 	// ingest stamps with a new received_at and so a new sorting key, at the
-	// cost of one query per chunk.
+	// cost of one query per chunk, which reads the event ids of the
+	// CheckAllLookback before the chunk's events.
 	CheckAll bool
+	// CheckAllLookback is how far before a chunk's events CheckAll looks
+	// for a first copy: the MDM server's retry horizon.
+	CheckAllLookback time.Duration
 	// ReadyTimeout is how long a ClickHouse ping may take before the
 	// aggregator reports itself not ready; pings run this often too. A
 	// frozen server accepts connections and answers nothing, so only a
@@ -139,6 +143,8 @@ func DefaultConfig() Config {
 		BackoffMax:      30 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		ReadyTimeout:    5 * time.Second,
+		// A week: longer than an MDM server retries a webhook.
+		CheckAllLookback: 7 * 24 * time.Hour,
 	}
 }
 
@@ -157,6 +163,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("aggregator: max deliver %d, want -1 (unbounded) or at least 2 so a crash between insert and ack is survivable", c.MaxDeliver)
 	case c.ReadyTimeout <= 0:
 		return fmt.Errorf("aggregator: ready timeout %v", c.ReadyTimeout)
+	case c.CheckAllLookback < 0:
+		return fmt.Errorf("aggregator: check-all lookback %v", c.CheckAllLookback)
 	case c.MaxAckPending < 2*c.BatchSize:
 		return fmt.Errorf("aggregator: max ack pending %d below two batches (%d)", c.MaxAckPending, 2*c.BatchSize)
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
@@ -1025,7 +1033,7 @@ func (a *Aggregator) dropExisting(ctx context.Context, rows []store.Row) ([]stor
 	if len(rows) == 0 {
 		return rows, nil
 	}
-	have, err := a.store.ExistingIDs(ctx, rows)
+	have, err := a.store.ExistingIDs(ctx, rows, a.cfg.CheckAllLookback)
 	if err != nil {
 		return nil, err
 	}

@@ -586,3 +586,40 @@ func checkAcked(t *testing.T, st *store.Store, acked map[string]struct{}) {
 	}
 	t.Logf("%d acknowledged events stored once each; %d rows written before merges", tl.Events, tl.Stored)
 }
+
+// An event republished through ingest after the stream's duplicate window
+// has a new received_at, so idempotent storage keeps it as a second row;
+// --check-all, looking back far enough, drops it.
+func TestCheckAllDropsAnEventRepublishedLater(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		checkAll  bool
+		wantDupID uint64
+	}{{"without check-all a second row", false, 1}, {"with check-all one row", true, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			at := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+			first := fleetEvent(0, at)
+			again := first
+			again.ReceivedAt = at.Add(2 * time.Hour) // ingest stamps the retry anew
+			cfg := testConfig()
+			cfg.CheckAll = tt.checkAll
+			r := e.start(t, cfg)
+			for i, ev := range []event.Event{first, again} {
+				msg := nats.NewMsg(string(ev.AppendSubject(nil)))
+				msg.Data = eventjson.AppendJSON(nil, &ev)
+				msg.Header.Set(bus.MsgIDHeader, fmt.Sprintf("%s-%d", ev.EventID, i)) // outside the window: a new message id
+				if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 30*time.Second, "event stored", func() bool { return e.consumerDrained(t) && tallyOf(t, e.st).Stored >= 1 })
+			}
+			waitFor(t, 30*time.Second, "both handled", func() bool {
+				return r.metric(t, "cspwatch_aggregator_messages_acked_total") == 2
+			})
+			if tl := tallyOf(t, e.st); tl.Distinct != 1 || tl.DuplicateIDs != tt.wantDupID {
+				t.Fatalf("%+v, want 1 distinct id and %d stored twice", tl, tt.wantDupID)
+			}
+		})
+	}
+}

@@ -105,7 +105,7 @@ func (a *Aggregator) deadLetterSeq(adv maxDeliveriesAdvisory) {
 		return
 	}
 	if ev, err := eventjson.Decode(raw.Data); err == nil {
-		have, err := a.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}})
+		have, err := a.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}}, 0)
 		if err != nil {
 			// Unknown: dead-letter it. A replay of a stored event is
 			// harmless, as storage is idempotent by event_id.

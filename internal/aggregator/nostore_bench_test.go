@@ -36,7 +36,7 @@ func (in *nullInsert) Write(rows []store.Row) error { in.n += len(rows); return 
 func (in *nullInsert) Commit() error                { in.s.rows.Add(int64(in.n)); return nil }
 func (in *nullInsert) Abort()                       {}
 
-func (s *nullStore) ExistingIDs(context.Context, []store.Row) (map[string]struct{}, error) {
+func (s *nullStore) ExistingIDs(context.Context, []store.Row, time.Duration) (map[string]struct{}, error) {
 	return nil, nil
 }
 

@@ -500,11 +500,15 @@ func orEmpty(ss []string) []string {
 // (about 35 bytes an id) under the server's default max_query_size of 256 KiB.
 const existingChunk = 4000
 
-// ExistingIDs returns which event_ids of rows are already in install_events.
-// The tenants and the received_at range of rows narrow the scan to the parts
-// that can hold them (partition min/max index and the sort key), so the cost
-// grows with the data of that time range, not with the table.
-func (s *Store) ExistingIDs(ctx context.Context, rows []Row) (map[string]struct{}, error) {
+// ExistingIDs returns which event_ids of rows are already in install_events
+// with a received_at from lookback before the earliest of rows to the
+// latest. The tenants and that range narrow the scan to the parts that can
+// hold them (partition min/max index and the sort key), so the cost grows
+// with the data of the range, not with the table. A redelivered message has
+// the received_at it had (lookback 0 finds it); an event republished through
+// ingest later has a new one, and only a lookback reaching back to its first
+// copy finds that.
+func (s *Store) ExistingIDs(ctx context.Context, rows []Row, lookback time.Duration) (map[string]struct{}, error) {
 	found := make(map[string]struct{})
 	for start := 0; start < len(rows); start += existingChunk {
 		chunk := rows[start:min(start+existingChunk, len(rows))]
@@ -520,6 +524,7 @@ func (s *Store) ExistingIDs(ctx context.Context, rows []Row) (map[string]struct{
 				hi = t
 			}
 		}
+		lo = lo.Add(-lookback)
 		tenants := make([]any, 0, len(tenantSet))
 		for t := range tenantSet {
 			tenants = append(tenants, t)

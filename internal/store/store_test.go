@@ -165,7 +165,7 @@ func TestInsertRowsAndExistingIDs(t *testing.T) {
 	}
 
 	probe := []store.Row{{Event: evs[3]}, {Event: evs[50]}, {Event: mkEvent(1000, "x", "failed", 1, at)}}
-	got, err := s.ExistingIDs(ctx, probe)
+	got, err := s.ExistingIDs(ctx, probe, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +505,7 @@ func TestInsertStreamsBlocks(t *testing.T) {
 		if n := count(t, s, "SELECT count() FROM install_events"); n != want && n != want+uint64(len(aborted)) {
 			t.Fatalf("%d rows after the abort: part of the aborted insert is stored (before it %d, it held %d)", n, want, len(aborted))
 		}
-		have, err := s.ExistingIDs(ctx, aborted)
+		have, err := s.ExistingIDs(ctx, aborted, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
