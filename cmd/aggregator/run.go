@@ -199,7 +199,7 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply the ClickHouse migrations at start")
-	fs.StringVar(&c.Products, "products", c.Products, "product file (CSV or JSON: tenant,csp,target_id,name,version,publisher) stored in the product catalog at start, as `aggregator catalog load` does")
+	fs.StringVar(&c.Products, "products", c.Products, "product file (CSV or JSON: tenant,csp,target_id,name,version,publisher) stored in the product catalog at start, as aggregator catalog load does")
 
 	fs.StringVar(&c.NATS.URL, "nats-url", c.NATS.URL, "NATS server URL(s), comma-separated")
 	c.NATS.AuthFlags(fs)

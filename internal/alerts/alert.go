@@ -229,11 +229,17 @@ func (a *Alert) summarise() string {
 }
 
 // detailQuery returns SQL listing the failed events behind the alert since
-// one bucket before it fired.
+// one bucket before it fired, read as the detector counts them: device
+// answers attributed to the server commands they answer
+// (store.AttributedEvents), or a 404 to a Get would be missing.
 func detailQuery(a *Alert) string {
 	var b strings.Builder
+	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
+	since := "toDateTime(" + quote(from.Format("2006-01-02 15:04:05")) + ", 'UTC')"
 	b.WriteString("SELECT received_at, device_id, target_id, product_name, product_version, code, code_hex, code_name, node, text\n")
-	b.WriteString("FROM install_events FINAL\nWHERE tenant = ")
+	b.WriteString("FROM ")
+	b.WriteString(store.AttributedSQL(since, "now() + 60"))
+	b.WriteString("\nWHERE tenant = ")
 	b.WriteString(quote(a.Tenant))
 	b.WriteString(" AND csp = ")
 	b.WriteString(quote(a.CSP))
@@ -251,10 +257,7 @@ func detailQuery(a *Alert) string {
 		b.WriteString(" AND product_version = ")
 		b.WriteString(quote(keyFromAlert(a).Version))
 	}
-	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
-	b.WriteString("\n  AND received_at >= toDateTime(")
-	b.WriteString(quote(from.Format("2006-01-02 15:04:05")))
-	b.WriteString(", 'UTC')\nORDER BY received_at DESC\nLIMIT 1000")
+	b.WriteString("\nORDER BY received_at DESC\nLIMIT 1000")
 	return b.String()
 }
 

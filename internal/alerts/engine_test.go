@@ -464,6 +464,14 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 	if !strings.Contains(a.Query, "target_id = '{BAD}'") {
 		t.Errorf("detail query lacks the product:\n%s", a.Query)
 	}
+	// The detail query runs as printed and lists the spike's failures.
+	var listed uint64
+	if err := r.st.Conn().QueryRow(r.ctx, "SELECT count() FROM ("+a.Query+")").Scan(&listed); err != nil {
+		t.Fatalf("detail query: %v\n%s", err, a.Query)
+	}
+	if listed < a.Failures {
+		t.Errorf("detail query lists %d failures, the alert counted %d", listed, a.Failures)
+	}
 	if got := r.lastOnSubject(); got.ID != a.ID || got.Status != Firing {
 		t.Errorf("subject holds %s %s, want %s firing", got.ID, got.Status, a.ID)
 	}

@@ -63,3 +63,14 @@ FROM (
 // [from, to), in the form the query binds: ClickHouse DateTimes of whole
 // seconds (to is exclusive).
 func AttributedArgs(from, to any) []any { return []any{from, to, from, to} }
+
+// AttributedSQL is AttributedEvents with its window written in as SQL
+// expressions (such as toDateTime('2026-11-23 05:00:00', 'UTC') or
+// now()), for SQL printed for an administrator to run rather than bound.
+func AttributedSQL(from, to string) string {
+	q := AttributedEvents
+	for _, v := range AttributedArgs(from, to) {
+		q = strings.Replace(q, "?", v.(string), 1)
+	}
+	return q
+}
