@@ -157,11 +157,11 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	// hourly rollup: a device's 404 to a Get names no product until it is
 	// tied to the server command it answers (AttributedEvents).
 	tf, args = tenantFilter(o.Tenant, AttributedArgs(from, to.Add(time.Second)))
-	q = `SELECT code_space, code, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
+	q = `SELECT ` + causeSpace + ` AS cs, ` + causeCode + ` AS cc, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
 	FROM ` + AttributedEvents + `
 	WHERE outcome = 'failed'` + tf + `
-	GROUP BY code_space, code
-	ORDER BY n DESC, code_space, code
+	GROUP BY cs, cc
+	ORDER BY n DESC, cs, cc
 	LIMIT ?`
 	rows, err = s.conn.Query(ctx, q, append(args, o.Top)...)
 	if err != nil {
@@ -190,20 +190,30 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	return rep, nil
 }
 
+// causeSpace and causeCode are the cause a failure counts under, as in
+// codes.Canonical and the spike detector: a FACILITY_WIN32 HRESULT
+// (win32_code set) is its Win32 code, so 0x80070643 and 1603 are one row.
+// Aliased apart from code_space and code: 18.16 resolves an alias before a
+// column of the same name.
+const (
+	causeSpace = "if(win32_code != 0, 'win32', code_space)"
+	causeCode  = "if(win32_code != 0, win32_code, code)"
+)
+
 // codeProductsQuery counts the failures of the window per code and
 // target, from the attributed events, and names each target from the
 // catalog. Arguments: the window (AttributedArgs), the tenant filter of the
 // events (see tenantFilter), the tenant filter of the catalog.
-var codeProductsQuery = `SELECT code_space, code, tenant, csp, target_id, ` + ProductLabelSQL + `, cat_version, n
+var codeProductsQuery = `SELECT cs, cc, tenant, csp, target_id, ` + ProductLabelSQL + `, cat_version, n
 FROM (
-	SELECT code_space, code, tenant, csp, target_id, uniqExact(event_id) AS n
+	SELECT ` + causeSpace + ` AS cs, ` + causeCode + ` AS cc, tenant, csp, target_id, uniqExact(event_id) AS n
 	FROM ` + AttributedEvents + `
 	WHERE outcome = 'failed' AND target_id != ''%s
-	GROUP BY code_space, code, tenant, csp, target_id
+	GROUP BY cs, cc, tenant, csp, target_id
 )
 %s
-ORDER BY code_space, code, n DESC, tenant, csp, target_id
-LIMIT %d BY code_space, code`
+ORDER BY cs, cc, n DESC, tenant, csp, target_id
+LIMIT %d BY cs, cc`
 
 // codeProducts fills the TopProducts of each of codes.
 func (s *Store) codeProducts(ctx context.Context, codes []FailureCode, tenant string, from, to time.Time) error {

@@ -122,3 +122,33 @@ func TestFleetReport(t *testing.T) {
 		t.Errorf("all tenants: failure codes %+v, want 1603 first with 4 events", all.FailureCodes)
 	}
 }
+
+// A Win32 code and the FACILITY_WIN32 HRESULT that wraps it are one cause in
+// the report, as in the spike detector: one row, its events and devices
+// counted once across both forms.
+func TestReportFoldsWin32HRESULTs(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	var evs []event.Event
+	for i := range 6 {
+		e := mkEvent(i, fmt.Sprintf("dev%d", i%4), "failed", 1603, now.Add(-time.Duration(i)*time.Minute))
+		if i%2 == 1 { // the same failure as an install alert's HRESULT
+			e.Code, e.CodeSpace, e.CodeHex, e.Win32Code = -2147023293, "hresult", "0x80070643", 1603
+		}
+		evs = append(evs, e)
+	}
+	if err := s.InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.FleetReport(ctx, store.ReportOptions{Now: now.Add(time.Minute), Since: time.Hour, StuckAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.FailureCodes) != 1 {
+		t.Fatalf("failure codes %+v, want one row", rep.FailureCodes)
+	}
+	if f := rep.FailureCodes[0]; f.CodeSpace != "win32" || f.Code != 1603 || f.Events != 6 || f.Devices != 4 {
+		t.Fatalf("failure code %+v, want win32 1603 with 6 events on 4 devices", f)
+	}
+}
