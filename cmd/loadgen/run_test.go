@@ -29,9 +29,9 @@ func TestFleetFlags(t *testing.T) {
 			"--spike-code", "1603", "--spike-at", "20000", "--spike-fraction", "0.4"}, nil,
 			fleet.Config{Devices: 100, Seed: 9, Spike: &fleet.Spike{Product: "Google Chrome", Version: "130.0.6723.117", Code: 1603, Start: 20000, Fraction: 0.4}}, false},
 		{"environment", []string{"--spike-at", "5"}, map[string]string{
-			"CSPWATCH_LOADGEN_SPIKE_PRODUCT": "7-Zip 23.01 (x64 edition)", "CSPWATCH_LOADGEN_SPIKE_CODE": "0x80070643",
+			"CSPWATCH_LOADGEN_SPIKE_PRODUCT": "7-Zip (x64 edition)", "CSPWATCH_LOADGEN_SPIKE_CODE": "0x80070643",
 			"CSPWATCH_LOADGEN_SPIKE_AT": "7", "CSPWATCH_LOADGEN_DEVICES": "10"},
-			fleet.Config{Devices: 10, Seed: 1, Spike: &fleet.Spike{Product: "7-Zip 23.01 (x64 edition)", Code: -2147023293, Start: 5, Fraction: 0.3}}, false},
+			fleet.Config{Devices: 10, Seed: 1, Spike: &fleet.Spike{Product: "7-Zip (x64 edition)", Code: -2147023293, Start: 5, Fraction: 0.3}}, false},
 		{"negative hresult", []string{"--spike-product", "Google Chrome", "--spike-code", "-2147023293"}, nil,
 			fleet.Config{Devices: 5000, Seed: 1, Spike: &fleet.Spike{Product: "Google Chrome", Code: -2147023293, Fraction: 0.3}}, false},
 		{"bad code", []string{"--spike-product", "Google Chrome", "--spike-code", "fatal"}, nil, fleet.Config{}, true},

@@ -115,7 +115,7 @@ func DefaultProducts() []Product {
 	return []Product{
 		{Kind: Office, Name: "Microsoft 365 Apps for enterprise", Publisher: "Microsoft Corporation",
 			Versions: []string{"16.0.17328.20550", "16.0.17928.20156"}, Share: 0.55, UserShare: 0.1},
-		{Kind: MSI, Name: "7-Zip 23.01 (x64 edition)", Publisher: "Igor Pavlov",
+		{Kind: MSI, Name: "7-Zip (x64 edition)", Publisher: "Igor Pavlov",
 			Versions:    []string{"23.01.00.0", "24.08.00.0"},
 			IDs:         []string{"23170F69-40C1-2702-2301-000001000000", "23170F69-40C1-2702-2408-000001000000"},
 			InstallPath: `C:\Program Files\7-Zip\`,
