@@ -12,12 +12,12 @@ import (
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
-// The code a failure is counted under: a FACILITY_WIN32 HRESULT (win32_code
-// set) counts as its Win32 code, so that 0x80070643 from one node and 1603
-// from a generic alert are one spike.
+// The code a failure is counted under: store.CauseSpace and CauseCode, the
+// report's too, so that 0x80070643 from one node and 1603 from a generic
+// alert are one spike.
 const (
-	spaceExpr = "if(win32_code != 0, 'win32', code_space)"
-	codeExpr  = "if(win32_code != 0, win32_code, code)"
+	spaceExpr = store.CauseSpace
+	codeExpr  = store.CauseCode
 )
 
 // Bucket is the failure counts of one bucket, code and product level.

@@ -157,7 +157,7 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	// hourly rollup: a device's 404 to a Get names no product until it is
 	// tied to the server command it answers (AttributedEvents).
 	tf, args = tenantFilter(o.Tenant, AttributedArgs(from, to.Add(time.Second)))
-	q = `SELECT ` + causeSpace + ` AS cs, ` + causeCode + ` AS cc, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
+	q = `SELECT ` + CauseSpace + ` AS cs, ` + CauseCode + ` AS cc, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
 	FROM ` + AttributedEvents + `
 	WHERE outcome = 'failed'` + tf + `
 	GROUP BY cs, cc
@@ -190,14 +190,14 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 	return rep, nil
 }
 
-// causeSpace and causeCode are the cause a failure counts under, as in
-// codes.Canonical and the spike detector: a FACILITY_WIN32 HRESULT
-// (win32_code set) is its Win32 code, so 0x80070643 and 1603 are one row.
-// Aliased apart from code_space and code: 18.16 resolves an alias before a
-// column of the same name.
+// CauseSpace and CauseCode are the SQL of the cause a failure counts under,
+// as codes.Canonical has it, for the report and the spike detector alike: a
+// FACILITY_WIN32 HRESULT (win32_code set) is its Win32 code, so 0x80070643
+// and 1603 are one cause. Alias them apart from code_space and code: 18.16
+// resolves an alias before a column of the same name.
 const (
-	causeSpace = "if(win32_code != 0, 'win32', code_space)"
-	causeCode  = "if(win32_code != 0, win32_code, code)"
+	CauseSpace = "if(win32_code != 0, 'win32', code_space)"
+	CauseCode  = "if(win32_code != 0, win32_code, code)"
 )
 
 // codeProductsQuery counts the failures of the window per code and
@@ -206,7 +206,7 @@ const (
 // events (see tenantFilter), the tenant filter of the catalog.
 var codeProductsQuery = `SELECT cs, cc, tenant, csp, target_id, ` + ProductLabelSQL + `, cat_version, n
 FROM (
-	SELECT ` + causeSpace + ` AS cs, ` + causeCode + ` AS cc, tenant, csp, target_id, uniqExact(event_id) AS n
+	SELECT ` + CauseSpace + ` AS cs, ` + CauseCode + ` AS cc, tenant, csp, target_id, uniqExact(event_id) AS n
 	FROM ` + AttributedEvents + `
 	WHERE outcome = 'failed' AND target_id != ''%s
 	GROUP BY cs, cc, tenant, csp, target_id
