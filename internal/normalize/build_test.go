@@ -22,7 +22,8 @@ var testMeta = Meta{
 	ReceivedAt: time.Date(2026, 11, 23, 5, 22, 6, 123_456_789, time.UTC),
 }
 
-func buildFile(t testing.TB, path string) ([]event.Event, Stats) {
+// parseFile scans the SyncML message in path.
+func parseFile(t testing.TB, path string) *syncml.Message {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -32,8 +33,13 @@ func buildFile(t testing.TB, path string) ([]event.Event, Stats) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	return msg
+}
+
+func buildFile(t testing.TB, path string) ([]event.Event, Stats) {
+	t.Helper()
 	var b Builder
-	return b.Build(msg, testMeta, nil)
+	return b.Build(parseFile(t, path), testMeta, nil)
 }
 
 // summary is the part of an event the rules of DESIGN.md decide, one line

@@ -15,16 +15,8 @@ import (
 
 func buildCommandsFile(t testing.TB, path string) ([]event.Event, Stats) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := syncml.Parse(raw)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	var b Builder
-	return b.BuildCommands(msg, testMeta, nil)
+	return b.BuildCommands(parseFile(t, path), testMeta, nil)
 }
 
 // commandSummary is the part of a command event the rules decide.
