@@ -268,8 +268,12 @@ func TestClassify(t *testing.T) {
 		{"hresult E_ABORT", SpaceHRESULT, hr(0x80004004), Failed, CatUnknown, true, "E_ABORT"},
 		{"hresult signature", SpaceHRESULT, hr(0x800B0100), Failed, CatSignature, true, "TRUST_E_NOSIGNATURE"},
 		{"hresult S_OK", SpaceHRESULT, 0, Succeeded, CatNone, true, "S_OK"},
-		{"hresult mdm client node not found", SpaceHRESULT, hr(0x86000002), Failed, CatNotFound, true, "Node not found (MDM client)"},
-		{"hresult unlisted negative", SpaceHRESULT, hr(0x86000003), Failed, CatUnknown, false, ""},
+		{"hresult mdm client node not found", SpaceHRESULT, hr(0x86000002), Failed, CatNotFound, true, "CFGMGR_E_NODENOTFOUND"},
+		{"hresult mdm client command not allowed", SpaceHRESULT, hr(0x86000011), Failed, CatCommand, true, "CFGMGR_E_COMMANDNOTALLOWED"},
+		{"hresult mdm client unlisted", SpaceHRESULT, hr(0x8600001A), Failed, CatClient, false, ""},
+		{"win32 given mdm client hresult", SpaceWin32, hr(0x86000002), Failed, CatNotFound, true, "CFGMGR_E_NODENOTFOUND"},
+		{"office unlisted mdm client borrows", SpaceOfficeStatus, hr(0x86000018), Failed, CatCommand, true, "CFGMGR_E_XMLPARSEERROR"},
+		{"hresult unlisted negative", SpaceHRESULT, hr(0x80041234), Failed, CatUnknown, false, ""},
 		{"hresult http 404", SpaceHRESULT, -2145844844, Failed, CatNetwork, true, "HTTP_E_STATUS_NOT_FOUND"},
 		{"hresult http unlisted 418", SpaceHRESULT, hr(0x801901A2), Failed, CatNetwork, false, ""},
 		{"win32 given http hresult", SpaceWin32, -2145844844, Failed, CatNetwork, true, "HTTP_E_STATUS_NOT_FOUND"},
@@ -283,7 +287,9 @@ func TestClassify(t *testing.T) {
 		{"omadm unlisted 201", SpaceOMADM, 201, Succeeded, CatNone, false, ""},
 		{"omadm unlisted 101", SpaceOMADM, 101, InProgress, CatNone, false, ""},
 		{"omadm unlisted 301", SpaceOMADM, 301, Failed, CatUnknown, false, ""},
-		{"omadm unlisted 599", SpaceOMADM, 599, Failed, CatUnknown, false, ""},
+		{"omadm unlisted 426", SpaceOMADM, 426, Failed, CatCommand, false, ""},
+		{"omadm unlisted 509", SpaceOMADM, 509, Failed, CatClient, false, ""},
+		{"omadm unlisted 599", SpaceOMADM, 599, Failed, CatClient, false, ""},
 		{"omadm unlisted 0", SpaceOMADM, 0, Unknown, CatNone, false, ""},
 		{"unknown space", Space("nope"), 0, Unknown, CatNone, false, ""},
 	}
@@ -386,6 +392,7 @@ func TestClassifyDoesNotAllocate(t *testing.T) {
 	}{
 		{SpaceWin32, 1603}, {SpaceHRESULT, -2147023293}, {SpaceOfficeStatus, 1618}, {SpaceOfficeStatus, 4242},
 		{SpaceMSIStatus, 70}, {SpaceOMADM, 299}, {SpaceOfficeFinal, 60}, {SpaceWin32, -2147467259},
+		{SpaceHRESULT, hr(0x8600001A)}, {SpaceOMADM, 426}, {SpaceOMADM, 599},
 	}
 	var sink Info
 	for _, c := range cases {
@@ -668,6 +675,112 @@ func TestFacilityHTTP(t *testing.T) {
 	for _, v := range []int64{hr(0x80070643), 404, 0, hr(0x00190194), hr(0x86000002)} {
 		if _, ok := HTTPStatusFromHRESULT(v); ok {
 			t.Errorf("HTTPStatusFromHRESULT(%#x) ok", v)
+		}
+	}
+}
+
+// mdmClientHRESULTs are the MDM client's configuration manager failure
+// HRESULTs (cfgmgr2err.h, CFGMGR_E_*) the catalog lists, with their names.
+var mdmClientHRESULTs = []struct {
+	v    uint32
+	name string
+}{
+	{0x86000000, "CFGMGR_E_INVALIDNODEOPTIONS"},
+	{0x86000001, "CFGMGR_E_INVALIDDATATYPE"},
+	{0x86000002, "CFGMGR_E_NODENOTFOUND"},
+	{0x86000003, "CFGMGR_E_ILLEGALOPERATIONINATRANSACTION"},
+	{0x86000004, "CFGMGR_E_ILLEGALOPERATIONOUTSIDEATRANSACTION"},
+	{0x86000005, "CFGMGR_E_ONEORMOREEXECUTIONFAILURES"},
+	{0x86000006, "CFGMGR_E_ONEORMORECANCELFAILURES"},
+	{0x86000008, "CFGMGR_E_COMMITFAILURE"},
+	{0x86000009, "CFGMGR_E_ROLLBACKFAILURE"},
+	{0x8600000A, "CFGMGR_E_ONEORMORECLEANUPFAILURES"},
+	{0x8600000B, "CFGMGR_E_CONFIGNODESTATEOBJECTNOLONGERVALID"},
+	{0x8600000C, "CFGMGR_E_CSPREGISTRATIONCORRUPT"},
+	{0x8600000D, "CFGMGR_E_NODEFAILEDTOCANCEL"},
+	{0x8600000E, "CFGMGR_E_DEPENDENTOPERATIONFAILURE"},
+	{0x8600000F, "CFGMGR_E_CSPNODEILLEGALSTATE"},
+	{0x86000010, "CFGMGR_E_REQUIRESINTERNALTRANSACTIONING"},
+	{0x86000011, "CFGMGR_E_COMMANDNOTALLOWED"},
+	{0x86000012, "CFGMGR_E_INTERCSPOPERATION"},
+	{0x86000013, "CFGMGR_E_PROPERTYNOTSUPPORTED"},
+	{0x86000014, "CFGMGR_E_INVALIDSEMANTICTYPE"},
+	{0x86000015, "CFGMGR_E_FORBIDDENURISEGMENT"},
+	{0x86000016, "CFGMGR_E_READWRITEACCESSDENIED"},
+	{0x86000017, "CFGMGR_E_SECRETDATAACCESSDENIED"},
+	{0x86000018, "CFGMGR_E_XMLPARSEERROR"},
+	{0x86000019, "CFGMGR_E_COMMANDTIMEOUT"},
+	{0x86000020, "CFGMGR_E_IMPERSONATIONERROR"},
+	{0x86000021, "CFGMGR_E_WMIOPERATIONERROR"},
+	{0x86000022, "CFGMGR_E_NOIMPERSONATIONTARGET"},
+	{0x86000023, "RESOURCEMGR_E_RESOURCEALREADYOWNED"},
+}
+
+// TestIssue12FieldCodes checks the codes issue #12 names as the ones seen
+// most in the field, plus every MDM client HRESULT the catalog lists: each
+// has its own entry with a name, advice and a source, and a failure among
+// them has a cause category (neither unknown nor none).
+func TestIssue12FieldCodes(t *testing.T) {
+	type tc struct {
+		name string
+		s    Space
+		v    int64
+		want string // the entry's name, when the test pins it
+	}
+	var tests []tc
+	add := func(s Space, v int64, want string) {
+		label := string(s) + "/" + strconv.FormatInt(v, 10)
+		if v < 0 {
+			label = string(s) + "/" + string(AppendHex(nil, v))
+		}
+		tests = append(tests, tc{label, s, v, want})
+	}
+	// Windows Installer.
+	for _, v := range []int64{1603, 1618, 1619, 1620, 1625, 1633, 1638, 1639, 3010, 1641} {
+		add(SpaceWin32, v, "")
+		add(SpaceHRESULT, hr(0x80070000|uint32(v)), "") // the FACILITY_WIN32 form devices also send
+	}
+	// Click-to-Run, in the generic alert (win32) and the Office CSP Status.
+	for _, v := range []int64{17000, 17001, 17002, 17003, 17004, 17005, 17006, 17007, 17100} {
+		add(SpaceWin32, v, "")
+		add(SpaceOfficeStatus, v, "")
+	}
+	// OMA-DM statuses.
+	for _, v := range []int64{404, 405, 418, 500, 507} {
+		add(SpaceOMADM, v, "")
+	}
+	// The MDM client's 0x86000xxx family, in the hresult space and as a
+	// negative value reported in the win32 space.
+	for _, c := range mdmClientHRESULTs {
+		add(SpaceHRESULT, hr(c.v), c.name)
+		add(SpaceWin32, hr(c.v), c.name)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Classify(tt.s, tt.v)
+			if !in.Known {
+				t.Fatalf("Classify(%s, %d): no catalog entry", tt.s, tt.v)
+			}
+			if in.Name == "" || in.Advice == "" || in.Source == "" {
+				t.Errorf("name %q advice %q source %q: want all set", in.Name, in.Advice, in.Source)
+			}
+			if tt.want != "" && in.Name != tt.want {
+				t.Errorf("name %q, want %q", in.Name, tt.want)
+			}
+			if in.Outcome == Failed && (in.Category == CatUnknown || in.Category == CatNone) {
+				t.Errorf("failed with category %q: want a cause", in.Category)
+			}
+		})
+	}
+	// The family is complete: every listed MDM client HRESULT is in the test
+	// list above, so an entry added to the catalog gets tested too.
+	listed := map[int64]bool{}
+	for _, c := range mdmClientHRESULTs {
+		listed[hr(c.v)] = true
+	}
+	for _, e := range All() {
+		if e.Space == SpaceHRESULT && uint32(e.Value)&facilityMask == facilityCfgMgr && !listed[e.Value] {
+			t.Errorf("catalog lists MDM client HRESULT %s (%s) that mdmClientHRESULTs lacks", AppendHex(nil, e.Value), e.Name)
 		}
 	}
 }

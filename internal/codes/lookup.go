@@ -11,6 +11,9 @@ const (
 	// facilityHTTP is a failure HRESULT with FACILITY_HTTP (25): the low 16
 	// bits are an HTTP status (0x80190194 is HTTP 404).
 	facilityHTTP = 0x80190000
+	// facilityCfgMgr is a failure HRESULT of the MDM client's configuration
+	// manager (FACILITY 0x600, cfgmgr2err.h: CFGMGR_E_*), 0x8600xxxx.
+	facilityCfgMgr = 0x86000000
 )
 
 // httpSource and httpAdvice describe a FACILITY_HTTP HRESULT without its own
@@ -19,6 +22,24 @@ const (
 	httpSource = "FACILITY_HTTP HRESULT"
 	httpDesc   = "HTTP error status of a download (FACILITY_HTTP; the low 16 bits are the HTTP status)"
 	httpAdvice = "The content download got an HTTP error; check the content URL, the distribution point and the device's proxy for that status."
+)
+
+// cfgMgrSource, cfgMgrDesc and cfgMgrAdvice describe an MDM client HRESULT
+// (0x8600xxxx) without its own entry.
+const (
+	cfgMgrSource = "MDM client HRESULTs (cfgmgr2err.h)"
+	cfgMgrDesc   = "Error of the MDM client's configuration manager (FACILITY 0x600) without its own catalog entry"
+	cfgMgrAdvice = "The device's MDM client failed the command with a code this catalog does not list; look it up in cfgmgr2err.h and read the device's MDM diagnostics log."
+)
+
+// The description and advice of an unlisted OMA-DM status of the
+// originator-exception (4xx) and recipient-exception (5xx) classes.
+const (
+	omadmSource    = "OMA-DM 1.2 status codes"
+	omadm4xxDesc   = "Unlisted OMA-DM originator exception (4xx): the device could not carry out the command as sent"
+	omadm4xxAdvice = "The device refused the command as sent; check its syntax, LocURI, Meta and values against the CSP documentation and resend."
+	omadm5xxDesc   = "Unlisted OMA-DM recipient exception (5xx): the device failed to carry out a valid command"
+	omadm5xxAdvice = "The device failed on a valid command; retry, and collect the MDM diagnostics log from the device if it repeats."
 )
 
 // Parse reads a result code as devices send it: decimal, a negative int32
@@ -154,7 +175,12 @@ func AppendHex(dst []byte, v int64) []byte {
 //   - SpaceHRESULT: a value with its own HRESULT entry (E_ACCESSDENIED, ...)
 //     uses it; otherwise a FACILITY_WIN32 value takes the name, description,
 //     outcome and category of its Win32 code (0x80070643 is
-//     ERROR_INSTALL_FAILURE), keeping Space hresult and Value v.
+//     ERROR_INSTALL_FAILURE), keeping Space hresult and Value v. An
+//     unlisted FACILITY_HTTP value (0x8019xxxx) is failed, category network;
+//     an unlisted MDM client value (0x8600xxxx, cfgmgr2err.h) is failed,
+//     category client.
+//   - SpaceOMADM: an unlisted 4xx is failed, category command; an unlisted
+//     5xx failed, category client (see omadmDefaultCategory).
 //   - SpaceWin32 given a failure HRESULT (negative) classifies it as
 //     SpaceHRESULT, since that is what the value is.
 //   - SpaceOfficeStatus: an unlisted value borrows the name, description and
@@ -219,6 +245,10 @@ func Classify(s Space, v int64) Info {
 			return Info{Space: s, Value: v, Description: httpDesc, Outcome: Failed, Category: CatNetwork,
 				Source: httpSource, Advice: httpAdvice}
 		}
+		if uint32(v)&facilityMask == facilityCfgMgr {
+			return Info{Space: s, Value: v, Description: cfgMgrDesc, Outcome: Failed, Category: CatClient,
+				Source: cfgMgrSource, Advice: cfgMgrAdvice}
+		}
 		if v < 0 {
 			return Info{Space: s, Value: v, Outcome: Failed, Category: CatUnknown}
 		}
@@ -227,7 +257,14 @@ func Classify(s Space, v int64) Info {
 		if e, ok := tables.omadm[v]; ok {
 			return *e
 		}
-		return Info{Space: s, Value: v, Outcome: omadmDefault(v), Category: omadmDefaultCategory(v)}
+		in := Info{Space: s, Value: v, Outcome: omadmDefault(v), Category: omadmDefaultCategory(v)}
+		switch in.Category {
+		case CatCommand:
+			in.Description, in.Source, in.Advice = omadm4xxDesc, omadmSource, omadm4xxAdvice
+		case CatClient:
+			in.Description, in.Source, in.Advice = omadm5xxDesc, omadmSource, omadm5xxAdvice
+		}
+		return in
 	}
 	return Info{Space: s, Value: v, Outcome: Unknown}
 }
@@ -247,8 +284,18 @@ func omadmDefault(v int64) Outcome {
 	return Unknown
 }
 
+// omadmDefaultCategory is the category of an unlisted OMA-DM status by its
+// class (SyncML Representation Protocol): a 4xx is an originator exception
+// (the command as sent could not be carried out: command), a 5xx a
+// recipient exception (the device failed on a valid command: client). A 3xx
+// (redirection) does not tell a cause.
 func omadmDefaultCategory(v int64) Category {
-	if v >= 300 && v < 600 {
+	switch {
+	case v >= 400 && v < 500:
+		return CatCommand
+	case v >= 500 && v < 600:
+		return CatClient
+	case v >= 300 && v < 400:
 		return CatUnknown
 	}
 	return CatNone

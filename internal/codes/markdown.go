@@ -22,8 +22,8 @@ var spaceDefaults = map[Space]string{
 	SpaceOfficeFinal:  "unlisted: unknown",
 	SpaceMSIStatus:    "unlisted: unknown",
 	SpaceWin32:        "unlisted: 0 succeeded, any other failed (category unknown); a negative value is classified as an HRESULT",
-	SpaceHRESULT:      "unlisted: a FACILITY_WIN32 value (0x8007xxxx) takes its Win32 entry (and is that Win32 code for Canonical); a FACILITY_HTTP value (0x8019xxxx, low 16 bits the HTTP status) failed, category network; otherwise negative failed, non-negative succeeded",
-	SpaceOMADM:        "unlisted: 1xx in_progress, 2xx succeeded, 3xx-5xx failed, anything else unknown",
+	SpaceHRESULT:      "unlisted: a FACILITY_WIN32 value (0x8007xxxx) takes its Win32 entry (and is that Win32 code for Canonical); a FACILITY_HTTP value (0x8019xxxx, low 16 bits the HTTP status) failed, category network; an MDM client value (0x8600xxxx, cfgmgr2err.h) failed, category client; otherwise negative failed, non-negative succeeded",
+	SpaceOMADM:        "unlisted: 1xx in_progress, 2xx succeeded, 3xx-5xx failed (category unknown for 3xx, command for 4xx, client for 5xx), anything else unknown",
 }
 
 // categoryDocs explains each category in codes.md.
