@@ -24,7 +24,8 @@ var AttributedEvents = attributedEvents()
 // attributedPass are the columns AttributedEvents passes through as stored.
 var attributedPass = []string{"event_id", "tenant", "device_id", "session_id", "msg_id", "received_at", "received_ms",
 	"kind", "cmd_id", "loc_uri", "code", "code_hex", "win32_code", "code_space", "code_name", "outcome", "category",
-	"text", "original_error", "product_name", "product_version", "msg_ref", "cmd_ref_raw"}
+	"text", "original_error", "product_name", "product_version", "msg_ref", "cmd_ref_raw",
+	"command", "msi_job_product_version", "office_version"}
 
 // attributedEvents builds AttributedEvents. The stored csp, target_id, node
 // and scope are renamed in an inner query because 18.16 resolves an alias

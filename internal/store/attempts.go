@@ -1,0 +1,209 @@
+package store
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// An install attempt is one try of the MDM server to install one target on
+// one device: the events of (tenant, device_id, scope, csp, target_id) from
+// one install command up to the next. DESIGN.md "Install attempts" gives the
+// rules; AttemptsQuery is their only implementation.
+//
+// Why a query and not a table kept by the aggregator: which attempt an event
+// belongs to depends on every install command of its target, and a command
+// and its answers arrive in any order, through any replica, redelivered or
+// replayed days late. Computed when read, from the stored events, an attempt
+// is the same whatever the order of arrival, a replay lands in the attempt
+// its time says, and nothing can fall behind or be lost by a crash. The cost
+// is one GROUP BY over the window's events (plus the lookback), which the
+// report and the spike detector pay once per call.
+
+// Attempt outcomes. An attempt's outcome is the last outcome its informative
+// events reported (see DESIGN.md), except:
+//   - AttemptRetrying: the attempt failed at least once and then went on
+//     (the MSI client retries a download, Office retries a scenario);
+//   - AttemptPending: the install command was sent and no event has yet said
+//     how the install goes;
+//   - AttemptUnknown: events name the target but none says how an install
+//     went and no install command is known (inventory, a 200 to a Get).
+const (
+	AttemptSucceeded  = "succeeded"
+	AttemptFailed     = "failed"
+	AttemptInProgress = "in_progress"
+	AttemptPending    = "pending"
+	AttemptRetrying   = "retrying"
+	AttemptUnknown    = "unknown"
+)
+
+// AttemptActive is the SQL condition of an attempt not yet finished.
+const AttemptActive = "outcome IN ('in_progress', 'pending', 'retrying')"
+
+// attemptStart is the SQL condition of an event that starts an attempt: the
+// server's Exec of the MSI node's DownloadInstall
+// (EnterpriseDesktopAppManagement/MSI/{ProductID}/DownloadInstall) or of the
+// Office CSP's Installation/{id}/install. The Add that creates the MSI node
+// before the Exec, the Gets of Status and the Deletes are not attempts.
+const attemptStart = "kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install')"
+
+// attemptInforms is the SQL condition of an event that says how an install
+// goes: an alert or a result with a known outcome, except a LastError of 0
+// (it says "no error", not "installed"); a status that failed or says the
+// install is in progress. A 200 to a command says the command ran, not
+// that the install finished. It is install_state's condition (schema/003).
+const attemptInforms = "(kind IN ('alert', 'result') AND outcome NOT IN ('unknown', 'requested') AND NOT (node = 'LastError' AND outcome = 'succeeded')) OR (kind = 'status' AND outcome IN ('failed', 'in_progress'))"
+
+// eventVer orders the events of one target: milliseconds of receipt times
+// 1024, plus the device's CmdID so that two events of one message keep the
+// device's order (as install_state's ver, schema/003).
+const eventVer = "((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023)))"
+
+// causeRank orders the codes a failed attempt carried by how much they say:
+// the installer's own code (a Win32 or HRESULT from the install alert or
+// LastError, an Office CSP Status) over an OMA-DM status (the command
+// failed) over a state machine's value (MSI Status 60 "enforcement failed",
+// Office FinalStatus 60), which says that it failed but not why.
+const causeRank = "multiIf(ev_cs IN ('win32', 'hresult', 'office_status'), 3, ev_cs = 'omadm', 2, 1)"
+
+// AttemptsQuery is a subquery of the install attempts whose events reach into
+// a window: one row per attempt with an event received in [from, to), built
+// from the events received in [from - lookback, to) with device answers
+// attributed to their commands (AttributedEvents). An attempt that began
+// before from - lookback is read without its command (attempt 0 below).
+//
+// Shape:
+//
+//	tenant, device_id, scope, csp, target_id  String: the attempt's target
+//	attempt_id    String: hex of a hash of the target and its start; stable
+//	              across windows that hold the start
+//	has_command   UInt8: 1 when an install command started the attempt, 0
+//	              for the events of a target before any known command
+//	requested_at  DateTime: the install command's receipt; first_seen when
+//	              there is no command
+//	first_seen, last_seen DateTime: the attempt's first and last event
+//	finished_at   DateTime: the last succeeded or failed report, or 0
+//	outcome       String: one of the Attempt* constants
+//	cause_space, cause_code  String, Int64: the attempt's cause, folded as
+//	              CauseSpace and CauseCode fold it; empty and 0 unless the
+//	              attempt failed or is retrying
+//	retries       UInt64: how many times the attempt failed and went on
+//	events        UInt64: distinct events in the attempt, the command included
+//	product       String: the catalog's name of the target (ProductLabelSQL)
+//	version       String: the version being installed: the install command's
+//	              (MsiInstallJob ProductVersion, Office Version), else the
+//	              last one a device reported for the target in the attempt,
+//	              else the catalog's
+//
+// Arguments: AttemptArgs(from, to, lookback).
+var AttemptsQuery = attemptsQuery()
+
+// AttemptArgs returns the arguments of AttemptsQuery for the window
+// [from, to) read with lookback.
+func AttemptArgs(from, to time.Time, lookback time.Duration) []any {
+	start := from.Add(-lookback).UTC()
+	return append(append(AttributedArgs(start, to.UTC()), start, to.UTC()), from.UTC())
+}
+
+// AttemptsSQL is AttemptsQuery with its window written in as SQL
+// expressions (from, to and the lookback's start), for SQL printed for an
+// administrator or kept as a view.
+func AttemptsSQL(from, to, start string) string {
+	q := AttemptsQuery
+	for _, v := range append(append(AttributedArgs(start, to), start, to), from) {
+		q = strings.Replace(q, "?", v.(string), 1)
+	}
+	return q
+}
+
+func attemptsQuery() string {
+	// 18.16 does not count a column a lambda captures as needed, and drops
+	// it from the subquery that would give it ("Unknown identifier"): every
+	// lambda below takes what it compares as an array argument instead.
+
+	// Level 1: each event of a target with its place among the target's
+	// install commands (starts, sorted): attempt n is the events from the
+	// n-th command up to the next; attempt 0 the events before the first.
+	events := `SELECT tenant, device_id, scope, csp, target_id, event_id, kind, outcome, received_at,
+		` + eventVer + ` AS ver,
+		toUInt8(` + attemptStart + `) AS is_start,
+		toUInt8(` + attemptInforms + `) AS informs,
+		` + CauseSpace + ` AS ev_cs, ` + CauseCode + ` AS ev_cc,
+		if(kind = 'command', if(csp = 'Office', office_version, msi_job_product_version), '') AS cmd_version,
+		product_version AS ev_version
+	FROM ` + AttributedEvents + `
+	WHERE target_id != ''`
+	starts := `SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(` + eventVer + `)) AS starts
+	FROM install_events
+	WHERE ` + attemptStart + ` AND received_at >= ? AND received_at < ?
+	GROUP BY tenant, device_id, scope, csp, target_id`
+	placed := `SELECT *, arrayCount((s, v) -> s <= v, starts, arrayResize([ver], length(starts), ver)) AS attempt, ` + causeRank + ` AS rank
+	FROM (` + events + `)
+	ANY LEFT JOIN (` + starts + `) USING (tenant, device_id, scope, csp, target_id)`
+
+	// Level 2: the attempt's facts.
+	grouped := `SELECT tenant, device_id, scope, csp, target_id, attempt,
+		if(attempt = 0, toUInt64(0), any(starts)[attempt]) AS start_ver,
+		minIf(received_at, is_start = 1) AS cmd_at,
+		min(received_at) AS first_seen,
+		max(received_at) AS last_seen,
+		maxIf(received_at, informs = 1 AND outcome IN ('succeeded', 'failed')) AS finished_at,
+		argMaxIf(outcome, ver, informs = 1) AS last_outcome,
+		countIf(informs = 1 AND outcome = 'failed') AS failures,
+		maxIf(ver, informs = 1 AND outcome != 'failed') AS last_ok_ver,
+		arrayMap(t -> t.2, arraySort(groupArrayIf((ver, outcome), informs = 1))) AS timeline,
+		groupArrayIf((rank, ver, ev_cs, ev_cc), informs = 1 AND outcome = 'failed') AS fails,
+		argMaxIf(cmd_version, ver, cmd_version != '') AS a_cmd_version,
+		argMaxIf(ev_version, ver, ev_version != '') AS a_dev_version,
+		uniqExact(event_id) AS events
+	FROM (` + placed + `)
+	GROUP BY tenant, device_id, scope, csp, target_id, attempt
+	HAVING last_seen >= ?`
+
+	// Level 3: outcome, cause and retries from the facts. A failed attempt's
+	// cause is the most telling code (causeRank, then the latest) of its last
+	// run of failures; a retrying attempt's, of all its failures.
+	judged := `SELECT tenant, device_id, scope, csp, target_id,
+		lower(hex(sipHash64(tenant, device_id, scope, csp, target_id, start_ver))) AS attempt_id,
+		toUInt8(attempt > 0) AS has_command,
+		if(attempt > 0, cmd_at, first_seen) AS requested_at,
+		first_seen, last_seen, finished_at,
+		multiIf(last_outcome IN ('succeeded', 'failed'), last_outcome,
+			last_outcome IN ('in_progress', 'pending', 'retrying') AND failures > 0, 'retrying',
+			last_outcome != '', last_outcome,
+			attempt > 0, 'pending', 'unknown') AS a_outcome,
+		arrayReverseSort(arrayFilter((f, lo, o) -> (o = 'failed' AND f.2 > lo) OR o = 'retrying', fails,
+			arrayResize([last_ok_ver], length(fails), last_ok_ver), arrayResize([a_outcome], length(fails), a_outcome))) AS causes,
+		if(empty(causes), '', causes[1].3) AS cause_space,
+		if(empty(causes), toInt64(0), causes[1].4) AS cause_code,
+		toUInt64(arrayCount((a, b) -> a IN ('failed', 'retrying') AND b NOT IN ('failed', 'retrying'),
+			arrayPopBack(timeline), arrayPopFront(timeline))) AS retries,
+		events, a_cmd_version, a_dev_version
+	FROM (` + grouped + `)`
+
+	// Level 4: names and versions from the catalog.
+	return `(
+SELECT tenant, device_id, scope, csp, target_id, attempt_id, has_command, requested_at,
+	first_seen, last_seen, finished_at, a_outcome AS outcome, cause_space, cause_code, retries, events,
+	` + ProductLabelSQL + ` AS product,
+	multiIf(a_cmd_version != '', a_cmd_version, a_dev_version != '', a_dev_version, cat_version) AS version
+FROM (` + judged + `)
+` + catalogJoin("") + `
+)`
+}
+
+// AttemptsViewDays is how far back the install_attempts view of
+// schema/008 reads: its attempts are those with an event in the last
+// AttemptsViewDays days, read with AttemptsViewDays more of lookback.
+const AttemptsViewDays = 30
+
+// AttemptsView is the statement of schema/008_install_attempts.sql: the
+// view install_attempts, AttemptsQuery over a window that ends now, for
+// administrators' SQL (schema/queries.sql). A view cannot take arguments on
+// 18.16, so every read of it computes the attempts of the whole window; a
+// test keeps the file equal to this.
+func AttemptsView() string {
+	days := func(n int) string { return "now() - " + strconv.Itoa(n*86400) }
+	return "CREATE VIEW IF NOT EXISTS install_attempts AS\nSELECT * FROM " +
+		AttemptsSQL(days(AttemptsViewDays), "now() + 60", days(2*AttemptsViewDays)) + ";\n"
+}
