@@ -200,6 +200,10 @@ func TestAttemptRules(t *testing.T) {
 		{"inventory alone says nothing of an install",
 			newTimeline(msi).inventory(20, "9.9"),
 			[]attemptRow{{false, "unknown", "", 0, 1, "9.9", 20}}},
+		{"an empty Data (code 0, no code space) is not a success",
+			newTimeline(office).install(0, "").status(1, "Install", 202, "in_progress").
+				result(300, "Status", "", 0, "unknown"),
+			[]attemptRow{{true, "in_progress", "", 0, 3, "", 0}}},
 		{"office: in progress then 17002",
 			newTimeline(office).install(0, "16.0.18129.20158").status(1, "Install", 202, "in_progress").
 				result(300, "Status", "office_status", 997, "in_progress").
