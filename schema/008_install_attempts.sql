@@ -58,7 +58,8 @@ FROM (
     FROM (
         SELECT event_id, tenant, device_id, session_id, msg_id, received_at, received_ms, kind, cmd_id, loc_uri, code, code_hex, win32_code, code_space, code_name, outcome, category, text, original_error, product_name, product_version, msg_ref, cmd_ref_raw, command, msi_job_product_version, office_version, scope AS e_scope, csp AS e_csp, target_id AS e_target, node AS e_node
         FROM install_events FINAL
-        WHERE received_at >= now() - 5184000 AND received_at < now() + 60
+        WHERE received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
+            SELECT tenant, device_id FROM install_events WHERE received_at >= now() - 2592000 AND received_at < now() + 60)
     )
     ANY LEFT JOIN (
         SELECT tenant, device_id, session_id, msg_id AS msg_ref, cmd_id_raw AS cmd_ref_raw,
@@ -75,7 +76,8 @@ FROM (
 	WHERE target_id != '')
 	ANY LEFT JOIN (SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))))) AS starts
 	FROM install_events
-	WHERE kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install') AND received_at >= now() - 5184000 AND received_at < now() + 60
+	WHERE kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install') AND received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
+            SELECT tenant, device_id FROM install_events WHERE received_at >= now() - 2592000 AND received_at < now() + 60)
 	GROUP BY tenant, device_id, scope, csp, target_id) USING (tenant, device_id, scope, csp, target_id))
 	GROUP BY tenant, device_id, scope, csp, target_id, attempt
 	HAVING last_seen >= now() - 2592000))

@@ -19,7 +19,7 @@ import "strings"
 // the target came from the command). Arguments: the window's from and to
 // (DateTime), twice: AttributedArgs(from, to). It is a variable only
 // because it is built from one column list; never assign it.
-var AttributedEvents = attributedEvents()
+var AttributedEvents = attributedEvents("")
 
 // attributedPass are the columns AttributedEvents passes through as stored.
 var attributedPass = []string{"event_id", "tenant", "device_id", "session_id", "msg_id", "received_at", "received_ms",
@@ -31,7 +31,10 @@ var attributedPass = []string{"event_id", "tenant", "device_id", "session_id", "
 // and scope are renamed in an inner query because 18.16 resolves an alias
 // before a column of the same name: in one SELECT, "if(csp = ”, ...) AS
 // csp" would make every later mention of csp mean the alias.
-func attributedEvents() string {
+//
+// extra is a condition (" AND ...") added to the read of install_events,
+// whose arguments follow the window's first two.
+func attributedEvents(extra string) string {
 	pass := strings.Join(attributedPass, ", ")
 	return `(
 SELECT ` + pass + `,
@@ -44,7 +47,7 @@ FROM (
     FROM (
         SELECT ` + pass + `, scope AS e_scope, csp AS e_csp, target_id AS e_target, node AS e_node
         FROM install_events FINAL
-        WHERE received_at >= ? AND received_at < ?
+        WHERE received_at >= ? AND received_at < ?` + extra + `
     )
     ANY LEFT JOIN (
         SELECT tenant, device_id, session_id, msg_id AS msg_ref, cmd_id_raw AS cmd_ref_raw,

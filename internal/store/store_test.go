@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
 
 // open migrates a fresh database and returns its store.
-func open(t *testing.T) *store.Store {
+func open(t testing.TB) *store.Store {
 	t.Helper()
 	return clickhousetest.NewDB(t).Store(t, nil)
 }
