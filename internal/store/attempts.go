@@ -175,7 +175,9 @@ func attemptsQuery() string {
 
 	// Level 3: outcome, cause and retries from the facts. A failed attempt's
 	// cause is the most telling code (causeRank, then the latest) of its last
-	// run of failures; a retrying attempt's, of all its failures.
+	// run of failures; a retrying attempt's, of all its failures. A failure
+	// that shares its ver with a success (one message, one CmdID) is in the
+	// last run, so that a failed attempt always has a cause.
 	judged := `SELECT tenant, device_id, scope, csp, target_id,
 		lower(hex(sipHash64(tenant, device_id, scope, csp, target_id, start_ver))) AS attempt_id,
 		toUInt8(attempt > 0) AS has_command,
@@ -185,7 +187,7 @@ func attemptsQuery() string {
 			last_outcome IN ('in_progress', 'pending', 'retrying') AND failures > 0, 'retrying',
 			last_outcome != '', last_outcome,
 			attempt > 0, 'pending', 'unknown') AS a_outcome,
-		arrayReverseSort(arrayFilter((f, lo, o) -> (o = 'failed' AND f.2 > lo) OR o = 'retrying', fails,
+		arrayReverseSort(arrayFilter((f, lo, o) -> (o = 'failed' AND f.2 >= lo) OR o = 'retrying', fails,
 			arrayResize([last_ok_ver], length(fails), last_ok_ver), arrayResize([a_outcome], length(fails), a_outcome))) AS causes,
 		if(empty(causes), '', causes[1].3) AS cause_space,
 		if(empty(causes), toInt64(0), causes[1].4) AS cause_code,
