@@ -149,35 +149,3 @@ func TestNameAlerts(t *testing.T) {
 		}
 	}
 }
-
-func TestWriteReportNamesProducts(t *testing.T) {
-	if !classifyReady() {
-		t.Skip("internal/codes.Classify is not implemented yet")
-	}
-	to := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
-	rep := store.Report{
-		From: to.Add(-24 * time.Hour), To: to,
-		Products: []store.ProductRate{{Tenant: "t1", CSP: event.CSPMSI, Product: "PX (unknown product)", Devices: 1, Failed: 1}},
-		FailureCodes: []store.FailureCode{{CodeSpace: "win32", Code: 1603, Events: 3, Devices: 3, Products: 2, TopProducts: []store.CodeProduct{
-			{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PA", Product: "App A", Version: "1.0", Events: 2},
-			{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PX", Product: "PX (unknown product)", Events: 1},
-		}}},
-		Stuck: []store.StuckDevice{{Tenant: "t1", DeviceID: "d10", CSP: event.CSPMSI, TargetID: "PY", Outcome: "in_progress", Code: 40, Since: to.Add(-10 * time.Hour)}},
-	}
-	var out bytes.Buffer
-	if err := writeReport(&out, rep, "t1", 4*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"MOST HIT", "App A 1.0 (2), PX (unknown product) (1)", "PY (unknown product)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, out.String())
-		}
-	}
-	out.Reset()
-	if err := writeReport(&out, rep, "", 4*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "t1: App A 1.0 (2)") {
-		t.Errorf("a report of all tenants does not say whose product:\n%s", out.String())
-	}
-}

