@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzBuildCommands$$' -fuzztime 100000x -fuzzminimizetime 5000x
 	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 250000x -fuzzminimizetime 5000x
 	$(GO) test ./internal/installjob -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60000x -fuzzminimizetime 5000x
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzParseQueries$$' -fuzztime 200000x -fuzzminimizetime 5000x
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event

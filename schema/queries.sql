@@ -1,217 +1,249 @@
 -- cspwatch: the analyses an administrator runs in clickhouse-client.
 --
--- Each query starts with a "-- name:" line. Replace the placeholders
--- 'TENANT', 'DEVICE-ID' and 'PRODUCT' (kept as string literals so every query
--- runs as written) and adjust the INTERVALs. Every query runs on ClickHouse
--- 18.16 and later; internal/store's tests run each of them against a known
--- fleet. The aggregate tables are read with -Merge functions grouped by
--- their key: background merges are never assumed to be complete.
--- install_events is read with FINAL: a redelivered event may be stored twice
--- until a merge collapses the copies (schema/001), and FINAL counts it once.
+-- Every query counts install attempts or devices, never raw events: it reads
+-- the view install_attempts (schema/008, DESIGN.md "Install attempts"), one
+-- row per attempt of one target on one device with an event in the last 30
+-- days, with the product's name, the version being installed, the outcome
+-- and one cause per failed attempt. One failed MSI install (its alert, MSI
+-- Status 60 and LastError 0x80070643) is one failed attempt with cause
+-- win32 1603. A cause is shown as code_space and code, with code_hex its
+-- HRESULT form: the code itself when it is an HRESULT, 0x8007xxxx for a
+-- Win32 code; name and category are ingest's (advice: aggregator report).
+-- internal/store's tests run every query on ClickHouse 18.16 against a
+-- fleet with known counts.
 --
--- Products are named by the product catalog (schema/007): the subquery
--- over product_catalog FINAL gives, per (tenant, csp, target_id), the value
--- of each field from the highest-priority source that has one (admin 3,
--- inventory 2, command 1), and cat_known, whether any source named it. A
--- target nothing names shows as its id marked "(unknown product)".
+-- Parameters are ClickHouse query parameters, written {name:Type} in a
+-- query, declared here as "-- param NAME Type [= DEFAULT] description"
+-- (a String default in quotes):
+--
+-- param tenant String = ''          only this tenant; '' reads every tenant
+-- param since_hours UInt32 = 24     the window: attempts with an event in the last N hours (720 at most: the view holds 30 days)
+-- param stuck_hours UInt32 = 4      an attempt still in progress, pending or retrying N hours after it was requested is stuck
+-- param baseline_days UInt32 = 7    a cause is new when no attempt failed with it in the N days before the last hour (29 at most)
+-- param device_id String            the device whose attempts device_history lists
+-- param product String              the product of devices_failing_product_now: its name (product column) or its target id
+--
+-- Run them:
+--   aggregator sql list                       the queries and the parameters each takes
+--   aggregator sql run top_causes --param tenant=contoso
+--                                             one query, parameters checked, against --clickhouse-addr
+--   aggregator sql render --param device_id=DEV --param product='Contoso VPN' \
+--       | clickhouse-client --multiquery      every query, parameters substituted as literals: any
+--                                             clickhouse-client, 18.16 included (it has no parameters)
+--   clickhouse-client --multiquery --param_tenant=contoso --param_since_hours=24 --param_stuck_hours=4 \
+--       --param_baseline_days=7 --param_device_id=DEV --param_product='Contoso VPN' < schema/queries.sql
+--                                             ClickHouse 19.x and later natively: the client knows no
+--                                             defaults, so give every parameter
+-- A query's rows are sorted by harm: devices first.
 
 -- name: failure_rate_by_product_version
--- Daily failure rate per product and version over the last 7 days. An event
--- counts if it is a final outcome (alerts and status results; a LastError of
--- 0 is not a success). The product is the catalog's name, since install
--- alerts carry none; the version is the last one the device reported for
--- the target (install_state), else the catalog's.
+-- Per product and version being installed, over the attempts of the window:
+-- the devices that tried to install it, where each device's latest attempt
+-- stands (succeeded, failed, active: in progress, pending or retrying),
+-- the attempts and the failed attempts, and the failure rate in devices,
+-- failed / (succeeded + failed). A device that failed and then succeeded
+-- with a new command counts as succeeded. Attempts that only saw inventory
+-- (outcome unknown) are not installs and are left out.
 SELECT
-    toStartOfDay(received_at) AS day,
-    tenant,
-    csp,
-    if(cat_known, cat_name, concat(target_id, ' (unknown product)')) AS product,
-    if(pv != '', pv, cat_version) AS version,
-    countIf(outcome = 'failed') AS failed,
-    countIf(outcome = 'succeeded') AS succeeded,
-    round(failed / (failed + succeeded), 3) AS failure_rate,
-    uniqExactIf(device_id, outcome = 'failed') AS failed_devices
-FROM (
-    SELECT received_at, tenant, device_id, csp, target_id, outcome, pv
-    FROM install_events FINAL
-    ANY LEFT JOIN (
-        SELECT tenant, device_id, scope, csp, target_id,
-            argMaxIfMerge(last_product_version) AS pv
-        FROM install_state
-        GROUP BY tenant, device_id, scope, csp, target_id
-    ) USING (tenant, device_id, scope, csp, target_id)
-    WHERE received_at >= now() - INTERVAL 7 DAY
-        AND kind IN ('alert', 'result')
-        AND outcome IN ('succeeded', 'failed')
-        AND NOT (node = 'LastError' AND outcome = 'succeeded')
-)
-ANY LEFT JOIN (
-    SELECT tenant, csp, target_id,
-        argMaxIf(name, priority, name != '') AS cat_name,
-        argMaxIf(version, priority, version != '') AS cat_version,
-        max(name != '') AS cat_known
-    FROM product_catalog FINAL
-    GROUP BY tenant, csp, target_id
-) USING (tenant, csp, target_id)
-GROUP BY day, tenant, csp, product, version
-ORDER BY day, tenant, csp, product, version;
-
--- name: top_failure_codes
--- The failure codes of the last 24 hours by events, with their names and
--- cause categories as ingest classified them, the devices and products hit,
--- and the (about) three products hit most, named by the catalog.
-SELECT
-    tenant,
-    code_space,
-    code,
-    any(code_hex) AS hex,
-    any(code_name) AS name,
-    any(category) AS category,
-    count() AS events,
+    tenant, csp, product, version, target_id,
     uniqExact(device_id) AS devices,
-    uniqExact(csp, target_id) AS products,
-    topKIf(3)(if(cat_known, cat_name, concat(target_id, ' (unknown product)')), target_id != '') AS top_products
+    uniqExactIf(device_id, last_outcome = 'succeeded') AS succeeded,
+    uniqExactIf(device_id, last_outcome = 'failed') AS failed,
+    uniqExactIf(device_id, last_outcome IN ('in_progress', 'pending', 'retrying')) AS active,
+    sum(n) AS attempts,
+    sum(n_failed) AS failed_attempts,
+    if(succeeded + failed = 0, 0, round(failed / (succeeded + failed), 3)) AS failure_rate
 FROM (
-    SELECT tenant, code_space, code, code_hex, code_name, category, device_id, csp, target_id
-    FROM install_events FINAL
-    WHERE received_at >= now() - INTERVAL 24 HOUR AND outcome = 'failed'
+    SELECT tenant, device_id, scope, csp, target_id, product, version,
+        argMax(outcome, first_seen) AS last_outcome,
+        count() AS n,
+        countIf(outcome = 'failed') AS n_failed
+    FROM install_attempts
+    WHERE last_seen >= now() - {since_hours:UInt32} * 3600
+        AND ({tenant:String} = '' OR tenant = {tenant:String})
+        AND outcome != 'unknown'
+    GROUP BY tenant, device_id, scope, csp, target_id, product, version
+)
+GROUP BY tenant, csp, product, version, target_id
+ORDER BY failed DESC, failure_rate DESC, devices DESC, tenant, csp, product, version, target_id;
+
+-- name: top_causes
+-- The causes of the attempts that failed in the window, by devices
+-- affected: the attempts, the products hit and the three product versions
+-- failing with it most (by attempts). The top 20.
+SELECT
+    tenant, cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    devices, attempts, products, top_products
+FROM (
+    SELECT tenant, cause_space, cause_code,
+        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+            '') AS code_hex,
+        uniqExact(device_id) AS devices,
+        count() AS attempts,
+        uniqExact(csp, target_id) AS products,
+        topK(3)(concat(product, if(version = '', '', concat(' ', version)))) AS top_products
+    FROM install_attempts
+    WHERE outcome = 'failed'
+        AND last_seen >= now() - {since_hours:UInt32} * 3600
+        AND ({tenant:String} = '' OR tenant = {tenant:String})
+    GROUP BY tenant, cause_space, cause_code
 )
 ANY LEFT JOIN (
-    SELECT tenant, csp, target_id,
-        argMaxIf(name, priority, name != '') AS cat_name,
-        max(name != '') AS cat_known
-    FROM product_catalog FINAL
-    GROUP BY tenant, csp, target_id
-) USING (tenant, csp, target_id)
-GROUP BY tenant, code_space, code
-ORDER BY events DESC, tenant, code_space, code
+    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
+        if(win32_code != 0, win32_code, code) AS cause_code,
+        argMax(code_name, code_space = cause_space) AS name,
+        argMax(category, code_space = cause_space) AS cause_category
+    FROM install_events
+    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
+    GROUP BY cause_space, cause_code
+) USING (cause_space, cause_code)
+ORDER BY devices DESC, attempts DESC, tenant, code_space, code
 LIMIT 20;
 
--- name: stuck_devices
--- Devices whose latest state of a target is in progress, pending or
--- retrying, and has been since more than 4 hours: the first progress event
--- after the device's last final outcome is older than that.
+-- name: failures_by_product_and_cause
+-- The attempts that failed in the window per product, version and cause:
+-- which version fails on how many devices, and why.
 SELECT
-    tenant, device_id, scope, csp, target_id,
-    if(cat_known, cat_name, concat(target_id, ' (unknown product)')) AS product,
-    if(pv != '', pv, cat_version) AS version,
-    state,
-    state_code AS code,
-    since
+    tenant, csp, product, version, target_id,
+    cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    devices, attempts
 FROM (
-    SELECT
-        tenant, device_id, scope, csp, target_id,
-        any(s_pv) AS pv,
-        any(s_outcome) AS state,
-        any(s_code) AS state_code,
-        min(received_at) AS since
-    FROM install_events FINAL
-    ANY INNER JOIN (
-        SELECT tenant, device_id, scope, csp, target_id,
-            argMaxIfMerge(last_outcome) AS s_outcome,
-            argMaxIfMerge(last_code) AS s_code,
-            argMaxIfMerge(last_product_version) AS s_pv,
-            maxIfMerge(last_final_at) AS s_final
-        FROM install_state
-        GROUP BY tenant, device_id, scope, csp, target_id
-        HAVING s_outcome IN ('in_progress', 'pending', 'retrying')
-    ) USING (tenant, device_id, scope, csp, target_id)
-    WHERE outcome IN ('in_progress', 'pending', 'retrying') AND received_at > s_final
-    GROUP BY tenant, device_id, scope, csp, target_id
-    HAVING since <= now() - INTERVAL 4 HOUR
+    SELECT tenant, csp, product, version, target_id, cause_space, cause_code,
+        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+            '') AS code_hex,
+        uniqExact(device_id) AS devices,
+        count() AS attempts
+    FROM install_attempts
+    WHERE outcome = 'failed'
+        AND last_seen >= now() - {since_hours:UInt32} * 3600
+        AND ({tenant:String} = '' OR tenant = {tenant:String})
+    GROUP BY tenant, csp, product, version, target_id, cause_space, cause_code
 )
 ANY LEFT JOIN (
-    SELECT tenant, csp, target_id,
-        argMaxIf(name, priority, name != '') AS cat_name,
-        argMaxIf(version, priority, version != '') AS cat_version,
-        max(name != '') AS cat_known
-    FROM product_catalog FINAL
-    GROUP BY tenant, csp, target_id
-) USING (tenant, csp, target_id)
-ORDER BY since, tenant, device_id;
+    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
+        if(win32_code != 0, win32_code, code) AS cause_code,
+        argMax(code_name, code_space = cause_space) AS name,
+        argMax(category, code_space = cause_space) AS cause_category
+    FROM install_events
+    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
+    GROUP BY cause_space, cause_code
+) USING (cause_space, cause_code)
+ORDER BY devices DESC, attempts DESC, tenant, csp, product, version, target_id, code_space, code;
 
--- name: codes_new_in_last_hour
--- Failure codes seen in the last hour that no failure of the same tenant and
--- CSP carried in the 7 days before.
+-- name: stuck_attempts
+-- Attempts still in progress, pending (sent, no answer) or retrying more
+-- than stuck_hours after they were requested, with their age in hours and
+-- the cause of a retrying one's failures. Only a target's latest attempt
+-- can be stuck: a new command ends the one before.
 SELECT
-    tenant, csp, code_space, code,
-    any(code_name) AS name,
-    any(category) AS category,
-    count() AS events,
-    uniqExact(device_id) AS devices,
-    min(received_at) AS first_seen
-FROM install_events FINAL
-WHERE received_at >= now() - INTERVAL 1 HOUR AND outcome = 'failed'
-    AND (tenant, csp, code_space, code) NOT IN (
-        SELECT tenant, csp, code_space, code
-        FROM install_events FINAL
-        WHERE received_at >= now() - INTERVAL 169 HOUR
-            AND received_at < now() - INTERVAL 1 HOUR
-            AND outcome = 'failed'
-        GROUP BY tenant, csp, code_space, code
-    )
-GROUP BY tenant, csp, code_space, code
-ORDER BY events DESC, tenant, csp, code;
+    tenant, device_id, scope, csp, target_id, product, version, outcome,
+    cause_space AS code_space, cause_code AS code,
+    multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+        cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+        '') AS code_hex,
+    retries, has_command, requested_at, last_seen,
+    round((now() - requested_at) / 3600, 1) AS age_hours
+FROM (
+    SELECT *
+    FROM install_attempts
+    WHERE {tenant:String} = '' OR tenant = {tenant:String}
+    ORDER BY first_seen DESC
+    LIMIT 1 BY tenant, device_id, scope, csp, target_id
+)
+WHERE outcome IN ('in_progress', 'pending', 'retrying')
+    AND requested_at <= now() - {stuck_hours:UInt32} * 3600
+ORDER BY requested_at, tenant, device_id, scope, csp, target_id;
+
+-- name: causes_new_in_last_hour
+-- Causes of the attempts that failed in the last hour that no attempt of the
+-- same tenant and CSP failed with in the baseline_days before: a new
+-- failure mode, by devices.
+SELECT
+    tenant, csp, cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    devices, attempts, top_products, first_failed
+FROM (
+    SELECT tenant, csp, cause_space, cause_code,
+        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+            '') AS code_hex,
+        uniqExact(device_id) AS devices,
+        count() AS attempts,
+        topK(3)(concat(product, if(version = '', '', concat(' ', version)))) AS top_products,
+        min(finished_at) AS first_failed
+    FROM install_attempts
+    WHERE outcome = 'failed'
+        AND finished_at >= now() - 3600
+        AND ({tenant:String} = '' OR tenant = {tenant:String})
+        AND (tenant, csp, cause_space, cause_code) NOT IN (
+            SELECT tenant, csp, cause_space, cause_code
+            FROM install_attempts
+            WHERE outcome = 'failed'
+                AND finished_at < now() - 3600
+                AND finished_at >= now() - 3600 - {baseline_days:UInt32} * 86400
+            GROUP BY tenant, csp, cause_space, cause_code
+        )
+    GROUP BY tenant, csp, cause_space, cause_code
+)
+ANY LEFT JOIN (
+    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
+        if(win32_code != 0, win32_code, code) AS cause_code,
+        argMax(code_name, code_space = cause_space) AS name,
+        argMax(category, code_space = cause_space) AS cause_category
+    FROM install_events
+    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
+    GROUP BY cause_space, cause_code
+) USING (cause_space, cause_code)
+ORDER BY devices DESC, attempts DESC, tenant, csp, code_space, code;
 
 -- name: device_history
--- One device's install history, newest first. The product is the catalog's
--- name (empty for an event with no target); the version the event's, else
--- the catalog's.
+-- One device's install attempts of the last 30 days, newest first: what
+-- was installed, when it was requested, how it ended and why, after how
+-- many retries and events. duration_s is from the request to the final
+-- outcome, 0 while there is none.
 SELECT
-    received_at, received_ms, kind, scope, csp, target_id,
-    multiIf(target_id = '', '', cat_known, cat_name, concat(target_id, ' (unknown product)')) AS product,
-    if(product_version != '', product_version, cat_version) AS version,
-    node, code, code_hex, code_name,
-    outcome, category, text, original_error, session_id, msg_id
-FROM (
-    SELECT
-        received_at, received_ms, cmd_id, kind, scope, tenant, csp, target_id,
-        product_version, node, code, code_hex, code_name,
-        outcome, category, text, original_error, session_id, msg_id
-    FROM install_events FINAL
-    WHERE tenant = 'TENANT' AND device_id = 'DEVICE-ID'
-)
-ANY LEFT JOIN (
-    SELECT tenant, csp, target_id,
-        argMaxIf(name, priority, name != '') AS cat_name,
-        argMaxIf(version, priority, version != '') AS cat_version,
-        max(name != '') AS cat_known
-    FROM product_catalog FINAL
-    WHERE tenant = 'TENANT'
-    GROUP BY tenant, csp, target_id
-) USING (tenant, csp, target_id)
-ORDER BY received_at DESC, received_ms DESC, cmd_id DESC
+    requested_at, tenant, scope, csp, target_id, product, version, outcome,
+    cause_space AS code_space, cause_code AS code,
+    multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+        cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+        '') AS code_hex,
+    retries, events, has_command, first_seen, last_seen, finished_at,
+    if(toUInt32(finished_at) = 0, 0, toInt64(toUInt32(finished_at)) - toInt64(toUInt32(requested_at))) AS duration_s,
+    attempt_id
+FROM install_attempts
+WHERE device_id = {device_id:String}
+    AND ({tenant:String} = '' OR tenant = {tenant:String})
+ORDER BY requested_at DESC, first_seen DESC, target_id
 LIMIT 200;
 
 -- name: devices_failing_product_now
--- Devices whose latest state of a product (the catalog's name, or the
--- target id) is failed, with the code that failed it.
+-- Devices whose latest attempt of a product (by its name or target id)
+-- failed, with the version and the cause: the devices to act on.
 SELECT
-    tenant, device_id, scope, csp, target_id,
-    if(cat_known, cat_name, concat(target_id, ' (unknown product)')) AS product,
-    if(pv != '', pv, cat_version) AS version,
-    code_space, code, category, last_seen
+    tenant, device_id, scope, csp, target_id, product, version,
+    cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    retries, finished_at
 FROM (
-    SELECT
-        tenant, device_id, scope, csp, target_id,
-        argMaxIfMerge(last_product_version) AS pv,
-        argMaxIfMerge(last_code_space) AS code_space,
-        argMaxIfMerge(last_code) AS code,
-        argMaxIfMerge(last_category) AS category,
-        maxMerge(last_at) AS last_seen
-    FROM install_state
-    WHERE tenant = 'TENANT'
-    GROUP BY tenant, device_id, scope, csp, target_id
-    HAVING argMaxIfMerge(last_outcome) = 'failed'
+    SELECT tenant, device_id, scope, csp, target_id, product, version, cause_space, cause_code,
+        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
+            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
+            '') AS code_hex,
+        retries, finished_at, outcome
+    FROM install_attempts
+    WHERE (product = {product:String} OR target_id = {product:String})
+        AND ({tenant:String} = '' OR tenant = {tenant:String})
+    ORDER BY first_seen DESC
+    LIMIT 1 BY tenant, device_id, scope, csp, target_id
 )
 ANY LEFT JOIN (
-    SELECT tenant, csp, target_id,
-        argMaxIf(name, priority, name != '') AS cat_name,
-        argMaxIf(version, priority, version != '') AS cat_version,
-        max(name != '') AS cat_known
-    FROM product_catalog FINAL
-    WHERE tenant = 'TENANT'
-    GROUP BY tenant, csp, target_id
-) USING (tenant, csp, target_id)
-WHERE product = 'PRODUCT' OR target_id = 'PRODUCT'
-ORDER BY last_seen DESC;
+    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
+        if(win32_code != 0, win32_code, code) AS cause_code,
+        argMax(code_name, code_space = cause_space) AS name,
+        argMax(category, code_space = cause_space) AS cause_category
+    FROM install_events
+    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
+    GROUP BY cause_space, cause_code
+) USING (cause_space, cause_code)
+WHERE outcome = 'failed'
+ORDER BY finished_at DESC, tenant, device_id, scope, target_id;

@@ -1,8 +1,10 @@
 // Command aggregator moves install events from NATS JetStream into
 // ClickHouse and detects failure-code spikes in them (`aggregator run`, the
 // default), prints a fleet summary (`aggregator report`) and the spike
-// alerts (`aggregator alerts`) from ClickHouse, and loads and lists the
-// product catalog that names their products (`aggregator catalog`).
+// alerts (`aggregator alerts`) from ClickHouse, loads and lists the
+// product catalog that names their products (`aggregator catalog`), and
+// lists, renders and runs the administrators' analyses of
+// schema/queries.sql (`aggregator sql`).
 package main
 
 import (

@@ -48,6 +48,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "catalog":
 		return catalogCmd(ctx, args, getenv, stdout, stderr)
+	case "sql":
+		return sqlCmd(ctx, args, getenv, stdout, stderr)
 	case "dlq":
 		return dlq(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
@@ -57,7 +59,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, catalog, dlq, migrate or healthcheck)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, catalog, sql, dlq, migrate or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
@@ -72,6 +74,11 @@ const usage = `usage:
   aggregator catalog load [--dry-run] FILE      check a product file (CSV or JSON) and store its
                                                 names in the product catalog (source admin)
   aggregator catalog list [--tenant T]          print the product catalog's best names
+  aggregator sql list                           the analyses of schema/queries.sql and their parameters
+  aggregator sql render [--param K=V ...] [NAME...]
+                                                print them with their parameters as literals, for
+                                                clickhouse-client --multiquery (18.16 included)
+  aggregator sql run NAME... [--param K=V ...]  run them on ClickHouse and print their rows
   aggregator migrate                            apply the ClickHouse migrations and exit
   aggregator healthcheck [--url U]              exit 0 when U (default the local /readyz) answers 200
   aggregator <command> -h                       the command's flags

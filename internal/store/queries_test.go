@@ -1,135 +1,439 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
+	"github.com/cspwatch/cspwatch/internal/store"
 	"github.com/cspwatch/cspwatch/schema"
 )
 
-// Every analysis of schema/queries.sql runs on this server against the
-// known fleet and finds what the fleet holds.
-func TestAdminQueries(t *testing.T) {
-	s := open(t)
-	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Second)
-	evs := knownFleet(now)
-	// Two failures half an hour ago, in this order in one message: 1620 is
-	// new, 1603 is not.
-	for i, code := range []int64{1620, 1603} {
-		evs = append(evs, event.Event{EventID: fmt.Sprintf("new%029d", i), SchemaVersion: 1, ReceivedAt: now.Add(-30 * time.Minute),
-			Tenant: "t1", DeviceID: "d01", Kind: event.KindAlert, CmdID: int64(i + 1), Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: "PA",
-			Code: code, CodeSpace: "win32", Outcome: "failed"})
+// Targets of queriesFleet and the administrator's names for them (tenant
+// t1; tenant t2 names nothing).
+const (
+	qfA      = "PA"
+	qfB      = "PB"
+	qfOffice = "O365"
+)
+
+var qfNames = []store.AdminProduct{
+	{Tenant: "t1", CSP: event.CSPMSI, TargetID: qfA, Name: "App A"},
+	{Tenant: "t1", CSP: event.CSPMSI, TargetID: qfB, Name: "App B"},
+	{Tenant: "t1", CSP: event.CSPOffice, TargetID: qfOffice, Name: "Microsoft 365 Apps"},
+}
+
+// queriesFleet is a fleet whose attempts are known, relative to now. Every
+// failed MSI install is the three events a device sends (failedMSI), so a
+// query counting events would count each three times.
+//
+//	t1 d01 App A 2.0   3h ago    failed 1603
+//	t1 d02 App A 2.0   3h30 ago  failed 1603
+//	t1 d03 App A 2.0   5h ago    failed 1603, then a new command 2h ago that succeeded
+//	t1 d04 App A 2.0   2h ago    succeeded
+//	t1 d05 App A 2.0   6h ago    pending (the command's 200, nothing since): stuck
+//	t1 d06 App A 1.0   10h ago   succeeded
+//	t1 d07 App A 2.0   8h ago    retrying after 0x80190194: stuck
+//	t1 d08 App B 3.1   4h ago    failed 1618 (the alert alone)
+//	t1 d09 App B 3.1   30m ago   failed 1603 (not new: 1603 failed in the 7 days before)
+//	t1 d10 App B 3.1   40m ago   failed 1620 (new in the last hour)
+//	t1 d11 Office      3h ago    failed 17002
+//	t1 d12 App A 2.0   30h ago   failed 1603 (before the 24 h window)
+//	t1 d13 App B 3.1   5h15 ago  failed 0x86000020 (Status 60 and LastError)
+//	t1 d14 App A       2h ago    inventory only: no install
+//	t1 d15 App A 2.0   1h ago    in progress: not stuck yet
+//	t1 d16 App A 2.0   7h ago    pending, then a new command 2h ago that succeeded: not stuck
+//	t2 d01 PA    2.0   3h10 ago  failed 1603 (t2 names no product)
+func queriesFleet(now time.Time) []event.Event {
+	var evs []event.Event
+	add := func(tenant, device, target string, ago time.Duration, csp string, build func(*timeline)) {
+		tl := newTimeline(csp)
+		tl.at, tl.target = now.Add(-ago), target
+		build(tl)
+		for _, e := range tl.events {
+			e.Tenant, e.DeviceID = tenant, device
+			e.EventID = fmt.Sprintf("%s-%s-%s-%s", tenant, device, target, e.EventID)
+			if e.CodeSpace != "" {
+				// As ingest classifies a code (normalize).
+				info := codes.Classify(codes.Space(e.CodeSpace), e.Code)
+				e.CodeName, e.Category = info.Name, string(info.Category)
+			}
+			evs = append(evs, e)
+		}
 	}
-	// Twice, as a replica paused with its INSERT open and the replica its
-	// messages were redelivered to both store them: every query must count
-	// each event once (schema/001).
+	msi, office, h := event.CSPMSI, event.CSPOffice, time.Hour
+	add("t1", "d01", qfA, 3*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
+	add("t1", "d02", qfA, 3*h+30*time.Minute, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
+	add("t1", "d03", qfA, 5*h, msi, func(tl *timeline) {
+		tl.install(0, "2.0").failedMSI(100).install(3*3600, "2.0").alert(3*3600+60, "win32", 0, 0, "succeeded")
+	})
+	add("t1", "d04", qfA, 2*h, msi, func(tl *timeline) { tl.install(0, "2.0").alert(60, "win32", 0, 0, "succeeded") })
+	add("t1", "d05", qfA, 6*h, msi, func(tl *timeline) { tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded") })
+	add("t1", "d06", qfA, 10*h, msi, func(tl *timeline) { tl.install(0, "1.0").alert(60, "win32", 0, 0, "succeeded") })
+	add("t1", "d07", qfA, 8*h, msi, func(tl *timeline) {
+		tl.install(0, "2.0").result(30, "Status", "msi_status", 30, "failed").lastError(30, -2145844844, 0).
+			result(90, "Status", "msi_status", 20, "in_progress")
+	})
+	add("t1", "d08", qfB, 4*h, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, "win32", 1618, 0, "failed") })
+	add("t1", "d09", qfB, 30*time.Minute, msi, func(tl *timeline) { tl.install(0, "3.1").failedMSI(100) })
+	add("t1", "d10", qfB, 40*time.Minute, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, "win32", 1620, 0, "failed") })
+	add("t1", "d11", qfOffice, 3*h, office, func(tl *timeline) {
+		tl.install(0, "16.0.1").status(1, "Install", 202, "in_progress").
+			result(300, "Status", "office_status", 17002, "failed").result(300, "FinalStatus", "office_final", 60, "failed")
+	})
+	add("t1", "d12", qfA, 30*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
+	add("t1", "d13", qfB, 5*h+15*time.Minute, msi, func(tl *timeline) {
+		tl.install(0, "3.1").result(100, "Status", "msi_status", 60, "failed").lastError(100, -2046820320, 0) // 0x86000020
+	})
+	add("t1", "d14", qfA, 2*h, msi, func(tl *timeline) { tl.inventory(0, "9.9") })
+	add("t1", "d15", qfA, 1*h, msi, func(tl *timeline) { tl.install(0, "2.0").result(60, "Status", "msi_status", 20, "in_progress") })
+	add("t1", "d16", qfA, 7*h, msi, func(tl *timeline) {
+		tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded").
+			install(5*3600, "2.0").alert(5*3600+60, "win32", 0, 0, "succeeded")
+	})
+	add("t2", "d01", qfA, 3*h+10*time.Minute, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
+	return evs
+}
+
+// storeQueriesFleet stores queriesFleet twice, as a replica paused with its
+// INSERT open and the replica its messages were redelivered to both store
+// them (every query must count each event once, schema/001), and the
+// administrator's names.
+func storeQueriesFleet(t *testing.T, s *store.Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	evs := queriesFleet(now)
 	for range 2 {
 		if err := s.InsertEvents(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	qs := schema.NamedQueries()
-	if len(qs) < 5 {
-		t.Fatalf("queries.sql has %d named queries", len(qs))
-	}
-	checks := map[string]func(t *testing.T, rows []string){
-		"failure_rate_by_product_version": func(t *testing.T, rows []string) {
-			// Sum over days: "tenant csp product version failed succeeded".
-			sum := map[string][2]uint64{}
-			for _, r := range rows {
-				f := strings.Split(r, "|") // day tenant csp product version failed succeeded rate failed_devices
-				var failed, succeeded uint64
-				fmt.Sscan(f[5], &failed)
-				fmt.Sscan(f[6], &succeeded)
-				k := strings.Join(f[1:5], " ")
-				v := sum[k]
-				sum[k] = [2]uint64{v[0] + failed, v[1] + succeeded}
-			}
-			want := map[string][2]uint64{
-				"t1 " + event.CSPMSI + " App A 1.0": {2 + 2, 7}, // the two half-hour-old failures are App A's too
-				"t1 " + event.CSPMSI + " App B 2.0": {4, 2},
-				"t1 " + event.CSPMSI + " Old 0.1":   {1, 0},
-				"t2 " + event.CSPMSI + " App A 1.0": {1, 0},
-			}
-			if fmt.Sprint(sum) != fmt.Sprint(want) {
-				t.Errorf("got %v\nwant %v", sum, want)
-			}
-		},
-		"top_failure_codes": func(t *testing.T, rows []string) {
-			if len(rows) != 4 || !strings.HasPrefix(rows[0], "t1|win32|1603|") || !strings.Contains(rows[0], "|4|4|2") ||
-				!strings.Contains(rows[0], "App A") || !strings.Contains(rows[0], "App B") {
-				t.Errorf("rows %q, want t1 1603 first with 4 events, 4 devices, 2 products, App A and App B", rows)
-			}
-		},
-		"stuck_devices": func(t *testing.T, rows []string) {
-			if len(rows) != 1 || !strings.HasPrefix(rows[0], "t1|d10|device|"+event.CSPMSI+"|PA|App A|1.0|in_progress|40|") {
-				t.Errorf("rows %q, want d10 only", rows)
-			}
-		},
-		"codes_new_in_last_hour": func(t *testing.T, rows []string) {
-			if len(rows) != 1 || !strings.HasPrefix(rows[0], "t1|"+event.CSPMSI+"|win32|1620|") {
-				t.Errorf("rows %q, want 1620 only", rows)
-			}
-		},
-		"device_history": func(t *testing.T, rows []string) {
-			if len(rows) != 5 || !strings.Contains(rows[0], "|PB|") || !strings.Contains(rows[0], "|succeeded|") {
-				t.Errorf("rows %q, want d05's 5 events, the PB success first", rows)
-			}
-		},
-		"devices_failing_product_now": func(t *testing.T, rows []string) {
-			// d01's latest App A event is the half-hour-old 1603.
-			if len(rows) != 3 {
-				t.Errorf("rows %q, want d01, d08, d09", rows)
-			}
-			for _, r := range rows {
-				if !strings.Contains(r, "|App A|1.0|win32|1603|") {
-					t.Errorf("row %q is not an App A 1603 failure", r)
-				}
-			}
-		},
-	}
-	for _, q := range qs {
-		t.Run(q.Name, func(t *testing.T) {
-			check, ok := checks[q.Name]
-			if !ok {
-				t.Fatalf("query %s has no check", q.Name)
-			}
-			sql := strings.NewReplacer("'TENANT'", "'t1'", "'DEVICE-ID'", "'d05'", "'PRODUCT'", "'App A'").Replace(q.SQL)
-			rows, err := s.Conn().Query(ctx, sql)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, sql)
-			}
-			defer rows.Close()
-			var got []string
-			types := rows.ColumnTypes()
-			for rows.Next() {
-				vals := make([]any, len(types))
-				for i, ct := range types {
-					vals[i] = newScanTarget(ct.ScanType())
-				}
-				if err := rows.Scan(vals...); err != nil {
-					t.Fatal(err)
-				}
-				parts := make([]string, len(vals))
-				for i, v := range vals {
-					parts[i] = fmt.Sprint(deref(v))
-				}
-				got = append(got, strings.Join(parts, "|"))
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			check(t, got)
-		})
+	if err := s.InsertAdminProducts(ctx, qfNames, now); err != nil {
+		t.Fatal(err)
 	}
 }
+
+// runAdminQuery renders the query name of schema/queries.sql with args, as
+// `aggregator sql` does, runs it and returns its rows (rowsOf).
+func runAdminQuery(t *testing.T, s *store.Store, name string, args map[string]string) []string {
+	t.Helper()
+	q, ok := schema.AdminQueries().Query(name)
+	if !ok {
+		t.Fatalf("queries.sql has no query %s", name)
+	}
+	sql, err := q.Render(args)
+	if err != nil {
+		t.Fatalf("render %s %v: %v", name, args, err)
+	}
+	return rowsOf(t, s, sql)
+}
+
+// rowsOf runs q and returns its rows, fields joined by "|": a time as UTC
+// "YYYY-MM-DD hh:mm:ss", an array as [a,b], an attempt_id (16 hex digits)
+// as <id>.
+func rowsOf(t *testing.T, s *store.Store, q string) []string {
+	t.Helper()
+	rows, err := s.Conn().Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var got []string
+	types := rows.ColumnTypes()
+	for rows.Next() {
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			vals[i] = newScanTarget(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			switch x := deref(v).(type) {
+			case time.Time:
+				parts[i] = x.UTC().Format(time.DateTime)
+			case []string:
+				parts[i] = "[" + strings.Join(x, ",") + "]"
+			default:
+				parts[i] = fmt.Sprint(x)
+			}
+			if types[i].Name() == "attempt_id" && attemptID.MatchString(parts[i]) {
+				parts[i] = "<id>"
+			}
+		}
+		got = append(got, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+var attemptID = regexp.MustCompile(`^[0-9a-f]{1,16}$`)
 
 func newScanTarget(t reflect.Type) any { return reflect.New(t).Interface() }
 
 func deref(p any) any { return reflect.ValueOf(p).Elem().Interface() }
+
+// Every analysis of schema/queries.sql, rendered as `aggregator sql`
+// renders it, runs on this server against queriesFleet and finds exactly
+// the rows the fleet holds, counted in attempts and devices: one failed MSI
+// install is one failed attempt on one failed device.
+func TestAdminQueries(t *testing.T) {
+	s := open(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	storeQueriesFleet(t, s, now)
+	ts := func(ago time.Duration) string { return now.Add(-ago).Format(time.DateTime) }
+	h, m, sec := time.Hour, time.Minute, time.Second
+	msi, office, dev := event.CSPMSI, event.CSPOffice, event.ScopeDevice
+	row := func(fields ...any) string {
+		parts := make([]string, len(fields))
+		for i, f := range fields {
+			parts[i] = fmt.Sprint(f)
+		}
+		return strings.Join(parts, "|")
+	}
+	type run struct {
+		args map[string]string
+		want []string
+	}
+	all := map[string]string{}
+	t1 := map[string]string{"tenant": "t1"}
+	checks := map[string][]run{
+		// tenant csp product version target devices succeeded failed active attempts failed_attempts failure_rate
+		"failure_rate_by_product_version": {
+			{all, []string{
+				row("t1", msi, "App B", "3.1", qfB, 4, 0, 4, 0, 4, 4, 1),
+				// d01, d02 failed; d03 failed, then succeeded; d04, d16 succeeded;
+				// d05, d07, d15 active. d12 is before the window, d14 no install.
+				row("t1", msi, "App A", "2.0", qfA, 8, 3, 2, 3, 10, 3, 0.4),
+				row("t1", office, "Microsoft 365 Apps", "16.0.1", qfOffice, 1, 0, 1, 0, 1, 1, 1),
+				row("t2", msi, qfA+store.UnknownProduct, "2.0", qfA, 1, 0, 1, 0, 1, 1, 1),
+				row("t1", msi, "App A", "1.0", qfA, 1, 1, 0, 0, 1, 0, 0),
+			}},
+			{map[string]string{"tenant": "t2", "since_hours": "2"}, nil},
+			{map[string]string{"tenant": "t2", "since_hours": "4"}, []string{
+				row("t2", msi, qfA+store.UnknownProduct, "2.0", qfA, 1, 0, 1, 0, 1, 1, 1),
+			}},
+		},
+		// tenant code_space code code_hex name category devices attempts products top_products
+		"top_causes": {
+			{all, []string{
+				row("t1", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 4, 4, 2, "[App A 2.0,App B 3.1]"),
+				row("t1", "hresult", -2046820320, "0x86000020", "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]"),
+				row("t1", "office_status", 17002, "", "ERROR_COMPLETING_SCENARIO", "installer", 1, 1, 1, "[Microsoft 365 Apps 16.0.1]"),
+				row("t1", "win32", 1618, "0x80070652", "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]"),
+				row("t1", "win32", 1620, "0x80070654", "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]"),
+				row("t2", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 1, 1, 1, "[PA (unknown product) 2.0]"),
+			}},
+			// 48 hours reach d12's failure.
+			{map[string]string{"tenant": "t1", "since_hours": "48"}, []string{
+				row("t1", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 5, 5, 2, "[App A 2.0,App B 3.1]"),
+				row("t1", "hresult", -2046820320, "0x86000020", "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]"),
+				row("t1", "office_status", 17002, "", "ERROR_COMPLETING_SCENARIO", "installer", 1, 1, 1, "[Microsoft 365 Apps 16.0.1]"),
+				row("t1", "win32", 1618, "0x80070652", "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]"),
+				row("t1", "win32", 1620, "0x80070654", "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]"),
+			}},
+		},
+		// tenant csp product version target code_space code code_hex name category devices attempts
+		"failures_by_product_and_cause": {
+			{t1, []string{
+				row("t1", msi, "App A", "2.0", qfA, "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 3, 3),
+				row("t1", msi, "App B", "3.1", qfB, "hresult", -2046820320, "0x86000020", "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1),
+				row("t1", msi, "App B", "3.1", qfB, "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 1, 1),
+				row("t1", msi, "App B", "3.1", qfB, "win32", 1618, "0x80070652", "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1),
+				row("t1", msi, "App B", "3.1", qfB, "win32", 1620, "0x80070654", "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1),
+				row("t1", office, "Microsoft 365 Apps", "16.0.1", qfOffice, "office_status", 17002, "", "ERROR_COMPLETING_SCENARIO", "installer", 1, 1),
+			}},
+		},
+		// tenant device scope csp target product version outcome code_space code code_hex retries has_command requested_at last_seen age_hours
+		"stuck_attempts": {
+			{all, []string{
+				row("t1", "d07", dev, msi, qfA, "App A", "2.0", "retrying", "hresult", -2145844844, "0x80190194", 1, 1, ts(8*h), ts(8*h-90*sec), 8),
+				row("t1", "d05", dev, msi, qfA, "App A", "2.0", "pending", "", 0, "", 0, 1, ts(6*h), ts(6*h-sec), 6),
+			}},
+			{map[string]string{"stuck_hours": "7"}, []string{
+				row("t1", "d07", dev, msi, qfA, "App A", "2.0", "retrying", "hresult", -2145844844, "0x80190194", 1, 1, ts(8*h), ts(8*h-90*sec), 8),
+			}},
+			{map[string]string{"tenant": "t2"}, nil},
+		},
+		// tenant csp code_space code code_hex name category devices attempts top_products first_failed
+		"causes_new_in_last_hour": {
+			{all, []string{
+				row("t1", msi, "win32", 1620, "0x80070654", "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, "[App B 3.1]", ts(40*m-100*sec)),
+			}},
+		},
+		// requested_at tenant scope csp target product version outcome code_space code code_hex retries events has_command
+		// first_seen last_seen finished_at duration_s attempt_id
+		"device_history": {
+			{map[string]string{"tenant": "t1", "device_id": "d03"}, []string{
+				row(ts(2*h), "t1", dev, msi, qfA, "App A", "2.0", "succeeded", "", 0, "", 0, 2, 1, ts(2*h), ts(2*h-60*sec), ts(2*h-60*sec), 60, "<id>"),
+				row(ts(5*h), "t1", dev, msi, qfA, "App A", "2.0", "failed", "win32", 1603, "0x80070643", 0, 4, 1, ts(5*h), ts(5*h-100*sec), ts(5*h-100*sec), 100, "<id>"),
+			}},
+			{map[string]string{"device_id": "d01"}, []string{
+				row(ts(3*h), "t1", dev, msi, qfA, "App A", "2.0", "failed", "win32", 1603, "0x80070643", 0, 4, 1, ts(3*h), ts(3*h-100*sec), ts(3*h-100*sec), 100, "<id>"),
+				row(ts(3*h+10*m), "t2", dev, msi, qfA, qfA+store.UnknownProduct, "2.0", "failed", "win32", 1603, "0x80070643", 0, 4, 1, ts(3*h+10*m), ts(3*h+10*m-100*sec), ts(3*h+10*m-100*sec), 100, "<id>"),
+			}},
+			// Inventory alone: an attempt with no command and no outcome.
+			{map[string]string{"tenant": "t1", "device_id": "d14"}, []string{
+				row(ts(2*h), "t1", dev, msi, qfA, "App A", "9.9", "unknown", "", 0, "", 0, 1, 0, ts(2*h), ts(2*h), "1970-01-01 00:00:00", 0, "<id>"),
+			}},
+		},
+		// tenant device scope csp target product version code_space code code_hex name category retries finished_at
+		"devices_failing_product_now": {
+			// d03's latest attempt succeeded; d12's failed, in the view's
+			// 30 days.
+			{map[string]string{"tenant": "t1", "product": "App A"}, []string{
+				row("t1", "d01", dev, msi, qfA, "App A", "2.0", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 0, ts(3*h-100*sec)),
+				row("t1", "d02", dev, msi, qfA, "App A", "2.0", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 0, ts(3*h+30*m-100*sec)),
+				row("t1", "d12", dev, msi, qfA, "App A", "2.0", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 0, ts(30*h-100*sec)),
+			}},
+			// By target id, every tenant.
+			{map[string]string{"product": qfB}, []string{
+				row("t1", "d09", dev, msi, qfB, "App B", "3.1", "win32", 1603, "0x80070643", "ERROR_INSTALL_FAILURE", "installer", 0, ts(30*m-100*sec)),
+				row("t1", "d10", dev, msi, qfB, "App B", "3.1", "win32", 1620, "0x80070654", "ERROR_INSTALL_PACKAGE_INVALID", "content", 0, ts(40*m-100*sec)),
+				row("t1", "d08", dev, msi, qfB, "App B", "3.1", "win32", 1618, "0x80070652", "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 0, ts(4*h-100*sec)),
+				row("t1", "d13", dev, msi, qfB, "App B", "3.1", "hresult", -2046820320, "0x86000020", "CFGMGR_E_IMPERSONATIONERROR", "client", 0, ts(5*h+15*m-100*sec)),
+			}},
+			{map[string]string{"product": "no such product"}, nil},
+		},
+	}
+	qs := schema.NamedQueries()
+	for _, q := range qs {
+		t.Run(q.Name, func(t *testing.T) {
+			runs, ok := checks[q.Name]
+			if !ok {
+				t.Fatalf("query %s has no check", q.Name)
+			}
+			for _, r := range runs {
+				got := runAdminQuery(t, s, q.Name, r.args)
+				if !slices.Equal(got, r.want) {
+					t.Errorf("%v:\n got  %s\n want %s", r.args, strings.Join(got, "\n      "), strings.Join(r.want, "\n      "))
+				}
+			}
+		})
+	}
+	if len(qs) != len(checks) {
+		t.Errorf("queries.sql has %d queries, the test checks %d", len(qs), len(checks))
+	}
+}
+
+// The HRESULT form of a code in queries.sql is codes.AppendHex's, for an
+// HRESULT, and HRESULT_FROM_WIN32 for a Win32 code.
+func TestAdminQueriesCodeHex(t *testing.T) {
+	// Every query spells the expression alike (18.16 has no user functions).
+	var expr string
+	for i, part := range strings.Split(schema.Queries(), "multiIf(cause_code < 0")[1:] {
+		e := strings.Join(strings.Fields("multiIf(cause_code < 0"+part[:strings.Index(part, " AS code_hex")]), " ")
+		if i > 0 && e != expr {
+			t.Fatalf("code_hex expressions differ:\n%s\n%s", expr, e)
+		}
+		expr = e
+	}
+	if expr == "" {
+		t.Fatal("no code_hex expression in queries.sql")
+	}
+	s := open(t)
+	cases := []struct {
+		space string
+		code  int64
+		want  string
+	}{
+		{"hresult", -2147023293, string(codes.AppendHex(nil, -2147023293))},
+		{"hresult", -2046820320, string(codes.AppendHex(nil, -2046820320))},
+		{"hresult", -2147483648, "0x80000000"},
+		{"win32", 1603, "0x80070643"},
+		{"win32", 5, "0x80070005"},
+		{"win32", 65535, "0x8007ffff"},
+		{"win32", 0, ""},
+		{"office_status", 17002, ""},
+		{"omadm", 404, ""},
+		{"office_status", -2147023293, "0x80070643"},
+		{"hresult", -2147483649, ""}, // not a 32-bit value
+	}
+	for _, c := range cases {
+		q := fmt.Sprintf("SELECT %s FROM (SELECT '%s' AS cause_space, toInt64(%d) AS cause_code)", expr, c.space, c.code)
+		got := rowsOf(t, s, q)
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s %d: %q, want %q", c.space, c.code, got, c.want)
+		}
+	}
+}
+
+// The rendered file runs whole in the real clickhouse-client --multiquery
+// of this machine (18.16's has no query parameters), and prints the rows
+// the driver reads.
+func TestAdminQueriesInClickHouseClient(t *testing.T) {
+	bin, err := exec.LookPath("clickhouse-client")
+	if err != nil {
+		if os.Getenv(clickhousetest.EnvRequired) == "1" {
+			t.Fatalf("clickhouse-client: %v (required: %s=1)", err, clickhousetest.EnvRequired)
+		}
+		t.Skipf("clickhouse-client not installed, so the rendered queries.sql cannot be piped into it (%v); set %s=1 to fail instead", err, clickhousetest.EnvRequired)
+	}
+	db := clickhousetest.NewDB(t)
+	s := db.Store(t, nil)
+	now := time.Now().UTC().Truncate(time.Second)
+	storeQueriesFleet(t, s, now)
+	host, port, err := net.SplitHostPort(db.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]string{"tenant": "t1", "device_id": "d03", "product": "App A"}
+	qs := schema.NamedQueries()
+	script, err := schema.Script(qs, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	for _, q := range qs {
+		own := map[string]string{}
+		for _, p := range q.Params {
+			if v, ok := args[p.Name]; ok {
+				own[p.Name] = v
+			}
+		}
+		want += len(runAdminQuery(t, s, q.Name, own))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--host", host, "--port", port, "--database", db.Database, "--multiquery")
+	cmd.Stdin = strings.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			t.Fatalf("clickhouse-client did not finish in time: %v\n%s", err, stderr.String())
+		}
+		t.Fatalf("clickhouse-client: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	lines := strings.Count(out, "\n")
+	if lines != want {
+		t.Errorf("clickhouse-client printed %d rows, the driver reads %d:\n%s", lines, want, out)
+	}
+	for _, w := range []string{
+		"t1\t" + event.CSPMSI + "\tApp A\t2.0\tPA\t8\t3\t2\t3\t10\t3\t0.4\n",
+		"t1\twin32\t1603\t0x80070643\tERROR_INSTALL_FAILURE\tinstaller\t4\t4\t2\t['App A 2.0','App B 3.1']\n",
+		"t1\t" + event.CSPMSI + "\twin32\t1620\t0x80070654\t",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("no %q in clickhouse-client's output:\n%s", w, out)
+		}
+	}
+}
