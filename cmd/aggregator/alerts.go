@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -19,17 +20,19 @@ type alertsConfig struct {
 	CH     chFlags
 	Since  time.Duration
 	Tenant string
+	Format output.Format
 }
 
 func parseAlertsConfig(args []string, getenv func(string) string, stderr io.Writer) (alertsConfig, error) {
-	c := alertsConfig{CH: defaultCHFlags(), Since: 24 * time.Hour}
+	c := alertsConfig{CH: defaultCHFlags(), Since: 24 * time.Hour, Format: output.FormatTable}
 	fs := flag.NewFlagSet("aggregator alerts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.CH.register(fs)
 	fs.DurationVar(&c.Since, "since", c.Since, "list the alerts with a transition this recent")
 	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "only this tenant (all when empty)")
+	fs.Var(&c.Format, "format", output.FormatUsage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator alerts [--since 24h] [--tenant T] [flags]")
+		fmt.Fprintln(stderr, "usage: aggregator alerts [--since 24h] [--tenant T] [--format table|json|csv] [flags]")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -44,7 +47,8 @@ func parseAlertsConfig(args []string, getenv func(string) string, stderr io.Writ
 	return c, nil
 }
 
-// listAlerts prints the spike alerts of the ClickHouse alerts table.
+// listAlerts prints the spike alerts of the ClickHouse alerts table in the
+// format asked for.
 func listAlerts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseAlertsConfig(args, getenv, stderr)
 	if err != nil {
@@ -71,6 +75,12 @@ func listAlerts(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	nameAlerts(list, products)
+	switch c.Format {
+	case output.FormatJSON:
+		return output.WriteJSON(stdout, alertsDocument(list, c.Tenant, since))
+	case output.FormatCSV:
+		return output.WriteCSV(stdout, alertsTable(list, c.Tenant, since))
+	}
 	return writeAlerts(stdout, list, c.Tenant, since)
 }
 
@@ -94,9 +104,116 @@ func nameAlerts(list []alerts.Alert, products map[store.ProductKey]store.Product
 	}
 }
 
-// writeAlerts renders alerts for a terminal, one block per spike, oldest
-// first, with the SQL that lists the events behind each.
-func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Time) error {
+// alertJSON is one alert of `aggregator alerts --format json`: what an
+// on-call administrator acts on, in stable lower_snake_case keys. Numbers
+// are numbers; times RFC 3339 UTC; resolved_at is absent while firing.
+type alertJSON struct {
+	ID                 string     `json:"id"`
+	Status             string     `json:"status"`
+	Severity           string     `json:"severity"`
+	Level              string     `json:"level"`
+	Tenant             string     `json:"tenant"`
+	CSP                string     `json:"csp"`
+	Product            string     `json:"product"`
+	Version            string     `json:"version"`
+	VersionFromCatalog bool       `json:"version_from_catalog"`
+	TargetID           string     `json:"target_id"`
+	CodeSpace          string     `json:"code_space"`
+	Code               int64      `json:"code"`
+	CodeHex            string     `json:"code_hex"`
+	Name               string     `json:"name"`
+	Description        string     `json:"description"`
+	Category           string     `json:"category"`
+	Advice             string     `json:"advice"`
+	Source             string     `json:"source"`
+	Attempts           uint64     `json:"attempts"`
+	Devices            uint64     `json:"devices"`
+	Finished           uint64     `json:"finished"`
+	FailedShare        float64    `json:"failed_share"`
+	Peak               uint64     `json:"peak"`
+	Baseline           float64    `json:"baseline"`
+	DeviceBaseline     float64    `json:"device_baseline"`
+	Factor             float64    `json:"factor"`
+	BucketSeconds      int        `json:"bucket_seconds"`
+	SampleDevices      []string   `json:"sample_devices"`
+	FirstSeen          time.Time  `json:"first_seen"`
+	ResolvedAt         *time.Time `json:"resolved_at,omitempty"`
+	Summary            string     `json:"summary"`
+	Details            string     `json:"details"`
+}
+
+// alertsJSON is the document of `aggregator alerts --format json`.
+type alertsJSON struct {
+	Tenant   string      `json:"tenant,omitempty"`
+	Since    time.Time   `json:"since"`
+	Firing   int         `json:"firing"`
+	Resolved int         `json:"resolved"`
+	Alerts   []alertJSON `json:"alerts"`
+}
+
+func alertsDocument(list []alerts.Alert, tenant string, since time.Time) alertsJSON {
+	doc := alertsJSON{Tenant: tenant, Since: since.UTC(), Alerts: []alertJSON{}}
+	for _, a := range list {
+		j := alertJSON{
+			ID: a.ID, Status: string(a.Status), Severity: string(a.Severity), Level: string(a.Level),
+			Tenant: a.Tenant, CSP: a.CSP, Product: alertProduct(&a), Version: a.ProductVersion,
+			VersionFromCatalog: a.VersionFromCatalog, TargetID: a.TargetID,
+			CodeSpace: string(a.CodeSpace), Code: a.Code, CodeHex: a.CodeHex, Name: a.CodeName,
+			Description: a.CodeDescription, Category: a.Category, Advice: a.Advice, Source: a.CodeSource,
+			Attempts: a.Attempts, Devices: a.Devices, Finished: a.Finished, FailedShare: a.Share, Peak: a.Peak,
+			Baseline: a.Baseline, DeviceBaseline: a.DeviceBaseline, Factor: a.Factor, BucketSeconds: a.BucketSeconds,
+			SampleDevices: a.SampleDevices, FirstSeen: a.FirstSeen.UTC(), Summary: a.Summary, Details: a.Query,
+		}
+		if j.SampleDevices == nil {
+			j.SampleDevices = []string{}
+		}
+		if a.Status == alerts.Resolved {
+			r := a.ResolvedAt.UTC()
+			j.ResolvedAt = &r
+			doc.Resolved++
+		} else {
+			doc.Firing++
+		}
+		doc.Alerts = append(doc.Alerts, j)
+	}
+	return doc
+}
+
+// alertProduct is the product an alert names: the catalog's name, the
+// target id marked unknown when nothing names it, "" at the code level.
+func alertProduct(a *alerts.Alert) string {
+	if a.Level != alerts.LevelProduct {
+		return ""
+	}
+	if a.ProductName != "" {
+		return a.ProductName
+	}
+	return store.UnknownLabel(a.TargetID)
+}
+
+// alertsTable is the alerts as one table, one row per alert: the CSV of
+// `aggregator alerts --format csv`, with the columns of the JSON that fit a
+// cell (sample devices joined by spaces).
+func alertsTable(list []alerts.Alert, tenant string, since time.Time) *output.Table {
+	t := output.NewTable("alerts", alertsTitle(list, tenant, since),
+		"status", "severity", "level", "tenant", "csp", "product", "version", "target_id",
+		"code_space", "code", "code_hex", "name", "category", "advice",
+		"devices", "attempts", "finished", "baseline", "peak", "sample_devices",
+		"first_seen", "resolved_at", "id", "details")
+	for _, a := range list {
+		resolved := time.Time{}
+		if a.Status == alerts.Resolved {
+			resolved = a.ResolvedAt
+		}
+		t.Add(string(a.Status), string(a.Severity), string(a.Level), a.Tenant, a.CSP, alertProduct(&a), a.ProductVersion, a.TargetID,
+			string(a.CodeSpace), a.Code, a.CodeHex, a.CodeName, a.Category, a.Advice,
+			a.Devices, a.Attempts, a.Finished, a.Baseline, a.Peak, strings.Join(a.SampleDevices, " "),
+			a.FirstSeen, resolved, a.ID, a.Query)
+	}
+	return t
+}
+
+func alertsTitle(list []alerts.Alert, tenant string, since time.Time) string {
 	scope := "all tenants"
 	if tenant != "" {
 		scope = "tenant " + tenant
@@ -107,52 +224,82 @@ func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Tim
 			firing++
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "cspwatch spike alerts, %s, since %s: %d (%d firing, %d resolved)\n",
+	return fmt.Sprintf("cspwatch spike alerts, %s, since %s: %d (%d firing, %d resolved)",
 		scope, since.UTC().Format(time.RFC3339), len(list), firing, len(list)-firing)
-	if len(list) == 0 {
-		b.WriteString("none\n")
+}
+
+// alertCause is "1603 (0x80070643) ERROR_INSTALL_FAILURE", an HRESULT as
+// its hex alone.
+func alertCause(a *alerts.Alert) string {
+	c := strconv.FormatInt(a.Code, 10)
+	switch {
+	case a.CodeSpace == "hresult" && a.CodeHex != "":
+		c = a.CodeHex
+	case a.CodeSpace == "hresult" || a.Code < 0 && a.Code >= math.MinInt32:
+		c = "0x" + strconv.FormatUint(uint64(uint32(a.Code)), 16)
+	case a.CodeHex != "":
+		c += " (" + a.CodeHex + ")"
 	}
+	if a.CodeName != "" {
+		c += " " + a.CodeName
+	}
+	return c
+}
+
+// writeAlerts renders alerts for a terminal: an overview table (the
+// output package's), then one block per spike, oldest first, with the
+// cause's advice and the SQL that lists the failed attempts behind it.
+func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Time) error {
+	t := output.NewTable("alerts", alertsTitle(list, tenant, since),
+		"status", "severity", "product:PRODUCT (OR ALL)", "cause", "devices", "attempts", "baseline", "first_seen")
+	for _, a := range list {
+		t.Add(string(a.Status), string(a.Severity), a.Scope(), alertCause(&a), a.Devices, a.Attempts,
+			math.Round(a.Baseline*100)/100, a.FirstSeen)
+	}
+	if err := output.WriteTables(w, t); err != nil {
+		return err
+	}
+	var b strings.Builder
 	for _, a := range list {
 		b.WriteByte('\n')
 		level := "code level, all products"
 		if a.Level == alerts.LevelProduct {
 			level = "product level"
 		}
-		fmt.Fprintf(&b, "%s  %s  tenant %s\n", strings.ToUpper(string(a.Status)), level, a.Tenant)
-		field := func(name, value string) { fmt.Fprintf(&b, "  %-11s %s\n", name, value) }
+		status := strings.ToUpper(string(a.Status))
+		if a.Severity != "" {
+			status += " " + string(a.Severity)
+		}
+		fmt.Fprintf(&b, "%s  %s  tenant %s\n", status, level, a.Tenant)
+		field := func(name, value string) { fmt.Fprintf(&b, "  %-11s %s\n", name, oneLine(value)) }
 		product := "all products"
 		if a.Level == alerts.LevelProduct {
-			product = a.ProductName
-			if product == "" {
-				product = store.UnknownLabel(a.TargetID)
-			}
-			if a.ProductVersion != "" {
-				product += " " + a.ProductVersion
-			}
-			product += "  (target " + a.TargetID + ")"
+			product = a.Scope() + "  (target " + a.TargetID + ")"
+			field("csp", a.CSP)
 		}
-		field("csp", a.CSP)
 		field("product", product)
-		code := codeText(a.Code)
-		if a.CodeName != "" {
-			code += " " + a.CodeName
-		}
-		code += "  [" + string(a.CodeSpace) + "]"
+		code := alertCause(&a) + "  [" + string(a.CodeSpace) + "]"
 		if a.Category != "" {
 			code += "  category " + a.Category
 		}
-		field("code", code)
+		field("cause", code)
 		if a.CodeDescription != "" {
 			field("", a.CodeDescription)
 		}
-		field("failures", fmt.Sprintf("%d in %ds (peak %d) vs baseline %s; fires above %s x baseline",
-			a.Failures, a.BucketSeconds, a.Peak, strconv.FormatFloat(math.Round(a.Baseline*100)/100, 'f', -1, 64), strconv.FormatFloat(a.Factor, 'g', -1, 64)))
-		devices := strconv.FormatUint(a.Devices, 10)
+		if a.Advice != "" {
+			field("advice", a.Advice)
+		}
+		devices := fmt.Sprintf("%d (baseline %s)", a.Devices, strconv.FormatFloat(math.Round(a.DeviceBaseline*100)/100, 'f', -1, 64))
 		if len(a.SampleDevices) > 0 {
 			devices += ", e.g. " + strings.Join(a.SampleDevices, ", ")
 		}
 		field("devices", devices)
+		attempts := fmt.Sprintf("%d failed in %ds (peak %d) vs baseline %s; fires above %s x baseline",
+			a.Attempts, a.BucketSeconds, a.Peak, strconv.FormatFloat(math.Round(a.Baseline*100)/100, 'f', -1, 64), strconv.FormatFloat(a.Factor, 'g', -1, 64))
+		if a.Finished > 0 {
+			attempts += fmt.Sprintf("; %.0f%% of %d finished", 100*a.Share, a.Finished)
+		}
+		field("attempts", attempts)
 		field("first seen", a.FirstSeen.UTC().Format(time.RFC3339))
 		if a.Status == alerts.Resolved {
 			field("resolved", a.ResolvedAt.UTC().Format(time.RFC3339))
@@ -163,7 +310,7 @@ func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Tim
 			if i == 0 {
 				name = "details"
 			}
-			field(name, line)
+			fmt.Fprintf(&b, "  %-11s %s\n", name, line)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

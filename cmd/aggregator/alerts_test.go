@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -94,13 +95,14 @@ func TestWriteAlertsGolden(t *testing.T) {
 	list := []alerts.Alert{
 		{ID: "2e56f1417c78ea8aab788fb82aa07406-1795415400", Status: alerts.Resolved, Level: alerts.LevelProduct,
 			Tenant: "contoso", CSP: event.CSPMSI, TargetID: "{BAD}", ProductName: "Contoso VPN", ProductVersion: "2.1",
-			CodeSpace: "win32", Code: 1603, CodeName: "ERROR_INSTALL_FAILURE", CodeDescription: "Fatal error during installation.",
-			Category: "unknown", Failures: 40, Devices: 25, Peak: 52, Baseline: 1.25, Factor: 2,
+			Severity: alerts.Critical, CodeSpace: "win32", Code: 1603, CodeHex: "0x80070643", CodeName: "ERROR_INSTALL_FAILURE",
+			CodeDescription: "Fatal error during installation.", Category: "installer", Advice: "Read the verbose msiexec log.",
+			Attempts: 40, Failures: 40, Devices: 25, Finished: 50, Share: 0.8, Peak: 52, Baseline: 1.25, DeviceBaseline: 1, Factor: 2,
 			SampleDevices: []string{"bad-0", "bad-1", "bad-10"}, FirstSeen: first, ResolvedAt: first.Add(5 * time.Minute), BucketSeconds: 60,
 			Query: "SELECT received_at, device_id\nFROM install_events\nWHERE tenant = 'contoso'"},
 		{ID: "9f00c0ffee-1795415700", Status: alerts.Firing, Level: alerts.LevelCode,
-			Tenant: "contoso", CSP: event.CSPMSI, CodeSpace: "hresult", Code: -2016345060, CodeName: "", Category: "",
-			Failures: 60, Devices: 60, Peak: 60, Baseline: 1, Factor: 3, SampleDevices: []string{"m00-0", "m00-1", "m00-2"},
+			Tenant: "contoso", Severity: alerts.Warning, CodeSpace: "hresult", Code: -2016345060, CodeHex: "0x87d1041c", CodeName: "", Category: "",
+			Attempts: 60, Failures: 60, Devices: 60, Peak: 60, Baseline: 1, DeviceBaseline: 1, Factor: 3, SampleDevices: []string{"m00-0", "m00-1", "m00-2"},
 			FirstSeen: first.Add(5 * time.Minute), BucketSeconds: 60, Query: "SELECT 1"},
 	}
 	tests := []struct {
@@ -169,20 +171,28 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 	// so that the run's replay ends with the spike open.
 	const bucket = 5 * time.Second
 	spikeAt := time.Now().UTC().Truncate(bucket).Add(-3 * bucket)
+	// Each failure is one install attempt: the server's install command,
+	// then the device's failed install alert; attempts spread over spread.
 	var events []event.Event
-	add := func(at time.Time, target, version string, n, devs int, prefix string) {
+	add := func(at time.Time, spread time.Duration, target, version string, n, devs int, prefix string) {
 		for i := range n {
+			base := at.Add(time.Duration(i%5)*spread/5 + time.Duration(i/devs)*200*time.Millisecond)
+			device := fmt.Sprintf("%s-%02d", prefix, i%devs)
 			events = append(events, event.Event{EventID: fmt.Sprintf("%032x", len(events)+1), SchemaVersion: 1,
-				ReceivedAt: at.Add(time.Duration(i%5) * time.Second), Tenant: "t1", DeviceID: fmt.Sprintf("%s-%02d", prefix, i%devs),
+				ReceivedAt: base, Tenant: "t1", DeviceID: device, Kind: event.KindCommand, Command: event.CommandExec,
+				Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: target, Node: "DownloadInstall", Outcome: event.OutcomeRequested,
+				MSIJob: &event.MSIJob{ProductVersion: version}})
+			events = append(events, event.Event{EventID: fmt.Sprintf("%032x", len(events)+1), SchemaVersion: 1,
+				ReceivedAt: base.Add(100 * time.Millisecond), Tenant: "t1", DeviceID: device,
 				Kind: event.KindAlert, Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: target, Node: "DownloadInstall",
 				Code: 1603, CodeSpace: "win32", CodeName: "ERROR_INSTALL_FAILURE", Outcome: "failed",
 				Product: &event.Product{Name: "Contoso " + target, Version: version}})
 		}
 	}
 	for at := spikeAt.Add(-2 * time.Minute); at.Before(spikeAt.Add(time.Minute)); at = at.Add(bucket) {
-		add(at, "PBG", "1.0", 2, 2, "bg")
+		add(at, bucket, "PBG", "1.0", 2, 2, "bg")
 		if !at.Before(spikeAt) {
-			add(at, "PBAD", "2.1", 30, 20, "bad")
+			add(at, bucket, "PBAD", "2.1", 30, 20, "bad")
 		}
 	}
 	nc := ns.Conn()
@@ -244,10 +254,7 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 		if len(got) == 1 && liveAt.IsZero() {
 			liveAt = time.Now().UTC().Truncate(time.Second)
 			n := len(events)
-			add(liveAt, "PLIVE", "3.0", 30, 20, "live")
-			for i := n; i < len(events); i++ {
-				events[i].ReceivedAt = liveAt // one bucket
-			}
+			add(liveAt, 0, "PLIVE", "3.0", 30, 20, "live") // within one second: one bucket
 			publish(events[n:])
 		}
 		return len(got) >= 2 && inTable() && onSubject() >= 2
@@ -272,12 +279,52 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("aggregator alerts:\n%s", out.String())
-	for _, want := range []string{"tenant t1", "2 (2 firing, 0 resolved)", "Contoso PLIVE 3.0", "FIRING  product level", "Contoso PBAD 2.1", "(target PBAD)",
-		"1603 ERROR_INSTALL_FAILURE  [win32]", "30 in 5s", "20, e.g. bad-00, bad-01, bad-02", spikeAt.Format(time.RFC3339),
-		"FROM install_events", "target_id = 'PBAD'"} {
+	for _, want := range []string{"tenant t1", "2 (2 firing, 0 resolved)", "Contoso PLIVE 3.0", "FIRING critical  product level", "Contoso PBAD 2.1",
+		"(target PBAD)", "1603 (0x80070643) ERROR_INSTALL_FAILURE  [win32]", "30 failed in 5s", "20 (baseline 1), e.g. bad-00, bad-01, bad-02",
+		"advice      Generic MSI failure", spikeAt.Format(time.RFC3339), "FROM install_events", "target_id = 'PBAD'", "cause_code = 1603"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("aggregator alerts lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The same as JSON and CSV.
+	out.Reset()
+	if err := Main(context.Background(), []string{"alerts", "--since", "1h", "--tenant", "t1", "--format", "json"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Firing int `json:"firing"`
+		Alerts []struct {
+			Status, Severity, Product, Version, TargetID, CodeSpace, CodeHex, Name, Category, Advice, Details string
+			Code                                                                                              int64
+			Attempts, Devices                                                                                 uint64
+			SampleDevices                                                                                     []string
+			FirstSeen                                                                                         time.Time
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("--format json: %v\n%s", err, out.String())
+	}
+	if doc.Firing != 2 || len(doc.Alerts) != 2 {
+		t.Fatalf("--format json: %d firing, %d alerts, want 2:\n%s", doc.Firing, len(doc.Alerts), out.String())
+	}
+	// encoding/json matches the snake_case keys to these fields only where
+	// they agree up to case; the others are checked in the raw text.
+	for _, key := range []string{`"target_id": "PBAD"`, `"code_space": "win32"`, `"code_hex": "0x80070643"`, `"sample_devices": [`, `"first_seen": "`,
+		`"attempts": 30`, `"devices": 20`, `"severity": "critical"`, `"product": "Contoso PBAD"`, `"version": "2.1"`, `"name": "ERROR_INSTALL_FAILURE"`, `"details": "SELECT`} {
+		if !strings.Contains(out.String(), key) {
+			t.Errorf("--format json lacks %s:\n%s", key, out.String())
+		}
+	}
+	if a := doc.Alerts[0]; a.Status != "firing" || a.Code != 1603 || a.Advice == "" || a.Category == "" {
+		t.Errorf("--format json: first alert %+v", a)
+	}
+	out.Reset()
+	if err := Main(context.Background(), []string{"alerts", "--since", "1h", "--tenant", "t1", "--format", "csv"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(recs) != 3 || recs[0][0] != "status" || recs[1][0] != "firing" {
+		t.Fatalf("--format csv: %v %q", err, recs)
 	}
 	out.Reset()
 	if err := Main(context.Background(), []string{"alerts", "--tenant", "nobody"}, env, &out, io.Discard); err != nil {

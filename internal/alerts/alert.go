@@ -1,12 +1,14 @@
-// Package alerts detects failure-code spikes in the install events stored in
-// ClickHouse and delivers one alert per spike, whatever the number of
-// aggregator replicas running it and across their restarts.
+// Package alerts detects spikes of failed install attempts in the events
+// stored in ClickHouse and delivers one alert per spike, whatever the number
+// of aggregator replicas running it and across their restarts.
 //
 // How it works. Every replica reads each closed time bucket (default one
 // minute) from ClickHouse, which holds every event exactly once, whereas the
 // replicas' shared JetStream consumer gives each replica only part of them.
-// Failures are counted per (tenant, csp, code) and per (tenant, csp, target,
-// version, code). Detector, the pure part, keeps an EWMA baseline per key and
+// Failed install attempts (store.AttemptsQuery: one row per try of one
+// target on one device, with one cause) and the distinct devices they ran
+// on are counted per (tenant, cause) and per (tenant, csp, target, version,
+// cause). Detector, the pure part, keeps EWMA baselines of both per key and
 // turns bucket counts into firing and resolved transitions. Engine, the I/O
 // part, feeds it, and claims each transition in a JetStream key-value bucket
 // (create-if-absent, then compare-and-set on the revision) so that exactly one
@@ -30,16 +32,28 @@ import (
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
-// Level says which key an alert counts failures by.
+// Level says which key an alert counts failed attempts by.
 type Level string
 
 const (
-	// LevelCode counts a code's failures across every product of a tenant and
-	// CSP.
+	// LevelCode counts a cause's failed attempts across every product (and
+	// CSP) of a tenant.
 	LevelCode Level = "code"
-	// LevelProduct counts a code's failures on one product version (target
-	// and version).
+	// LevelProduct counts a cause's failed attempts on one product version
+	// (csp, target and version).
 	LevelProduct Level = "product"
+)
+
+// Severity says how urgent a firing alert is; see Config.CriticalDevices.
+type Severity string
+
+const (
+	// Critical: many devices failed (Config.CriticalDevices), or most of
+	// the attempts that finished on the key's scope failed with this cause
+	// (Config.CriticalShare).
+	Critical Severity = "critical"
+	// Warning: a spike that is neither.
+	Warning Severity = "warning"
 )
 
 // Status is an alert's state.
@@ -50,9 +64,11 @@ const (
 	Resolved Status = "resolved"
 )
 
-// Key identifies what failures are counted by. Target and Version are empty
-// at the code level; FACILITY_WIN32 HRESULTs are counted as their Win32 code
-// in space win32, so that 0x80070643 and 1603 are one key.
+// Key identifies what failed attempts are counted by: an attempt's cause
+// (Space, Code) and, at the product level, its CSP, target and version. CSP,
+// Target and Version are empty at the code level; FACILITY_WIN32 HRESULTs
+// are counted as their Win32 code in space win32 (store.CauseCode), so that
+// 0x80070643 and 1603 are one key.
 type Key struct {
 	Level   Level
 	Tenant  string
@@ -74,9 +90,19 @@ func (k Key) Hash() string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// volumeKey is the key of k's scope's volume record: the product version at
+// the product level, the tenant at the code level (Count.Finished).
+func (k Key) volumeKey() Key {
+	return Key{Level: k.Level, Tenant: k.Tenant, CSP: k.CSP, Target: k.Target, Version: k.Version}
+}
+
+// isVolume reports whether a Count of k is a scope's volume record: no
+// cause, only Finished.
+func (k Key) isVolume() bool { return k.Space == "" }
+
 // codeKey is k at the code level.
 func (k Key) codeKey() Key {
-	return Key{Level: LevelCode, Tenant: k.Tenant, CSP: k.CSP, Space: k.Space, Code: k.Code}
+	return Key{Level: LevelCode, Tenant: k.Tenant, Space: k.Space, Code: k.Code}
 }
 
 // compare orders keys by level, tenant, CSP, code space, code, target and
@@ -98,19 +124,28 @@ func (k Key) less(o Key) bool { return k.compare(o) < 0 }
 // byKey orders alerts by key (Key.compare).
 func byKey(a, b Alert) int { return a.key.compare(b.key) }
 
-// Count is one key's failures in one bucket, as the ClickHouse query returns
-// them.
+// Count is one key's failed attempts in one bucket, as ClickHouseSource
+// returns them.
 type Count struct {
-	Key      Key
-	Failures uint64
+	Key Key
+	// Attempts are the key's failed attempts that finished in the bucket;
+	// Devices the distinct devices they ran on.
+	Attempts uint64
 	Devices  uint64
-	// Samples are a few of the devices, in no particular order.
+	// Finished is every attempt that finished (succeeded or failed, any
+	// cause) in the bucket on the key's product version (product level) or
+	// in its tenant (code level): the denominator of the failed share. 0
+	// when unknown. Requested, on a scope's volume record only (a Count
+	// with no cause), is the attempts requested (install command sent) in
+	// the bucket on that scope.
+	Finished  uint64
+	Requested uint64
+	// Samples are a few of the devices (ClickHouseSource: the first three
+	// sorted).
 	Samples []string
-	// ProductName, CodeName and Category come from the events (any non-empty
-	// value among them).
+	// ProductName is the catalog's name of the target (product level), ""
+	// when nothing names it.
 	ProductName string
-	CodeName    string
-	Category    string
 }
 
 // Alert is what an on-call administrator receives, as JSON on the alert
@@ -128,28 +163,48 @@ type Alert struct {
 	// ProductName is the product catalog's name of the target (schema/007),
 	// else a name the failing events carried; empty when nothing names it.
 	ProductName string `json:"product_name,omitempty"`
-	// ProductVersion is the version the failing events carried, part of the
-	// alert's key; when they carried none, the catalog's version of the
-	// target, and VersionFromCatalog says so (the key's version is then "").
+	// ProductVersion is the version the failed attempts were installing
+	// (store.AttemptsQuery: the install command's, else a device's, else
+	// the catalog's), part of the alert's key; when it is empty, the
+	// catalog's version of the target at claim time, and VersionFromCatalog
+	// says so (the key's version is then "").
 	ProductVersion     string `json:"product_version,omitempty"`
 	VersionFromCatalog bool   `json:"product_version_from_catalog,omitempty"`
 
+	// Severity is decided when the alert fires (Config.CriticalDevices).
+	Severity Severity `json:"severity"`
+
+	// The cause: its code space and code (a FACILITY_WIN32 HRESULT as its
+	// Win32 code), the code's 32-bit hex form (the HRESULT's, and for a
+	// Win32 code the HRESULT_FROM_WIN32 form: 1603 is 0x80070643), and what
+	// internal/codes says of it.
 	CodeSpace       codes.Space `json:"code_space"`
 	Code            int64       `json:"code"`
 	CodeHex         string      `json:"code_hex,omitempty"`
 	CodeName        string      `json:"code_name,omitempty"`
 	CodeDescription string      `json:"code_description,omitempty"`
 	Category        string      `json:"category,omitempty"`
+	Advice          string      `json:"advice,omitempty"`
+	CodeSource      string      `json:"code_source,omitempty"`
 
-	// Failures and Devices are the counts of the bucket that fired; Peak is
-	// the highest bucket count while open. Baseline is the EWMA (or floor)
-	// the spike was measured against, Factor the threshold that applied.
-	Failures      uint64   `json:"failures"`
-	Devices       uint64   `json:"devices"`
-	Peak          uint64   `json:"peak"`
-	Baseline      float64  `json:"baseline"`
-	Factor        float64  `json:"factor"`
-	SampleDevices []string `json:"sample_devices"`
+	// Attempts and Devices are the failed attempts and their distinct
+	// devices in the bucket that fired; Finished the attempts that finished
+	// on the key's scope in that bucket (Count.Finished) and Share
+	// Attempts/Finished (0 when Finished is unknown). Peak is the highest
+	// bucket's failed attempts while open. Baseline and DeviceBaseline are
+	// the EWMAs (or floor) the spike was measured against, Factor the
+	// threshold that applied. Failures repeats Attempts for readers of the
+	// alert JSON written before attempts were counted.
+	Attempts       uint64   `json:"attempts"`
+	Failures       uint64   `json:"failures"`
+	Devices        uint64   `json:"devices"`
+	Finished       uint64   `json:"finished"`
+	Share          float64  `json:"failed_share"`
+	Peak           uint64   `json:"peak"`
+	Baseline       float64  `json:"baseline"`
+	DeviceBaseline float64  `json:"device_baseline"`
+	Factor         float64  `json:"factor"`
+	SampleDevices  []string `json:"sample_devices"`
 
 	// FirstSeen is the start of the bucket the alert fired in; ResolvedAt the
 	// end of the last bucket it was evaluated in before resolving.
@@ -158,8 +213,8 @@ type Alert struct {
 	BucketSeconds int       `json:"bucket_seconds"`
 
 	Summary string `json:"summary"`
-	// Query is the ClickHouse SQL that lists the failing events behind the
-	// alert.
+	// Query is the ClickHouse SQL that lists the failed attempts behind the
+	// alert (store.AttemptsSQL with the window written in).
 	Query string `json:"query"`
 
 	key Key
@@ -201,10 +256,11 @@ func (a *Alert) product() string {
 	return name
 }
 
-// codeLabel is "1603 ERROR_INSTALL_FAILURE" or "0x87D1041C NAME".
+// codeLabel is "1603 ERROR_INSTALL_FAILURE", or "0x87d1041c NAME" for an
+// HRESULT.
 func (a *Alert) codeLabel() string {
 	c := strconv.FormatInt(a.Code, 10)
-	if a.CodeHex != "" {
+	if a.CodeSpace == codes.SpaceHRESULT && a.CodeHex != "" {
 		c = a.CodeHex
 	}
 	if a.CodeName != "" {
@@ -213,51 +269,68 @@ func (a *Alert) codeLabel() string {
 	return c
 }
 
-func (a *Alert) summarise() string {
-	where := a.CSP
-	if p := a.product(); p != "" {
-		where += " " + p
-	} else {
-		where += " (all products)"
+// codeHex is a cause's 32-bit hex form: an HRESULT's own, a Win32 code's
+// HRESULT_FROM_WIN32 (1603 is 0x80070643); "" for the other spaces, whose
+// codes are plain numbers.
+func codeHex(space codes.Space, code int64) string {
+	switch {
+	case codes.IsHRESULT(code):
+		return string(codes.AppendHex(nil, code))
+	case space == codes.SpaceWin32 && code > 0 && code <= 0xFFFF:
+		return string(codes.AppendHex(nil, 0x80070000|code))
 	}
-	if a.Status == Resolved {
-		return fmt.Sprintf("[%s] resolved: %s failures on %s back to normal (peak %d per %ds, baseline %.1f)",
-			a.Tenant, a.codeLabel(), where, a.Peak, a.BucketSeconds, a.Baseline)
-	}
-	return fmt.Sprintf("[%s] %s failures spiking on %s: %d in %ds on %d devices, baseline %.1f",
-		a.Tenant, a.codeLabel(), where, a.Failures, a.BucketSeconds, a.Devices, a.Baseline)
+	return ""
 }
 
-// detailQuery returns SQL listing the failed events behind the alert since
-// one bucket before it fired, read as the detector counts them: device
-// answers attributed to the server commands they answer
-// (store.AttributedEvents), or a 404 to a Get would be missing.
-func detailQuery(a *Alert) string {
-	var b strings.Builder
+// Scope is what the alert counts over: "Name Version" at the product level
+// (the target id marked unknown when nothing names it), "all products" at
+// the code level.
+func (a *Alert) Scope() string {
+	if p := a.product(); p != "" {
+		return p
+	}
+	return "all products"
+}
+
+func (a *Alert) summarise() string {
+	if a.Status == Resolved {
+		return fmt.Sprintf("[%s] resolved: %s: %s back to normal (peak %d failed attempts in %ds, baseline %.1f)",
+			a.Tenant, a.Scope(), a.codeLabel(), a.Peak, a.BucketSeconds, a.Baseline)
+	}
+	return fmt.Sprintf("[%s] %s: %s: %s on %d devices (%d failed attempts in %ds), baseline %.1f",
+		a.Tenant, a.Severity, a.Scope(), a.codeLabel(), a.Devices, a.Attempts, a.BucketSeconds, a.Baseline)
+}
+
+// detailQuery returns SQL listing the failed attempts behind the alert that
+// finished since one bucket before it fired: store.AttemptsSQL (the
+// detector's own rule) with its window written in, events read from
+// lookback before that. It runs as printed; its cost is the attempts
+// query's over that span.
+func detailQuery(a *Alert, lookback time.Duration) string {
 	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
-	since := "toDateTime(" + quote(from.Format("2006-01-02 15:04:05")) + ", 'UTC')"
-	b.WriteString("SELECT received_at, device_id, target_id, product_name, product_version, code, code_hex, code_name, node, text\n")
+	at := func(t time.Time) string { return "toDateTime(" + quote(t.Format("2006-01-02 15:04:05")) + ", 'UTC')" }
+	var b strings.Builder
+	b.WriteString("SELECT finished_at, device_id, product, version, csp, target_id, cause_space, cause_code, retries, requested_at, has_command, attempt_id\n")
 	b.WriteString("FROM ")
-	b.WriteString(store.AttributedSQL(since, "now() + 60"))
+	b.WriteString(store.AttemptsSQL(at(from), "now() + 60", at(from.Add(-lookback))))
 	b.WriteString("\nWHERE tenant = ")
 	b.WriteString(quote(a.Tenant))
-	b.WriteString(" AND csp = ")
-	b.WriteString(quote(a.CSP))
-	b.WriteString(" AND outcome = 'failed'\n  AND ")
-	b.WriteString(spaceExpr)
-	b.WriteString(" = ")
+	b.WriteString(" AND outcome = 'failed' AND finished_at >= ")
+	b.WriteString(at(from))
+	b.WriteString("\n  AND cause_space = ")
 	b.WriteString(quote(string(a.CodeSpace)))
-	b.WriteString(" AND ")
-	b.WriteString(codeExpr)
-	b.WriteString(" = ")
+	b.WriteString(" AND cause_code = ")
 	b.WriteString(strconv.FormatInt(a.Code, 10))
 	if a.Level == LevelProduct {
-		b.WriteString("\n  AND target_id = ")
-		b.WriteString(quote(a.TargetID))
-		b.WriteString(" AND product_version = ")
-		b.WriteString(quote(keyFromAlert(a).Version))
+		k := keyFromAlert(a)
+		b.WriteString("\n  AND csp = ")
+		b.WriteString(quote(k.CSP))
+		b.WriteString(" AND target_id = ")
+		b.WriteString(quote(k.Target))
+		b.WriteString(" AND version = ")
+		b.WriteString(quote(k.Version))
 	}
-	b.WriteString("\nORDER BY received_at DESC\nLIMIT 1000")
+	b.WriteString("\nORDER BY finished_at DESC, device_id\nLIMIT 1000")
 	return b.String()
 }
 

@@ -10,13 +10,13 @@ import (
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
-// unnamedSpike is rig.spike with install alerts as devices send them: a
-// ProductCode, no product.
+// unnamedSpike is rig.spike with install alerts as devices send them (a
+// ProductCode, no product) and install commands that name no version.
 func (r *rig) unnamedSpike(from, to int) {
 	n := len(r.events)
 	r.spike(from, to)
 	for i := n; i < len(r.events); i++ {
-		r.events[i].Product = nil
+		r.events[i].Product, r.events[i].MSIJob = nil, nil
 	}
 }
 
@@ -33,11 +33,11 @@ func (r *rig) command(i int, target string, job event.MSIJob) {
 }
 
 // The catalog names a failing product the events do not: an
-// administrator's name over the command's label, and the command's version
-// since the events carry none. Neither is part of the key: the alert's id
-// is the one of the unnamed key, its details query selects the events'
-// (empty) version, both transitions are named, and the alerts table gives
-// the alert back with its key.
+// administrator's name over the command's label; and, since neither the
+// failed attempts' commands nor their events carry a version, the attempts
+// install the catalog's (store.AttemptsQuery), which is then part of the
+// key: the alert's id, its details query and the alerts table all have it.
+// Both transitions are named.
 func TestEngineNamesProductFromCatalog(t *testing.T) {
 	r := newRig(t)
 	r.background(0, 40)
@@ -53,26 +53,26 @@ func TestEngineNamesProductFromCatalog(t *testing.T) {
 		r.evaluate(i, e)
 	}
 	r.check("after the spike and the cooldown", 1, 1)
-	key := Key{Level: LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}"}
+	key := Key{Level: LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1.5"}
 	for _, a := range r.hook.delivered(t) {
-		if a.ProductName != "Contoso Bad App" || a.ProductVersion != "2.1.5" || !a.VersionFromCatalog {
-			t.Errorf("%s: product %q %q (from catalog %v), want Contoso Bad App 2.1.5 from the catalog", a.Status, a.ProductName, a.ProductVersion, a.VersionFromCatalog)
+		if a.ProductName != "Contoso Bad App" || a.ProductVersion != "2.1.5" || a.VersionFromCatalog {
+			t.Errorf("%s: product %q %q (from catalog at claim %v), want Contoso Bad App 2.1.5 from the attempts", a.Status, a.ProductName, a.ProductVersion, a.VersionFromCatalog)
 		}
 		if !strings.Contains(a.Summary, "Contoso Bad App 2.1.5") {
 			t.Errorf("%s summary %q lacks the product", a.Status, a.Summary)
 		}
 		if a.ID != alertID(key, bucketStart(30)) {
-			t.Errorf("%s id %s, want the unnamed key's %s", a.Status, a.ID, alertID(key, bucketStart(30)))
+			t.Errorf("%s id %s, want the key's %s", a.Status, a.ID, alertID(key, bucketStart(30)))
 		}
-		if !strings.Contains(a.Query, "product_version = ''") {
-			t.Errorf("details query selects the catalog's version:\n%s", a.Query)
+		if !strings.Contains(a.Query, "version = '2.1.5'") {
+			t.Errorf("details query lacks the version:\n%s", a.Query)
 		}
 	}
 	list, err := ListAlerts(r.ctx, r.st.Conn(), ListOptions{Since: bucketStart(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Status != Resolved || list[0].Key() != key || !list[0].VersionFromCatalog || list[0].ProductName != "Contoso Bad App" {
+	if len(list) != 1 || list[0].Status != Resolved || list[0].Key() != key || list[0].VersionFromCatalog || list[0].ProductName != "Contoso Bad App" {
 		t.Fatalf("alerts table: %+v, want the resolved alert of %+v", list, key)
 	}
 }
@@ -93,13 +93,17 @@ func TestEngineUnknownProduct(t *testing.T) {
 	if !strings.Contains(a.Summary, "{BAD} (unknown product)") {
 		t.Errorf("summary %q does not mark the product unknown", a.Summary)
 	}
-	// Once a device names it, the next alert of the target says so.
+	// Once a device names it (here after the spike: a version it reports
+	// becomes the version of attempts that have none, and so would change
+	// their key), the next alert of the target says so.
+	r.evaluate(31, e)
+	r.evaluate(32, e)
 	if got, err := (ClickHouseSource{Conn: r.st.Conn()}).ProductName(r.ctx, "contoso", event.CSPMSI, "{BAD}"); err != nil || got != "" {
 		t.Fatalf("ProductName = %q, %v before any inventory", got, err)
 	}
 	r.seq++
 	r.events = append(r.events, event.Event{
-		EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1, ReceivedAt: bucketStart(31), Tenant: "contoso", DeviceID: "other",
+		EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1, ReceivedAt: bucketStart(33), Tenant: "contoso", DeviceID: "other",
 		SessionID: "1", MsgID: "1", Kind: event.KindInventory, Scope: event.ScopeDevice, CSP: event.CSPMSI, TargetID: "{BAD}",
 		Node: "Name", Outcome: "unknown", Product: &event.Product{Name: "Bad App", Version: "2.0"},
 	})
@@ -108,12 +112,12 @@ func TestEngineUnknownProduct(t *testing.T) {
 		t.Fatalf("ProductName = %q, %v after another device's inventory", got, err)
 	}
 	// The resolve is named as the catalog names the product by then.
-	for i := 31; i <= 38; i++ {
+	for i := 33; i <= 38; i++ {
 		r.evaluate(i, e)
 	}
 	r.check("after the cooldown", 1, 1)
 	res := r.hook.delivered(t)[1]
-	if res.ID != a.ID || res.ProductName != "Bad App" || res.ProductVersion != "2.0" || !strings.Contains(res.Summary, "Bad App 2.0") {
+	if res.ID != a.ID || res.ProductName != "Bad App" || res.ProductVersion != "2.0" || !res.VersionFromCatalog || !strings.Contains(res.Summary, "Bad App 2.0") {
 		t.Errorf("resolve %s: product %q %q, summary %q; want %s named Bad App 2.0", res.ID, res.ProductName, res.ProductVersion, res.Summary, a.ID)
 	}
 }

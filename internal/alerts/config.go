@@ -37,20 +37,22 @@ type Config struct {
 	// HalfLife is the EWMA baseline's half-life: a bucket's weight halves
 	// after this long.
 	HalfLife time.Duration
-	// Floor is the lowest baseline, in failures per bucket, so that a code
-	// never seen before needs more than Factor × Floor failures to fire.
+	// Floor is the lowest baseline, in failed attempts (and devices) per
+	// bucket, so that a cause never seen before needs more than Factor ×
+	// Floor failed attempts to fire.
 	Floor float64
-	// Factor: a key fires when its failures in a bucket exceed Factor ×
-	// baseline and MinDevices distinct devices reported them.
+	// Factor: a key fires when its failed attempts in a bucket exceed
+	// Factor × their baseline, its devices DeviceFactor × theirs, and
+	// MinDevices distinct devices failed (Detector gives the whole rule).
 	Factor     float64
 	MinDevices int
 	// DeviceFactor: the bucket's distinct devices must also exceed
 	// DeviceFactor × their baseline, so that a few devices failing in a loop
-	// on a code many devices report anyway do not fire.
+	// do not fire; 0 (the default) means the code's factor.
 	DeviceFactor float64
 	// ResolveFactor is the hysteresis: an open alert counts as still hot
-	// while failures exceed ResolveFactor × the baseline it fired against
-	// (with MinDevices devices). It is at most Factor.
+	// while failed attempts exceed ResolveFactor × the baseline it fired
+	// against (with MinDevices devices). It is at most Factor.
 	ResolveFactor float64
 	// Cooldown is how long an open alert must stay below the resolve
 	// threshold before it is resolved; it rounds up to whole buckets.
@@ -62,6 +64,26 @@ type Config struct {
 	// Overrides change the thresholds of single codes ("3010:off",
 	// "1603:factor=2,min_devices=3"); see ParseOverride.
 	Overrides []Override
+	// MinShare: a product-level key fires only when its failed attempts
+	// also exceed MinShare × the attempts that finished on its product
+	// version in the bucket (at least one install in 1/MinShare failing
+	// with this cause), so that a rollout's burst of installs, which brings
+	// a burst of the usual failures, raises nothing. MinCodeShare is the
+	// same for a code-level key, of the tenant's finished attempts.
+	MinShare     float64
+	MinCodeShare float64
+	// Lookback is how far before a bucket the source reads events to
+	// rebuild the attempts that end in it (ClickHouseSource.Lookback):
+	// longer sees older install commands (and their versions) and costs a
+	// longer scan per bucket.
+	Lookback time.Duration
+	// Severity of a firing alert: critical when at least CriticalDevices
+	// devices failed in the bucket, or when at least CriticalShare of the
+	// attempts that finished in it on the key's scope (the product version;
+	// at the code level, the tenant) failed with this cause; warning
+	// otherwise. Decided once, when the alert fires.
+	CriticalDevices int
+	CriticalShare   float64
 
 	// StateBucket is the JetStream key-value bucket shared by replicas.
 	StateBucket   string
@@ -90,9 +112,11 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: one-minute buckets read 15 s after they
-// close, a one-hour EWMA half-life over a six-hour window with a floor of one
-// failure per bucket, firing at 3× baseline on at least 5 devices, resolving
-// after 5 minutes below 1.5×; 3010 and 1641 (success, reboot needed) never
+// close, attempts read with 7 days of lookback, a one-hour EWMA half-life
+// over a six-hour window with a floor of one failed attempt per bucket,
+// firing when failed attempts and devices exceed 3× their baselines on at
+// least 5 devices, resolving after 5 minutes below 1.5×, critical from 25
+// devices or half the finished attempts; 3010 and 1641 (success, reboot needed) never
 // alert, nor MSI Status 60 and Office FinalStatus 60 (generic "failed" states
 // whose specific code arrives in the same message and alerts on its own);
 // 1603 (fatal MSI error) fires at 2×.
@@ -107,7 +131,6 @@ func DefaultConfig() Config {
 		Floor:         1,
 		Factor:        3,
 		MinDevices:    5,
-		DeviceFactor:  1.5,
 		ResolveFactor: 1.5,
 		Cooldown:      5 * time.Minute,
 		CodeShare:     0.5,
@@ -118,6 +141,11 @@ func DefaultConfig() Config {
 			{Space: codes.SpaceOfficeFinal, Code: 60, Disabled: true},
 			{Code: 1603, Factor: 2},
 		},
+		MinShare:         0.1,
+		MinCodeShare:     0.02,
+		Lookback:         DefaultLookback,
+		CriticalDevices:  25,
+		CriticalShare:    0.5,
 		StateBucket:      "CSPWATCH_ALERT_STATE",
 		StateReplicas:    1,
 		ClaimLease:       2 * time.Minute,
@@ -150,8 +178,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alerts: floor %v, want positive", c.Floor)
 	case !finite(c.Factor) || c.Factor <= 1:
 		return fmt.Errorf("alerts: factor %v, want above 1", c.Factor)
-	case !finite(c.DeviceFactor) || c.DeviceFactor < 1:
-		return fmt.Errorf("alerts: device factor %v, want at least 1", c.DeviceFactor)
+	case !finite(c.DeviceFactor) || c.DeviceFactor != 0 && c.DeviceFactor < 1:
+		return fmt.Errorf("alerts: device factor %v, want 0 (the factor) or at least 1", c.DeviceFactor)
+	case !finite(c.MinShare) || c.MinShare < 0 || c.MinShare >= 1:
+		return fmt.Errorf("alerts: min share %v, want 0 to less than 1", c.MinShare)
+	case !finite(c.MinCodeShare) || c.MinCodeShare < 0 || c.MinCodeShare >= 1:
+		return fmt.Errorf("alerts: min code share %v, want 0 to less than 1", c.MinCodeShare)
+	case c.Lookback < 0:
+		return fmt.Errorf("alerts: negative lookback %v", c.Lookback)
+	case c.CriticalDevices < 1:
+		return fmt.Errorf("alerts: critical devices %d, want at least 1", c.CriticalDevices)
+	case !finite(c.CriticalShare) || c.CriticalShare <= 0 || c.CriticalShare > 1:
+		return fmt.Errorf("alerts: critical share %v, want above 0 and at most 1", c.CriticalShare)
 	case c.MinDevices < 1:
 		return fmt.Errorf("alerts: min devices %d, want at least 1", c.MinDevices)
 	case !finite(c.ResolveFactor) || c.ResolveFactor <= 0 || c.ResolveFactor > c.Factor:
@@ -437,13 +475,18 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Window, "alert-window", c.Window, "trailing history read at start to rebuild baselines")
 	fs.DurationVar(&c.WarmUp, "alert-warm-up", c.WarmUp, "learning time from the first data before any alert")
 	fs.DurationVar(&c.HalfLife, "alert-half-life", c.HalfLife, "EWMA baseline half-life")
-	fs.Float64Var(&c.Floor, "alert-floor", c.Floor, "lowest baseline, failures per bucket")
-	fs.Float64Var(&c.Factor, "alert-factor", c.Factor, "fire when failures exceed factor × baseline")
+	fs.Float64Var(&c.Floor, "alert-floor", c.Floor, "lowest baseline, failed attempts (and devices) per bucket")
+	fs.Float64Var(&c.Factor, "alert-factor", c.Factor, "fire when failed attempts exceed factor × their baseline")
 	fs.IntVar(&c.MinDevices, "alert-min-devices", c.MinDevices, "fire only when at least this many distinct devices failed")
-	fs.Float64Var(&c.DeviceFactor, "alert-device-factor", c.DeviceFactor, "fire only when distinct devices exceed this × their baseline")
-	fs.Float64Var(&c.ResolveFactor, "alert-resolve-factor", c.ResolveFactor, "an open alert stays hot while failures exceed this × its baseline")
+	fs.Float64Var(&c.DeviceFactor, "alert-device-factor", c.DeviceFactor, "fire only when distinct devices exceed this × their baseline (0: the factor)")
+	fs.Float64Var(&c.ResolveFactor, "alert-resolve-factor", c.ResolveFactor, "an open alert stays hot while failed attempts exceed this × its baseline")
+	fs.Float64Var(&c.MinShare, "alert-min-share", c.MinShare, "a product-level alert fires only when this share of its version's finished attempts failed with the cause")
+	fs.Float64Var(&c.MinCodeShare, "alert-min-code-share", c.MinCodeShare, "a code-level alert fires only when this share of the tenant's finished attempts failed with the cause")
+	fs.DurationVar(&c.Lookback, "alert-lookback", c.Lookback, "events read before each bucket to rebuild its install attempts (their commands)")
+	fs.IntVar(&c.CriticalDevices, "alert-critical-devices", c.CriticalDevices, "an alert is critical from this many failed devices in its bucket")
+	fs.Float64Var(&c.CriticalShare, "alert-critical-share", c.CriticalShare, "an alert is critical when this share of the finished attempts of its product version (code level: tenant) failed")
 	fs.DurationVar(&c.Cooldown, "alert-cooldown", c.Cooldown, "time below the resolve threshold before an alert resolves")
-	fs.Float64Var(&c.CodeShare, "alert-code-share", c.CodeShare, "suppress a code-level alert when open product alerts hold this share of its failures")
+	fs.Float64Var(&c.CodeShare, "alert-code-share", c.CodeShare, "suppress a code-level alert when open product alerts hold this share of its failed attempts")
 	fs.Var(&overrideFlag{dst: &c.Overrides}, "alert-override", `per-code thresholds, e.g. "3010:off" "1603:factor=2,min_devices=3" "msi_status/60:off" (repeatable; replaces the defaults)`)
 	fs.StringVar(&c.StateBucket, "alert-state-bucket", c.StateBucket, "JetStream key-value bucket of alert state shared by replicas")
 	fs.IntVar(&c.StateReplicas, "alert-state-replicas", c.StateReplicas, "replicas of the alert state bucket")
@@ -482,4 +525,20 @@ func (c *Config) ScaleToBucket(given func(flag string) bool) {
 			*s.dst = time.Duration(float64(c.Bucket) * s.per)
 		}
 	}
+}
+
+// lookback is Lookback, DefaultLookback when zero.
+func (c Config) lookback() time.Duration {
+	if c.Lookback <= 0 {
+		return DefaultLookback
+	}
+	return c.Lookback
+}
+
+// severity is the rule of Config.CriticalDevices applied to a firing alert.
+func (c Config) severity(a *Alert) Severity {
+	if a.Devices >= uint64(c.CriticalDevices) || a.Finished > 0 && float64(a.Attempts) >= c.CriticalShare*float64(a.Finished) {
+		return Critical
+	}
+	return Warning
 }

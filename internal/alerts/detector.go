@@ -3,28 +3,41 @@ package alerts
 import (
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
 )
 
-// Detector turns per-bucket failure counts into alert transitions. It does
-// no I/O and reads no clock: the same buckets in the same order give the same
-// transitions, which is what lets replicas agree and a restarted replica
-// rebuild its state by replaying history. It is not safe for concurrent use.
+// Detector turns per-bucket failed-attempt counts into alert transitions.
+// It does no I/O and reads no clock: the same buckets in the same order give
+// the same transitions, which is what lets replicas agree and a restarted
+// replica rebuild its state by replaying history. It is not safe for
+// concurrent use.
 //
-// Per key it keeps an EWMA of failures and one of distinct devices per
-// bucket. A key fires when a bucket's failures exceed factor × max(EWMA,
-// floor), at least min-devices devices reported them, and those devices
-// exceed device-factor × their own baseline: a few devices retrying in a
-// loop raise failures but not devices, and do not fire. While it is open the EWMA is frozen (a
-// spike does not become its own baseline); it stays open while failures
-// exceed resolve-factor × the baseline it fired against, and resolves after
-// Cooldown below that. A code-level key whose failures come mostly from
-// product-level alerts already open for the same code is held back, so one
-// product's spike is one alert. Memory is one small record per key seen
-// recently; a key whose EWMA has decayed to nothing is forgotten.
+// The rule of a spike. Per key it keeps two EWMAs per bucket, bias-corrected
+// for a young history: failed attempts (A) and the distinct devices they ran
+// on (D). After WarmUp, a key fires when, in one bucket,
+//
+//	attempts > factor × max(A, floor)  and
+//	devices  > device-factor × max(D, floor)  (device-factor: the factor unless set)  and
+//	devices  ≥ min-devices,
+//
+// factor, floor and min-devices being the code's (Config.Overrides), A and
+// D scaled up by how many times its usual volume the key's scope (product
+// version; tenant) saw in the bucket (volumeRatio), and the failed
+// attempts at least MinShare (code level: MinCodeShare) of those finished.
+// So a
+// cause that fails at a steady rate, however high, raises nothing (its
+// baselines are its rate), and a few devices retrying in a loop raise
+// attempts but not devices. While it is open the EWMAs are frozen (a spike
+// does not become its own baseline); it stays open while attempts exceed
+// resolve-factor × the baseline it fired against on min-devices devices, and
+// resolves after Cooldown below that. A code-level key whose attempts come
+// mostly (CodeShare) from product-level alerts already open for the same
+// cause is held back, so one product's spike is one alert, or two when the
+// code level is spiking on its own too. Severity: see Config.CriticalDevices.
+// Memory is one small record per key seen recently; a key whose EWMAs have
+// decayed to nothing is forgotten.
 type Detector struct {
 	cfg           Config
 	rules         rules
@@ -39,10 +52,27 @@ type Detector struct {
 	// EWMA started at zero, so a fresh fleet's steady failures are not a spike.
 	weight      float64
 	dataBuckets int
+	// volume holds the EWMAs of finished and of requested attempts per scope
+	// (a product version, a tenant), keyed by Key.volumeKey.
+	volume map[Key][2]float64
+}
+
+// volumeRatio is how many times its usual volume a scope saw this bucket:
+// cur over the bias-corrected EWMA v (weight as in observe), at least 1 (a
+// quiet bucket does not lower a baseline), 1 when the scope has no history.
+// A key's baselines are scaled by the larger of its scope's ratios of
+// finished and of requested attempts: a rollout (many install commands at
+// once) brings more of the usual failures, the fast ones (a command refused,
+// a 404 to a Get) before the installs finish, and is not a spike of them.
+func volumeRatio(v, weight float64, cur uint64) float64 {
+	if weight <= 0 || v/weight < 1e-9 {
+		return 1
+	}
+	return math.Max(1, float64(cur)/(v/weight))
 }
 
 type series struct {
-	ewma  float64 // failures per bucket
+	ewma  float64 // failed attempts per bucket
 	devs  float64 // distinct devices per bucket
 	open  *Alert
 	quiet int // consecutive buckets below the resolve threshold while open
@@ -64,6 +94,7 @@ func NewDetector(cfg Config, describe func(codes.Space, int64) codes.Info) *Dete
 		warmTicks:     int(cfg.WarmUp / cfg.Bucket),
 		describe:      describe,
 		series:        map[Key]*series{},
+		volume:        map[Key][2]float64{},
 	}
 }
 
@@ -105,9 +136,36 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 	d.weight += d.alpha * (1 - d.weight)
 	d.dataBuckets++
 	cur := make(map[Key]*Count, len(counts))
+	// Volumes: every scope's finished attempts this bucket (0 when absent),
+	// learnt whatever the alerts do; the ratio to their baseline scales the
+	// keys' baselines (see volumeRatio).
+	vol := map[Key][2]uint64{}
+	for i := range counts {
+		if c := &counts[i]; c.Key.isVolume() {
+			vol[c.Key] = [2]uint64{c.Finished, c.Requested}
+			if _, ok := d.volume[c.Key]; !ok {
+				d.volume[c.Key] = [2]float64{}
+			}
+		}
+	}
+	ratios := make(map[Key]float64, len(d.volume))
+	for k, v := range d.volume {
+		n := vol[k]
+		ratios[k] = math.Max(volumeRatio(v[0], weight, n[0]), volumeRatio(v[1], weight, n[1]))
+		for j := range v {
+			v[j] += d.alpha * (float64(n[j]) - v[j])
+		}
+		d.volume[k] = v
+		if n == [2]uint64{} && v[0] < 1e-3 && v[1] < 1e-3 {
+			delete(d.volume, k)
+		}
+	}
 	for i := range counts {
 		c := &counts[i]
-		if c.Key.Level == LevelProduct && c.Key.Target == "" {
+		if c.Key.isVolume() {
+			continue
+		}
+		if c.Key.Level == LevelProduct && (c.Key.Target == "" || c.Key.CSP == "") {
 			continue // no target: the code level counts it
 		}
 		cur[c.Key] = c
@@ -130,7 +188,7 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 		}
 		return a.compare(b)
 	})
-	var covered map[Key]uint64 // code key → failures under open product alerts
+	var covered map[Key]uint64 // code key → failed attempts under open product alerts
 	var out []Alert
 	for _, k := range keys {
 		s := d.series[k]
@@ -143,20 +201,20 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 			for pk, ps := range d.series {
 				if pk.Level == LevelProduct && ps.open != nil {
 					if p := cur[pk]; p != nil {
-						covered[pk.codeKey()] += p.Failures
+						covered[pk.codeKey()] += p.Attempts
 					}
 				}
 			}
 		}
 		r := d.rules.lookup(k.Space, k.Code)
-		f := float64(c.Failures)
+		f := float64(c.Attempts)
 		s.held = false
 		switch {
 		case s.open != nil:
 			a := s.open
 			if !r.disabled && f > d.cfg.ResolveFactor*a.Baseline && c.Devices >= r.minDevices {
 				s.quiet = 0
-				a.Peak = max(a.Peak, c.Failures)
+				a.Peak = max(a.Peak, c.Attempts)
 				break
 			}
 			s.quiet++
@@ -173,23 +231,36 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 		default:
 			var base, devBase float64
 			if weight > 0 {
-				base, devBase = s.ewma/weight, s.devs/weight
+				ratio := ratios[k.volumeKey()]
+				if ratio == 0 {
+					ratio = 1
+				}
+				base, devBase = ratio*s.ewma/weight, ratio*s.devs/weight
 			}
 			base = math.Max(base, r.floor)
 			devBase = math.Max(devBase, r.floor)
-			if warm && f > r.factor*base && c.Devices >= r.minDevices && float64(c.Devices) > d.cfg.DeviceFactor*devBase {
+			minShare := d.cfg.MinShare
+			if k.Level == LevelCode {
+				minShare = d.cfg.MinCodeShare
+			}
+			share := f >= minShare*float64(c.Finished)
+			devFactor := d.cfg.DeviceFactor
+			if devFactor == 0 {
+				devFactor = r.factor
+			}
+			if warm && share && f > r.factor*base && c.Devices >= r.minDevices && float64(c.Devices) > devFactor*devBase {
 				if k.Level == LevelCode && float64(covered[k]) >= d.cfg.CodeShare*f {
 					s.held = true // a product alert tells this spike; keep it out of the baseline too
 					break
 				}
-				a := d.fire(k, &c, start, base, r.factor)
+				a := d.fire(k, &c, start, base, devBase, r.factor)
 				s.open, s.quiet = a, 0
 				out = append(out, *a)
 				break
 			}
 			s.learn(d.alpha, &c)
 		}
-		if s.open == nil && !s.held && c.Failures == 0 && s.ewma < 1e-3 && s.devs < 1e-3 {
+		if s.open == nil && !s.held && c.Attempts == 0 && s.ewma < 1e-3 && s.devs < 1e-3 {
 			delete(d.series, k)
 		}
 	}
@@ -197,11 +268,11 @@ func (d *Detector) observe(start time.Time, counts []Count) []Alert {
 }
 
 func (s *series) learn(alpha float64, c *Count) {
-	s.ewma += alpha * (float64(c.Failures) - s.ewma)
+	s.ewma += alpha * (float64(c.Attempts) - s.ewma)
 	s.devs += alpha * (float64(c.Devices) - s.devs)
 }
 
-func (d *Detector) fire(k Key, c *Count, start time.Time, base, factor float64) *Alert {
+func (d *Detector) fire(k Key, c *Count, start time.Time, base, devBase, factor float64) *Alert {
 	info := d.describe(k.Space, k.Code)
 	a := &Alert{
 		ID:              alertID(k, start),
@@ -213,18 +284,31 @@ func (d *Detector) fire(k Key, c *Count, start time.Time, base, factor float64) 
 		ProductVersion:  k.Version,
 		CodeSpace:       k.Space,
 		Code:            k.Code,
+		CodeHex:         codeHex(k.Space, k.Code),
 		CodeName:        info.Name,
 		CodeDescription: info.Description,
 		Category:        string(info.Category),
-		Failures:        c.Failures,
+		Advice:          info.Advice,
+		CodeSource:      info.Source,
+		Attempts:        c.Attempts,
+		Failures:        c.Attempts,
 		Devices:         c.Devices,
-		Peak:            c.Failures,
+		Finished:        c.Finished,
+		Peak:            c.Attempts,
 		Baseline:        math.Round(base*1000) / 1000,
+		DeviceBaseline:  math.Round(devBase*1000) / 1000,
 		Factor:          factor,
 		SampleDevices:   slices.Sorted(slices.Values(c.Samples)),
 		FirstSeen:       start,
 		BucketSeconds:   int(d.cfg.Bucket / time.Second),
 		key:             k,
+	}
+	if c.Finished > 0 {
+		a.Share = math.Round(float64(c.Attempts)/float64(c.Finished)*1000) / 1000
+	}
+	a.Severity = d.cfg.severity(a)
+	if len(a.SampleDevices) > 3 {
+		a.SampleDevices = a.SampleDevices[:3]
 	}
 	if a.SampleDevices == nil {
 		a.SampleDevices = []string{}
@@ -232,17 +316,8 @@ func (d *Detector) fire(k Key, c *Count, start time.Time, base, factor float64) 
 	if k.Level == LevelProduct {
 		a.ProductName = c.ProductName
 	}
-	if a.CodeName == "" {
-		a.CodeName = c.CodeName
-	}
-	if a.Category == "" {
-		a.Category = c.Category
-	}
-	if k.Code < 0 && k.Code >= math.MinInt32 {
-		a.CodeHex = "0x" + strconv.FormatUint(uint64(uint32(k.Code)), 16)
-	}
 	a.Summary = a.summarise()
-	a.Query = detailQuery(a)
+	a.Query = detailQuery(a, d.cfg.lookback())
 	return a
 }
 
@@ -274,7 +349,7 @@ func (d *Detector) Adopt(a Alert) {
 	a.key = k
 	s := d.series[k]
 	if s == nil {
-		s = &series{ewma: a.Baseline * d.weight}
+		s = &series{ewma: a.Baseline * d.weight, devs: a.DeviceBaseline * d.weight}
 		d.series[k] = s
 	}
 	if s.open == nil {

@@ -33,7 +33,9 @@ func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type EngineOptions struct {
 	// Config must be valid.
 	Config Config
-	// Source reads the failure counts of closed buckets (ClickHouseSource).
+	// Source reads the failed-attempt counts of closed buckets
+	// (ClickHouseSource; a zero Lookback of one is set from
+	// Config.Lookback).
 	Source Source
 	// JetStream holds the shared state bucket (created when absent) and the
 	// alert stream (created or updated at start).
@@ -128,6 +130,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	if e.clock == nil {
 		e.clock = wallClock{}
+	}
+	if cs, ok := e.src.(ClickHouseSource); ok && cs.Lookback == 0 {
+		cs.Lookback = o.Config.lookback()
+		e.src = cs
 	}
 	for _, s := range o.Sinks {
 		name := s.Name()
@@ -314,8 +320,8 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 		l.Error().Err(err).Msg("alerts: claim")
 	case won && a.Status == Firing:
 		e.m.fired.WithLabelValues(string(a.Level)).Inc()
-		l.Warn().Str("level", string(a.Level)).Str("csp", a.CSP).Str("product", a.product()).Str("code", a.codeLabel()).
-			Uint64("failures", a.Failures).Uint64("devices", a.Devices).Float64("baseline", a.Baseline).Msg(a.Summary)
+		l.Warn().Str("level", string(a.Level)).Str("severity", string(a.Severity)).Str("csp", a.CSP).Str("product", a.product()).
+			Str("code", a.codeLabel()).Uint64("attempts", a.Attempts).Uint64("devices", a.Devices).Float64("baseline", a.Baseline).Msg(a.Summary)
 	case won:
 		e.m.resolved.WithLabelValues(string(a.Level)).Inc()
 		l.Info().Str("level", string(a.Level)).Msg(a.Summary)

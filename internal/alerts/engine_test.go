@@ -281,16 +281,31 @@ func (r *rig) evaluate(i int, replicas ...*replica) {
 	}
 }
 
-// fail adds n failed events of code on target/version in bucket i, from
-// devs devices named prefix-k.
+// fail adds n failed install attempts of code on target/version in bucket
+// i, from devs devices named prefix-k: each the server's install command
+// (an MSI DownloadInstall Exec with its MsiInstallJob, an Office install
+// Exec with its configuration) then, half a second later, the device's
+// failed install alert. n/devs attempts per device, each with its own
+// command, a second or more apart.
 func (r *rig) fail(i int, csp, target, version string, space codes.Space, code int64, n, devs int, prefix string) {
 	names := map[int64]string{1603: "ERROR_INSTALL_FAILURE", 1618: "ERROR_INSTALL_ALREADY_RUNNING", 1620: "ERROR_INSTALL_PACKAGE_INVALID"}
 	for j := range n {
+		at := bucketStart(i).Add(time.Duration(j%59) * time.Second)
+		device := fmt.Sprintf("%s-%d", prefix, j%devs)
 		r.seq++
-		r.events = append(r.events, event.Event{
-			EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1,
-			ReceivedAt: bucketStart(i).Add(time.Duration(j%59) * time.Second),
-			Tenant:     "contoso", DeviceID: fmt.Sprintf("%s-%d", prefix, j%devs), SessionID: "1", MsgID: "1",
+		cmd := event.Event{
+			EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1, ReceivedAt: at,
+			Tenant: "contoso", DeviceID: device, SessionID: fmt.Sprint(r.seq), MsgID: "1", CmdIDRaw: "7",
+			Kind: event.KindCommand, Command: event.CommandExec, Scope: event.ScopeDevice, CSP: csp, TargetID: target,
+			Node: "DownloadInstall", Outcome: event.OutcomeRequested, MSIJob: &event.MSIJob{ProductVersion: version},
+		}
+		if csp == event.CSPOffice {
+			cmd.Node, cmd.MSIJob, cmd.OfficeConfig = "Install", nil, &event.OfficeConfig{Version: version}
+		}
+		r.seq++
+		r.events = append(r.events, cmd, event.Event{
+			EventID: fmt.Sprintf("%032x", r.seq), SchemaVersion: 1, ReceivedAt: at.Add(500 * time.Millisecond),
+			Tenant: "contoso", DeviceID: device, SessionID: fmt.Sprint(r.seq), MsgID: "1",
 			Kind: event.KindAlert, Scope: event.ScopeDevice, CSP: csp, TargetID: target, Node: "DownloadInstall",
 			Code: code, CodeSpace: string(space), CodeName: names[code], Outcome: "failed", Category: "unknown",
 			Product: &event.Product{Name: "Product " + target, Version: version},
@@ -446,8 +461,11 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 		{"product version", a.ProductVersion, "2.1"},
 		{"code", a.Code, int64(1603)},
 		{"code name", a.CodeName, "ERROR_INSTALL_FAILURE"},
-		{"failures", a.Failures, uint64(40)},
+		{"attempts", a.Attempts, uint64(40)},
 		{"devices", a.Devices, uint64(25)},
+		{"finished (every attempt of {BAD} 2.1 failed)", a.Finished, uint64(40)},
+		{"severity", a.Severity, Critical},
+		{"advice", a.Advice, codes.Classify(codes.SpaceWin32, 1603).Advice},
 		{"samples", len(a.SampleDevices), 3},
 		{"first seen", a.FirstSeen, bucketStart(30)},
 	}
@@ -464,13 +482,15 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 	if !strings.Contains(a.Query, "target_id = '{BAD}'") {
 		t.Errorf("detail query lacks the product:\n%s", a.Query)
 	}
-	// The detail query runs as printed and lists the spike's failures.
-	var listed uint64
-	if err := r.st.Conn().QueryRow(r.ctx, "SELECT count() FROM ("+a.Query+")").Scan(&listed); err != nil {
+	// The detail query runs as printed and lists the spike's failed
+	// attempts since one bucket before it fired: those of buckets 30 to 32,
+	// all on the spike's devices.
+	var listed, devices uint64
+	if err := r.st.Conn().QueryRow(r.ctx, "SELECT count(), uniqExact(device_id) FROM ("+a.Query+")").Scan(&listed, &devices); err != nil {
 		t.Fatalf("detail query: %v\n%s", err, a.Query)
 	}
-	if listed < a.Failures {
-		t.Errorf("detail query lists %d failures, the alert counted %d", listed, a.Failures)
+	if listed != 3*a.Attempts || devices != a.Devices {
+		t.Errorf("detail query lists %d attempts on %d devices, want 3 buckets of %d on %d", listed, devices, a.Attempts, a.Devices)
 	}
 	if got := r.lastOnSubject(); got.ID != a.ID || got.Status != Firing {
 		t.Errorf("subject holds %s %s, want %s firing", got.ID, got.Status, a.ID)
@@ -715,9 +735,9 @@ func TestEngineCodeLevelSpikeAcrossProducts(t *testing.T) {
 		t.Fatalf("webhook got %d alerts, want 1", len(got))
 	}
 	a := got[0]
-	if a.Level != LevelCode || a.Code != 1620 || a.TargetID != "" || a.Failures != 60 || a.Devices != 60 {
-		t.Errorf("alert %s code %d target %q failures %d devices %d, want code-level 1620 with 60 failures on 60 devices",
-			a.Level, a.Code, a.TargetID, a.Failures, a.Devices)
+	if a.Level != LevelCode || a.Code != 1620 || a.TargetID != "" || a.CSP != "" || a.Attempts != 60 || a.Devices != 60 {
+		t.Errorf("alert %s code %d csp %q target %q attempts %d devices %d, want code-level 1620 with 60 attempts on 60 devices",
+			a.Level, a.Code, a.CSP, a.TargetID, a.Attempts, a.Devices)
 	}
 	if !strings.Contains(a.Summary, "all products") || strings.Contains(a.Query, "target_id =") {
 		t.Errorf("code-level alert names a product: %q\n%s", a.Summary, a.Query)

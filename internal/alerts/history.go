@@ -56,17 +56,22 @@ func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, 
 		var (
 			a                         Alert
 			status, level, space      string
+			severity                  string
 			at, firstSeen, resolvedAt time.Time
 			bucketSeconds             uint32
 		)
 		err := rows.Scan(&a.ID, &status, &level, &at, &a.Tenant, &a.CSP, &a.TargetID, &a.ProductName, &a.ProductVersion,
 			&space, &a.Code, &a.CodeHex, &a.CodeName, &a.CodeDescription, &a.Category,
 			&a.Failures, &a.Devices, &a.Peak, &a.Baseline, &a.Factor, &a.SampleDevices,
-			&firstSeen, &resolvedAt, &bucketSeconds, &a.Summary, &a.Query)
+			&firstSeen, &resolvedAt, &bucketSeconds, &a.Summary, &a.Query,
+			&severity, &a.Advice, &a.CodeSource, &a.Attempts, &a.Finished, &a.Share, &a.DeviceBaseline)
 		if err != nil {
 			return nil, fmt.Errorf("alerts list: %w", err)
 		}
-		a.Status, a.Level, a.CodeSpace = Status(status), Level(level), codes.Space(space)
+		a.Status, a.Level, a.CodeSpace, a.Severity = Status(status), Level(level), codes.Space(space), Severity(severity)
+		if a.Attempts == 0 {
+			a.Attempts = a.Failures // a row written before attempts were counted
+		}
 		a.FirstSeen, a.BucketSeconds = firstSeen.UTC(), int(bucketSeconds)
 		if resolvedAt.Unix() > 0 {
 			a.ResolvedAt = resolvedAt.UTC()

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/codes"
 )
 
 // Sink delivers alert transitions. Deliver is called with the same alert
@@ -224,27 +226,32 @@ func secretKey(s string) ([]byte, error) {
 // facts are the alert's fields as label/value pairs for chat messages.
 func facts(a *Alert) [][2]string {
 	code := strconv.FormatInt(a.Code, 10)
-	if a.CodeHex != "" {
+	if a.CodeHex != "" && a.CodeSpace != codes.SpaceHRESULT {
 		code += " (" + a.CodeHex + ")"
+	} else if a.CodeHex != "" {
+		code = a.CodeHex
 	}
 	if a.CodeName != "" {
 		code += " " + a.CodeName
 	}
+	status := string(a.Status)
+	if a.Status == Firing && a.Severity != "" {
+		status += ", " + string(a.Severity)
+	}
 	out := [][2]string{
-		{"Status", string(a.Status)},
+		{"Status", status},
 		{"Tenant", a.Tenant},
-		{"CSP", a.CSP},
 	}
 	if p := a.product(); p != "" {
-		out = append(out, [2]string{"Product", p})
+		out = append(out, [2]string{"Product", p + " (" + a.CSP + ")"})
 	} else {
 		out = append(out, [2]string{"Product", "all products (code level)"})
 	}
 	out = append(out,
-		[2]string{"Code", code + " [" + string(a.CodeSpace) + "]"},
+		[2]string{"Cause", code + " [" + string(a.CodeSpace) + "]"},
 		[2]string{"Category", a.Category},
-		[2]string{"Failures", fmt.Sprintf("%d in %ds (peak %d), baseline %.1f, threshold %.1f×", a.Failures, a.BucketSeconds, a.Peak, a.Baseline, a.Factor)},
-		[2]string{"Devices", fmt.Sprintf("%d, e.g. %s", a.Devices, strings.Join(a.SampleDevices, ", "))},
+		[2]string{"Devices", fmt.Sprintf("%d (baseline %.1f), e.g. %s", a.Devices, a.DeviceBaseline, strings.Join(a.SampleDevices, ", "))},
+		[2]string{"Failed attempts", fmt.Sprintf("%d in %ds (peak %d), baseline %.1f, threshold %.1f×", a.Attempts, a.BucketSeconds, a.Peak, a.Baseline, a.Factor)},
 		[2]string{"First seen", a.FirstSeen.UTC().Format(time.RFC3339)},
 	)
 	if !a.ResolvedAt.IsZero() {
@@ -277,6 +284,9 @@ func slackMessage(a *Alert) ([]byte, error) {
 	desc := a.CodeDescription
 	if desc == "" {
 		desc = "(no description in the catalog)"
+	}
+	if a.Advice != "" {
+		desc += "\nWhat to do: " + a.Advice
 	}
 	msg := struct {
 		Text   string  `json:"text"`
@@ -317,6 +327,9 @@ func teamsMessage(a *Alert) ([]byte, error) {
 	}
 	if a.CodeDescription != "" {
 		body = append(body, map[string]any{"type": "TextBlock", "text": a.CodeDescription, "wrap": true})
+	}
+	if a.Advice != "" {
+		body = append(body, map[string]any{"type": "TextBlock", "text": "What to do: " + a.Advice, "wrap": true})
 	}
 	body = append(body,
 		map[string]any{"type": "TextBlock", "text": "Details in ClickHouse:", "weight": "Bolder", "wrap": true},

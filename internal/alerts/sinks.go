@@ -42,7 +42,7 @@ func (s JetStreamSink) Deliver(ctx context.Context, a Alert) error {
 }
 
 // ClickHouseSink inserts each transition as a row of the alerts table
-// (schema/100_alerts.sql), a ReplacingMergeTree keyed by (tenant, alert_id,
+// (schema/100_alerts.sql, 101_alert_attempts.sql), a ReplacingMergeTree keyed by (tenant, alert_id,
 // status), so that a redelivered transition collapses into one row.
 type ClickHouseSink struct {
 	Conn driver.Conn
@@ -56,7 +56,8 @@ func (ClickHouseSink) Name() string { return "clickhouse" }
 const alertColumns = `alert_id, status, level, at, tenant, csp, target_id, product_name, product_version,
 	code_space, code, code_hex, code_name, code_description, category,
 	failures, devices, peak, baseline, factor, sample_devices,
-	first_seen, resolved_at, bucket_seconds, summary, query`
+	first_seen, resolved_at, bucket_seconds, summary, query,
+	severity, advice, code_source, attempts, finished, failed_share, device_baseline`
 
 // Deliver implements Sink.
 func (s ClickHouseSink) Deliver(ctx context.Context, a Alert) error {
@@ -75,7 +76,8 @@ func (s ClickHouseSink) Deliver(ctx context.Context, a Alert) error {
 	err = batch.Append(a.ID, string(a.Status), string(a.Level), at.UTC(), a.Tenant, a.CSP, a.TargetID, a.ProductName, a.ProductVersion,
 		string(a.CodeSpace), a.Code, a.CodeHex, a.CodeName, a.CodeDescription, a.Category,
 		a.Failures, a.Devices, a.Peak, a.Baseline, a.Factor, a.SampleDevices,
-		a.FirstSeen.UTC(), resolved, uint32(a.BucketSeconds), a.Summary, a.Query)
+		a.FirstSeen.UTC(), resolved, uint32(a.BucketSeconds), a.Summary, a.Query,
+		string(a.Severity), a.Advice, a.CodeSource, a.Attempts, a.Finished, a.Share, a.DeviceBaseline)
 	if err != nil {
 		_ = batch.Abort()
 		return fmt.Errorf("alerts table insert: %w", err)

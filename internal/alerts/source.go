@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -12,53 +13,93 @@ import (
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
-// The code a failure is counted under: store.CauseSpace and CauseCode, the
-// report's too, so that 0x80070643 from one node and 1603 from a generic
-// alert are one spike.
-const (
-	spaceExpr = store.CauseSpace
-	codeExpr  = store.CauseCode
-)
+// DefaultLookback is how far before a bucket the source reads events to
+// rebuild the attempts that end in it (store.AttemptsQuery): the report's
+// default too, so that an install command sent days before its failure
+// still gives the attempt its version.
+const DefaultLookback = 7 * 24 * time.Hour
 
-// Bucket is the failure counts of one bucket, code and product level.
+// Bucket is the failed-attempt counts of one bucket, code and product
+// level.
 type Bucket struct {
 	Start  time.Time
 	Counts []Count
 }
 
-// Source reads failure counts per bucket.
+// Source reads failed-attempt counts per bucket.
 type Source interface {
 	// Buckets returns the counts of every bucket of length bucket starting
 	// in [from, to), in time order, empty buckets included.
 	Buckets(ctx context.Context, from, to time.Time, bucket time.Duration) ([]Bucket, error)
 }
 
-// ClickHouseSource counts failures in install_events, with device answers
-// attributed to the server commands they answer (store.AttributedEvents). Each call runs two
-// GROUP BY queries over the time range (one per level), served by the
-// table's month partitions and its (tenant, csp, target_id, received_at)
-// order; no state is kept between calls.
+// ClickHouseSource counts failed install attempts (store.AttemptsQuery, the
+// rule of DESIGN.md "Install attempts"), not events: one failed MSI install
+// that reported the install alert 1603, MSI Status 60 and LastError
+// 0x80070643 is one failed attempt with cause win32 1603.
+//
+// What counts: an attempt counts in the bucket holding its finished_at (its
+// last succeeded or failed report) when its outcome, as of the end of the
+// range read, is failed. A retrying attempt (failed, then reported progress
+// again) is not a failure until it fails again; a pending, in-progress or
+// unknown one is not counted. Succeeded attempts count only in Finished,
+// the denominator of an alert's failed share.
+//
+// Keys: product level (tenant, csp, target_id, version, cause), named by the
+// attempts' product column (the catalog's name); an attempt with an empty
+// CSP or target never has one (AttemptsQuery reads only events with a
+// target). Code level (tenant, cause) across every product and CSP.
+//
+// Guarantees: the counts depend only on the events stored, never on their
+// order of arrival or on redeliveries. One call reads the range at once, so
+// an attempt is judged by its events up to the range's end: a live
+// evaluation (one bucket a call) counts an attempt that fails, retries and
+// fails again in both buckets, a replay of both buckets at once only in the
+// second. Attempts whose command lies more than Lookback before the range
+// are read without it (DESIGN.md, attempt 0): without the command's
+// version when no device reported one.
+//
+// Cost per call: two GROUP BY queries (one per level) over the attempts of
+// [from - Lookback, to), each a GROUP BY over those events (see
+// store.AttemptsQuery); no state is kept between calls.
 type ClickHouseSource struct {
 	Conn driver.Conn
-	// Table is the events table; install_events when empty.
-	Table string
+	// Lookback is how far before from the events are read; DefaultLookback
+	// when zero. NewEngine sets it from Config.Lookback when zero.
+	Lookback time.Duration
 }
 
-// countsQuery groups failed events by bucket and key. Failures count
-// distinct event ids, not rows: install_events may hold a redelivered event
-// twice until a merge collapses it (see schema/001), and uniqExact needs no
-// FINAL, which would read the whole range through one merging stream. %s are the table, the
-// extra key columns and an extra condition; the bucket length in seconds is
-// the first two parameters.
-const countsQuery = `SELECT toUInt32(intDiv(toUInt32(received_at), ?) * ?) AS b, tenant, csp,
-	` + spaceExpr + ` AS sp, ` + codeExpr + ` AS c%[2]s,
-	uniqExact(event_id) AS failures, uniq(device_id) AS devices, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3) AS samples,
-	anyIf(product_name, product_name != '') AS pn, anyIf(code_name, code_name != '') AS cn,
-	anyIf(category, category != '') AS cat
-FROM %[1]s
-WHERE outcome = 'failed' AND received_at >= toDateTime(?) AND received_at < toDateTime(?)%[3]s
-GROUP BY b, tenant, csp, sp, c%[2]s
+func (s ClickHouseSource) lookback() time.Duration {
+	if s.Lookback <= 0 {
+		return DefaultLookback
+	}
+	return s.Lookback
+}
+
+// countsQuery groups the attempts that finished in [from, to) by bucket,
+// key and whether they failed (kind 1 failed, 0 succeeded), and those
+// requested (install command sent) in [from, to) by bucket and key (kind
+// 2): each attempt is read once, as two rows (arrayJoin). {key} stands for
+// the key columns. The parameters are the bucket length in seconds (four
+// times), AttemptArgs, then from and to twice.
+var countsQuery = `SELECT bk.1 AS b, multiIf(bk.2 = 2, 2, outcome = 'failed', 1, 0) AS kind, {key},
+	uniqExact(attempt_id) AS attempts, uniqExact(device_id) AS devices,
+	if(kind = 1, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3), emptyArrayString()) AS samples,
+	any(product) AS pn
+FROM (SELECT *, arrayJoin([(toUInt32(intDiv(toUInt32(finished_at), ?) * ?), toUInt8(1)),
+		(toUInt32(intDiv(toUInt32(requested_at), ?) * ?), toUInt8(2))]) AS bk
+	FROM ` + store.AttemptsQuery + `)
+WHERE (bk.2 = 1 AND outcome IN ('succeeded', 'failed') AND finished_at >= toDateTime(?) AND finished_at < toDateTime(?))
+	OR (bk.2 = 2 AND has_command = 1 AND requested_at >= toDateTime(?) AND requested_at < toDateTime(?))
+GROUP BY b, kind, {key}
 ORDER BY b`
+
+// levelColumns are each level's key columns, in Scan order after b and
+// failed.
+var levelColumns = map[Level]string{
+	LevelProduct: "tenant, csp, target_id, version, cause_space, cause_code",
+	LevelCode:    "tenant, cause_space, cause_code",
+}
 
 // Buckets implements Source.
 func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucket time.Duration) ([]Bucket, error) {
@@ -67,47 +108,14 @@ func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucke
 		return nil, fmt.Errorf("alerts source: bucket %v is not whole seconds", bucket)
 	}
 	from, to = from.UTC(), to.UTC()
-	// By default failures are counted over the attributed events, so that a
-	// device's answer naming no node (404 to a Get of .../Status) counts
-	// against the product of the server command it answers.
-	table, window := s.Table, []any(nil)
-	if table == "" {
-		table, window = store.AttributedEvents, store.AttributedArgs(from, to)
-	}
 	byStart := map[int64][]Count{}
 	for _, level := range []Level{LevelProduct, LevelCode} {
-		cols, cond := "", ""
-		if level == LevelProduct {
-			cols, cond = ", target_id, product_version", " AND target_id != ''"
-		}
-		q := fmt.Sprintf(countsQuery, table, cols, cond)
-		args := append(append([]any{secs, secs}, window...), from.Unix(), to.Unix())
-		rows, err := s.Conn.Query(ctx, q, args...)
+		counts, err := s.level(ctx, level, from, to, secs)
 		if err != nil {
-			return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+			return nil, err
 		}
-		for rows.Next() {
-			var (
-				b  uint32
-				c  Count
-				sp string
-			)
-			c.Key.Level = level
-			dst := []any{&b, &c.Key.Tenant, &c.Key.CSP, &sp, &c.Key.Code}
-			if level == LevelProduct {
-				dst = append(dst, &c.Key.Target, &c.Key.Version)
-			}
-			dst = append(dst, &c.Failures, &c.Devices, &c.Samples, &c.ProductName, &c.CodeName, &c.Category)
-			if err := rows.Scan(dst...); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
-			}
-			c.Key.Space = codes.Space(sp)
-			byStart[int64(b)] = append(byStart[int64(b)], c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+		for b, cs := range counts {
+			byStart[b] = append(byStart[b], cs...)
 		}
 	}
 	var out []Bucket
@@ -118,6 +126,83 @@ func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucke
 		cs := byStart[t.Unix()]
 		sort.Slice(cs, func(i, j int) bool { return cs[i].Key.less(cs[j].Key) })
 		out = append(out, Bucket{Start: t, Counts: cs})
+	}
+	return out, nil
+}
+
+// scopeKey is what Finished is counted over: the product version at
+// product level, the tenant at code level.
+type scopeKey struct {
+	b                            int64
+	tenant, csp, target, version string
+}
+
+func (k Key) scope(b int64) scopeKey {
+	return scopeKey{b, k.Tenant, k.CSP, k.Target, k.Version}
+}
+
+// level returns one level's failed-attempt counts by bucket start.
+func (s ClickHouseSource) level(ctx context.Context, level Level, from, to time.Time, secs int64) (map[int64][]Count, error) {
+	q := strings.ReplaceAll(countsQuery, "{key}", levelColumns[level])
+	args := append(append([]any{secs, secs, secs, secs}, store.AttemptArgs(from, to, s.lookback())...), from.Unix(), to.Unix(), from.Unix(), to.Unix())
+	rows, err := s.Conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+	}
+	defer rows.Close()
+	var failed []Count
+	var starts []int64
+	finished, requested := map[scopeKey]uint64{}, map[scopeKey]uint64{}
+	for rows.Next() {
+		var (
+			b    uint32
+			kind uint8
+			c    Count
+			sp   string
+		)
+		c.Key.Level = level
+		dst := []any{&b, &kind, &c.Key.Tenant}
+		if level == LevelProduct {
+			dst = append(dst, &c.Key.CSP, &c.Key.Target, &c.Key.Version)
+		}
+		dst = append(dst, &sp, &c.Key.Code, &c.Attempts, &c.Devices, &c.Samples, &c.ProductName)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+		}
+		c.Key.Space = codes.Space(sp)
+		if kind == 2 {
+			requested[c.Key.scope(int64(b))] += c.Attempts
+			continue
+		}
+		finished[c.Key.scope(int64(b))] += c.Attempts
+		if kind == 0 || sp == "" || (level == LevelProduct && (c.Key.CSP == "" || c.Key.Target == "")) {
+			continue
+		}
+		if level == LevelCode || c.ProductName == store.UnknownLabel(c.Key.Target) {
+			c.ProductName = "" // nothing names it: Alert.product marks it unknown
+		}
+		failed = append(failed, c)
+		starts = append(starts, int64(b))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+	}
+	out := map[int64][]Count{}
+	for sk := range requested {
+		if _, ok := finished[sk]; !ok {
+			finished[sk] = 0
+		}
+	}
+	for sk, n := range finished {
+		k := Key{Level: level, Tenant: sk.tenant, CSP: sk.csp, Target: sk.target, Version: sk.version}
+		if level == LevelProduct && (k.CSP == "" || k.Target == "") {
+			continue
+		}
+		out[sk.b] = append(out[sk.b], Count{Key: k, Finished: n, Requested: requested[sk]})
+	}
+	for i, c := range failed {
+		c.Finished = finished[c.Key.scope(starts[i])]
+		out[starts[i]] = append(out[starts[i]], c)
 	}
 	return out, nil
 }
@@ -134,11 +219,9 @@ func align(t time.Time, bucket time.Duration) time.Time {
 	return time.Unix(u-m, 0).UTC()
 }
 
-// Namer is implemented by a Source that can name a product the failing
-// events did not name: MSI install alerts carry only the ProductCode, while
-// the product catalog (schema/007) knows what any device of the tenant
-// reported for it, the label of the install command and the name an
-// administrator gave it.
+// Namer is implemented by a Source that can name a product again when an
+// alert is claimed: an administrator may have named it, or a device
+// reported its name, since the bucket was read.
 type Namer interface {
 	// Product returns the catalog's best knowledge of the target; Known is
 	// false when nothing names it.

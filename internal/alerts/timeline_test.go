@@ -20,19 +20,21 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
-// failures is one product version's failures of one code in one bucket.
-// Devices are named <device>-<n>, so that two specs with the same device
-// prefix share devices, as real fleets do.
+// failures is one product version's failed attempts of one cause in one
+// bucket: count attempts on devs devices. Devices are named <device>-<n>, so
+// that two specs with the same device prefix share devices, as real fleets
+// do. finished, when set, is the attempts that finished on the product
+// version in the bucket, these included; 0 leaves it unknown.
 type failures struct {
-	tenant, csp   string
-	space         codes.Space
-	code          int64
-	target, ver   string
-	name          string
-	count, devs   int
-	device        string
-	deviceOffset  int
-	codeName, cat string
+	tenant, csp  string
+	space        codes.Space
+	code         int64
+	target, ver  string
+	name         string
+	count, devs  int
+	device       string
+	deviceOffset int
+	finished     int
 }
 
 func fail(target, ver string, space codes.Space, code int64, count, devs int) failures {
@@ -48,8 +50,9 @@ func (f failures) devices() []string {
 	return out
 }
 
-// counts turns specs into the two levels of counts the ClickHouse query
-// returns: failures summed, devices as the size of the union.
+// counts turns specs into the two levels of counts ClickHouseSource
+// returns: attempts summed, devices as the size of the union, finished
+// summed per product version (product level) and tenant (code level).
 func counts(specs []failures) []Count {
 	type agg struct {
 		c    Count
@@ -59,13 +62,13 @@ func counts(specs []failures) []Count {
 	add := func(k Key, f failures) {
 		a := m[k]
 		if a == nil {
-			a = &agg{c: Count{Key: k, CodeName: f.codeName, Category: f.cat}, devs: map[string]bool{}}
+			a = &agg{c: Count{Key: k}, devs: map[string]bool{}}
 			if k.Level == LevelProduct {
 				a.c.ProductName = f.name
 			}
 			m[k] = a
 		}
-		a.c.Failures += uint64(f.count)
+		a.c.Attempts += uint64(f.count)
 		for _, d := range f.devices() {
 			a.devs[d] = true
 		}
@@ -78,9 +81,18 @@ func counts(specs []failures) []Count {
 		add(pk, f)
 		add(pk.codeKey(), f)
 	}
+	finished := map[Key]uint64{}
+	for _, f := range specs {
+		pk := Key{Level: LevelProduct, Tenant: f.tenant, CSP: f.csp, Target: f.target, Version: f.ver}
+		finished[pk] += uint64(f.finished)
+		finished[Key{Level: LevelCode, Tenant: f.tenant}] += uint64(f.finished)
+	}
 	var out []Count
 	for _, a := range m {
 		a.c.Devices = uint64(len(a.devs))
+		scope := a.c.Key
+		scope.Space, scope.Code = "", 0
+		a.c.Finished = finished[scope]
 		devs := make([]string, 0, len(a.devs))
 		for d := range a.devs {
 			devs = append(devs, d)
@@ -234,21 +246,23 @@ func (tl *timeline) check(got []emitted) {
 }
 
 func describe(a Alert) string {
-	return fmt.Sprintf("%s %s code %d target %q devices %d failures %d baseline %.2f", a.Status, a.Level, a.Code, a.TargetID, a.Devices, a.Failures, a.Baseline)
+	return fmt.Sprintf("%s %s %s code %d target %q devices %d attempts %d baseline %.2f/%.2f", a.Status, a.Severity, a.Level, a.Code, a.TargetID, a.Devices, a.Attempts, a.Baseline, a.DeviceBaseline)
 }
 
 // testCatalog stands in for internal/codes so the detector's naming is
 // checked without depending on the catalog's wording.
 func testCatalog(s codes.Space, v int64) codes.Info {
 	if s == codes.SpaceWin32 && v == 1603 {
-		return codes.Info{Space: s, Value: v, Name: "ERROR_INSTALL_FAILURE", Description: "Fatal error during installation.", Category: codes.CatUnknown, Known: true}
+		return codes.Info{Space: s, Value: v, Name: "ERROR_INSTALL_FAILURE", Description: "Fatal error during installation.", Category: codes.CatInstaller,
+			Advice: "Read the verbose MSI log.", Source: "Windows Installer error codes", Known: true}
 	}
 	return codes.Info{Space: s, Value: v}
 }
 
 // background is a steady, noisy fleet: MSI products failing now and then
-// with the usual codes, and Office failing 17002 at a high steady rate.
-// Noise is binomial from a fixed seed, so every run is the same.
+// with the usual causes, and Office failing 17002 at a high steady rate,
+// counted in failed attempts. Noise is binomial from a fixed seed, so every
+// run is the same.
 func background(seed uint64) func(i int) []failures {
 	rnd := rand.New(rand.NewPCG(seed, seed))
 	binom := func(n int, p float64) int {
@@ -355,7 +369,9 @@ func TestTimeline(t *testing.T) {
 func TestFiringAlertContent(t *testing.T) {
 	tl := newTimeline(t, testConfig(), 125)
 	tl.Background(background(3))
-	tl.Push(Between(120, 124), fail("{BAD}", "2.1", codes.SpaceWin32, 1603, 40, 25))
+	spike := fail("{BAD}", "2.1", codes.SpaceWin32, 1603, 40, 25)
+	spike.finished = 60
+	tl.Push(Between(120, 124), spike)
 	m := firing(LevelProduct, 1603, "{BAD}")
 	tl.Want(At(120), m)
 	got := tl.Run(nil)
@@ -371,28 +387,73 @@ func TestFiringAlertContent(t *testing.T) {
 		{"csp", a.CSP, "EnterpriseDesktopAppManagement"},
 		{"product name", a.ProductName, "Product {BAD}"},
 		{"product version", a.ProductVersion, "2.1"},
+		{"code space", a.CodeSpace, codes.SpaceWin32},
+		{"code", a.Code, int64(1603)},
+		{"code hex (HRESULT_FROM_WIN32)", a.CodeHex, "0x80070643"},
 		{"code name", a.CodeName, "ERROR_INSTALL_FAILURE"},
 		{"description", a.CodeDescription, "Fatal error during installation."},
-		{"category", a.Category, "unknown"},
-		{"failures", a.Failures, uint64(40)},
+		{"category", a.Category, "installer"},
+		{"advice", a.Advice, "Read the verbose MSI log."},
+		{"code source", a.CodeSource, "Windows Installer error codes"},
+		{"attempts", a.Attempts, uint64(40)},
+		{"failures (the attempts, for older readers)", a.Failures, uint64(40)},
 		{"devices", a.Devices, uint64(25)},
-		{"samples", len(a.SampleDevices), 3},
+		{"finished", a.Finished, uint64(60)},
+		{"failed share", a.Share, 0.667},
+		{"severity (25 devices)", a.Severity, Critical},
+		{"baseline (floor)", a.Baseline, 1.0},
+		{"device baseline (floor)", a.DeviceBaseline, 1.0},
+		{"samples", a.SampleDevices, []string{"dev-{BAD}-0", "dev-{BAD}-1", "dev-{BAD}-10"}},
 		{"first seen", a.FirstSeen, t0.Add(120 * time.Minute)},
 		{"factor (1603 override)", a.Factor, 2.0},
 		{"id", a.ID, alertID(a.key, a.FirstSeen)},
+		{"summary", a.Summary, "[contoso] critical: Product {BAD} 2.1: 1603 ERROR_INSTALL_FAILURE on 25 devices (40 failed attempts in 60s), baseline 1.0"},
 	}
 	for _, c := range checks {
-		if c.got != c.want {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	for _, s := range []string{"tenant = 'contoso'", "= 1603", "target_id = '{BAD}'", "product_version = '2.1'", "received_at >= toDateTime('2026-11-23 07:59:00', 'UTC')"} {
+	for _, s := range []string{"tenant = 'contoso'", "outcome = 'failed'", "cause_space = 'win32' AND cause_code = 1603",
+		"csp = 'EnterpriseDesktopAppManagement' AND target_id = '{BAD}' AND version = '2.1'",
+		"finished_at >= toDateTime('2026-11-23 07:59:00', 'UTC')", "toDateTime('2026-11-16 07:59:00', 'UTC')"} {
 		if !strings.Contains(a.Query, s) {
 			t.Errorf("query lacks %q:\n%s", s, a.Query)
 		}
 	}
-	if !strings.Contains(a.Summary, "Product {BAD} 2.1") || !strings.Contains(a.Summary, "ERROR_INSTALL_FAILURE") {
-		t.Errorf("summary %q names neither product nor code", a.Summary)
+}
+
+// The severity rule: critical from CriticalDevices failed devices or from
+// CriticalShare of the finished attempts failed, warning otherwise; at the
+// code level the share is of the tenant's finished attempts.
+func TestSeverity(t *testing.T) {
+	tests := []struct {
+		name     string
+		devs     int
+		finished int
+		want     Severity
+	}{
+		{"few devices, small share: warning", 10, 100, Warning},
+		{"many devices: critical", 25, 200, Critical},
+		{"half the attempts failed: critical", 10, 20, Critical},
+		{"share unknown, few devices: warning", 10, 0, Warning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTimeline(t, testConfig(), 31)
+			f := fail("{SEV}", "1.0", codes.SpaceWin32, 1618, tt.devs, tt.devs)
+			f.finished = tt.finished
+			tl.Push(At(30), f)
+			tl.Push(Between(0, 30), fail("{CALM}", "1.0", codes.SpaceWin32, 1605, 1, 1)) // data from bucket 0: warm at 30
+			m := firing(LevelProduct, 1618, "{SEV}")
+			tl.Want(At(30), m)
+			got := tl.Run(nil)
+			for _, e := range got {
+				if e.a.Level == LevelProduct && e.a.Severity != tt.want {
+					t.Errorf("severity %s (devices %d, share %v), want %s", e.a.Severity, e.a.Devices, e.a.Share, tt.want)
+				}
+			}
+		})
 	}
 }
 
@@ -412,7 +473,7 @@ func TestReplayRebuildsState(t *testing.T) {
 	if fmt.Sprint(a.Open()) != fmt.Sprint(b.Open()) || len(a.Open()) != 1 {
 		t.Fatalf("open alerts differ after replay:\n%v\n%v", a.Open(), b.Open())
 	}
-	k := Key{Level: LevelCode, Tenant: "contoso", CSP: "Office", Space: codes.SpaceOfficeStatus, Code: 17002}
+	k := Key{Level: LevelCode, Tenant: "contoso", Space: codes.SpaceOfficeStatus, Code: 17002}
 	if a.Baseline(k) != b.Baseline(k) || a.Baseline(k) < 30 {
 		t.Fatalf("baseline %v vs %v, want equal and near 40", a.Baseline(k), b.Baseline(k))
 	}
