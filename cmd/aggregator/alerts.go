@@ -81,7 +81,7 @@ func listAlerts(ctx context.Context, args []string, getenv func(string) string, 
 	case output.FormatCSV:
 		return output.WriteCSV(stdout, alertsTable(list, c.Tenant, since))
 	}
-	return writeAlerts(stdout, list, c.Tenant, since)
+	return writeAlerts(stdout, list, c.Tenant, since, time.Now())
 }
 
 // nameAlerts names the products of product-level alerts as the catalog
@@ -248,8 +248,10 @@ func alertCause(a *alerts.Alert) string {
 
 // writeAlerts renders alerts for a terminal: an overview table (the
 // output package's), then one block per spike, oldest first, with the
-// cause's advice and the SQL that lists the failed attempts behind it.
-func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Time) error {
+// cause's advice and the SQL that lists the failed attempts behind it:
+// short, from the install_attempts view, while the view still holds the
+// alert's attempts at now, else the whole rule.
+func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since, now time.Time) error {
 	t := output.NewTable("alerts", alertsTitle(list, tenant, since),
 		"status", "severity", "product:PRODUCT (OR ALL)", "cause", "devices", "attempts", "baseline", "first_seen")
 	for _, a := range list {
@@ -305,7 +307,11 @@ func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since time.Tim
 			field("resolved", a.ResolvedAt.UTC().Format(time.RFC3339))
 		}
 		field("alert id", a.ID)
-		for i, line := range strings.Split(a.Query, "\n") {
+		details, ok := a.ViewQuery(now)
+		if !ok {
+			details = a.Query
+		}
+		for i, line := range strings.Split(details, "\n") {
 			name := ""
 			if i == 0 {
 				name = "details"

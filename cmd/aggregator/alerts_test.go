@@ -116,7 +116,7 @@ func TestWriteAlertsGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := writeAlerts(&out, tt.list, tt.tenant, first.Add(-time.Hour)); err != nil {
+			if err := writeAlerts(&out, tt.list, tt.tenant, first.Add(-time.Hour), first.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", tt.name+".golden")
@@ -281,7 +281,7 @@ func TestRunAlertsEndToEnd(t *testing.T) {
 	t.Logf("aggregator alerts:\n%s", out.String())
 	for _, want := range []string{"tenant t1", "2 (2 firing, 0 resolved)", "Contoso PLIVE 3.0", "FIRING critical  product level", "Contoso PBAD 2.1",
 		"(target PBAD)", "1603 (0x80070643) ERROR_INSTALL_FAILURE  [win32]", "30 failed in 5s", "20 (baseline 1), e.g. bad-00, bad-01, bad-02",
-		"advice      Generic MSI failure", spikeAt.Format(time.RFC3339), "FROM install_events", "target_id = 'PBAD'", "cause_code = 1603"} {
+		"advice      Generic MSI failure", spikeAt.Format(time.RFC3339), "FROM install_attempts", "target_id = 'PBAD'", "cause_code = 1603"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("aggregator alerts lacks %q:\n%s", want, out.String())
 		}

@@ -135,7 +135,7 @@ func TestNameAlerts(t *testing.T) {
 		key("UNKNOWN"):     {ProductKey: key("UNKNOWN")},
 	})
 	var out bytes.Buffer
-	if err := writeAlerts(&out, list, "t1", first.Add(-time.Hour)); err != nil {
+	if err := writeAlerts(&out, list, "t1", first.Add(-time.Hour), first.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{

@@ -304,19 +304,41 @@ func (a *Alert) summarise() string {
 // detailQuery returns SQL listing the failed attempts behind the alert that
 // finished since one bucket before it fired: store.AttemptsSQL (the
 // detector's own rule) with its window written in, events read from
-// lookback before that. It runs as printed; its cost is the attempts
-// query's over that span.
+// lookback before that. It runs as printed, however old the alert; its
+// cost is the attempts query's over that span.
 func detailQuery(a *Alert, lookback time.Duration) string {
 	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
-	at := func(t time.Time) string { return "toDateTime(" + quote(t.Format("2006-01-02 15:04:05")) + ", 'UTC')" }
+	return detailSQL(a, store.AttemptsSQL(sqlTime(from), "now() + 60", sqlTime(from.Add(-lookback))), from)
+}
+
+// ViewQuery is the alert's details for a person at a terminal: the failing
+// attempts read from the install_attempts view (schema/008), a few lines
+// instead of Query's whole attempts rule. The view holds the last
+// store.AttemptsViewDays days, so ok is false, and Query is what to run,
+// once the alert is older than that.
+func (a *Alert) ViewQuery(now time.Time) (q string, ok bool) {
+	from := a.FirstSeen.Add(-time.Duration(a.BucketSeconds) * time.Second).UTC()
+	if now.Sub(from) >= store.AttemptsViewDays*24*time.Hour {
+		return "", false
+	}
+	return detailSQL(a, "install_attempts", from), true
+}
+
+func sqlTime(t time.Time) string {
+	return "toDateTime(" + quote(t.UTC().Format("2006-01-02 15:04:05")) + ", 'UTC')"
+}
+
+// detailSQL selects the alert's failed attempts that finished since from,
+// out of source (a table, a view or a parenthesised subquery).
+func detailSQL(a *Alert, source string, from time.Time) string {
 	var b strings.Builder
 	b.WriteString("SELECT finished_at, device_id, product, version, csp, target_id, cause_space, cause_code, retries, requested_at, has_command, attempt_id\n")
 	b.WriteString("FROM ")
-	b.WriteString(store.AttemptsSQL(at(from), "now() + 60", at(from.Add(-lookback))))
+	b.WriteString(source)
 	b.WriteString("\nWHERE tenant = ")
 	b.WriteString(quote(a.Tenant))
 	b.WriteString(" AND outcome = 'failed' AND finished_at >= ")
-	b.WriteString(at(from))
+	b.WriteString(sqlTime(from))
 	b.WriteString("\n  AND cause_space = ")
 	b.WriteString(quote(string(a.CodeSpace)))
 	b.WriteString(" AND cause_code = ")
