@@ -38,6 +38,10 @@ type metrics struct {
 var (
 	kinds    = [...]string{event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory, event.KindCommand, "other"}
 	outcomes = [...]string{"succeeded", "failed", "in_progress", "pending", "retrying", "unknown", event.OutcomeRequested, "other"}
+	// publishCauses are the causes of the publish errors counter (see
+	// Server.unavailable), exported at 0 from the start so that a rate over
+	// them sees the first 503 (deploy/prometheus alerts on them).
+	publishCauses = [...]string{"nats_disconnected", "backpressure", "timeout", "publish", "client_gone", "nack", "no_stream"}
 )
 
 func kindIndex(k string) int {
@@ -112,6 +116,9 @@ func newMetrics(pendingFn func() float64) *metrics {
 		for j, o := range outcomes {
 			m.eventCtr[i][j] = m.events.WithLabelValues(k, o)
 		}
+	}
+	for _, c := range publishCauses {
+		m.publishErrs.WithLabelValues(c)
 	}
 	m.status = map[string]map[int]prometheus.Counter{}
 	for _, e := range []string{"device", "commands"} {
