@@ -16,11 +16,19 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# deps installs what the tests and the demo need: Debian's clickhouse-server.
+# deps installs what the tests and the demo need from Debian's packages:
+# clickhouse-server (and its client), and prometheus for promtool, which tests
+# the alerting rules of deploy/prometheus. Nothing is installed when all are
+# there.
 deps:
-	@[ -n "$$CSPWATCH_CLICKHOUSE_ADDR" ] || command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || { \
-		echo "installing clickhouse-server from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null; }
+	@missing=""; \
+	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -n "$$CSPWATCH_CLICKHOUSE_ADDR" ] || missing="$$missing clickhouse-server"; \
+	command -v clickhouse-client >/dev/null 2>&1 || missing="$$missing clickhouse-client"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing from Debian's packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -32,10 +40,10 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 # test runs everything: lint, all tests with the race detector against a real
-# ClickHouse (a missing server is then a failure, not a skip), and short
+# ClickHouse and Debian's promtool (a missing one is then a failure, not a skip), and short
 # bounded fuzz runs of every parser.
 test: deps lint
-	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test -race -count=1 -timeout 12m ./...
+	CSPWATCH_TEST_CLICKHOUSE=1 CSPWATCH_TEST_EXTERNAL=1 $(GO) test -race -count=1 -timeout 12m ./...
 	$(MAKE) fuzz
 
 fuzz:

@@ -133,6 +133,10 @@ func TestDemoEndToEnd(t *testing.T) {
 		regexp.MustCompile(`1603`),
 		// The spiked version's row: devices, succeeded, then failed > 0.
 		regexp.MustCompile(`Google Chrome +131\.0\.6778\.86 +\d+ +\d+ +[1-9]\d*`),
+		// It is the first row: products are sorted by failed devices.
+		regexp.MustCompile(`TENANT +CSP +PRODUCT .*\n\s*\S+ +MSI +Google Chrome +131\.0\.6778\.86 `),
+		// The spike's cause, with both forms of its code and its advice.
+		regexp.MustCompile(`(?m)^\s*1603 +0x80070643 +win32 +ERROR_INSTALL_FAILURE .*Generic MSI failure`),
 	}
 	if commands {
 		wants = append(wants, regexp.MustCompile(`msgs \+ [1-9]\d* server msgs`))
@@ -140,6 +144,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, want := range wants {
 		if !want.MatchString(s) {
 			t.Errorf("output lacks %v", want)
+		}
+	}
+	// The alerts are exactly the injected spike, at product and code level
+	// at most, each firing or resolved: nothing on background failures.
+	alertRow := regexp.MustCompile(`(?m)^\s*(firing|resolved)\s+(critical|warning)\s+(.+?)\s{2,}(\S+ \(\S+\)|\S+)\s.*$`)
+	rows := alertRow.FindAllStringSubmatch(s, -1)
+	if len(rows) == 0 || len(rows) > 2 {
+		t.Errorf("alert rows %q: want the injected spike at product and code level at most", rows)
+	}
+	for _, r := range rows {
+		if (r[3] != "Google Chrome 131.0.6778.86" && r[3] != "all products") || r[4] != "1603 (0x80070643)" {
+			t.Errorf("alert %q is not the injected 1603 spike on Google Chrome 131.0.6778.86", r[0])
 		}
 	}
 	if strings.Contains(s, "logs and data kept") {

@@ -428,11 +428,14 @@ func (f *Fleet) begin(a *assignment) {
 		}
 	} else {
 		switch {
-		case x < 0.02:
+		// Rates: 0.5% of jobs never create their node (rare in real
+		// fleets, and each answers every later Get with a 404), 3% fail
+		// their download, 10% fail to install.
+		case x < 0.005:
 			a.code, a.vanished, a.steps = 0, true, msiVanished[r.IntN(len(msiVanished))]
-		case x < 0.05:
+		case x < 0.035:
 			a.code, a.download, a.steps = pick(r, downloadFailures), true, msiDownloadFailure
-		case x < 0.15:
+		case x < 0.135:
 			a.code, a.steps = pick(r, msiFailures), msiFailure[r.IntN(len(msiFailure))]
 		default:
 			a.code, a.steps = 0, msiSuccess[r.IntN(len(msiSuccess))]
