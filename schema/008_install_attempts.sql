@@ -13,7 +13,14 @@ FROM (SELECT tenant, device_id, scope, csp, target_id,
 		lower(hex(sipHash64(tenant, device_id, scope, csp, target_id, start_ver))) AS attempt_id,
 		toUInt8(attempt > 0) AS has_command,
 		if(attempt > 0, cmd_at, first_seen) AS requested_at,
-		first_seen, last_seen, finished_at,
+		first_seen, last_seen,
+		arrayFilter((t, o) -> NOT (t.3 = 1 AND o > 0 AND t.1 > o), tl_all, arrayResize([ok_ver], length(tl_all), ok_ver)) AS tl,
+		arrayFilter((f, o) -> NOT (f.5 = 1 AND o > 0 AND f.2 > o), fails_all, arrayResize([ok_ver], length(fails_all), ok_ver)) AS fails,
+		arrayMap(t -> t.2, tl) AS timeline,
+		if(empty(tl), '', tl[-1].2) AS last_outcome,
+		arrayCount(o -> o = 'failed', timeline) AS failures,
+		arrayReduce('max', arrayMap(t -> if(t.2 != 'failed', t.1, toUInt64(0)), tl)) AS last_ok_ver,
+		arrayReduce('max', arrayMap(t -> if(t.2 IN ('succeeded', 'failed'), t.4, toDateTime(0)), tl)) AS finished_at,
 		multiIf(last_outcome IN ('succeeded', 'failed'), last_outcome,
 			last_outcome IN ('in_progress', 'pending', 'retrying') AND failures > 0, 'retrying',
 			last_outcome != '', last_outcome,
@@ -30,20 +37,18 @@ FROM (SELECT tenant, device_id, scope, csp, target_id,
 		minIf(received_at, is_start = 1) AS cmd_at,
 		min(received_at) AS first_seen,
 		max(received_at) AS last_seen,
-		maxIf(received_at, informs = 1 AND outcome IN ('succeeded', 'failed')) AS finished_at,
-		argMaxIf(outcome, ver, informs = 1) AS last_outcome,
-		countIf(informs = 1 AND outcome = 'failed') AS failures,
-		maxIf(ver, informs = 1 AND outcome != 'failed') AS last_ok_ver,
-		arrayMap(t -> t.2, arraySort(groupArrayIf((ver, outcome), informs = 1))) AS timeline,
-		groupArrayIf((rank, ver, ev_cs, ev_cc), informs = 1 AND outcome = 'failed') AS fails,
+		arraySort(groupArrayIf((ver, outcome, status_failed, received_at), informs = 1)) AS tl_all,
+		minIf(ver, informs = 1 AND outcome = 'succeeded' AND status_failed = 0) AS ok_ver,
+		groupArrayIf((rank, ver, ev_cs, ev_cc, status_failed), informs = 1 AND outcome = 'failed') AS fails_all,
 		argMaxIf(cmd_version, ver, cmd_version != '') AS a_cmd_version,
 		argMaxIf(ev_version, ver, ev_version != '') AS a_dev_version,
 		uniqExact(event_id) AS events
 	FROM (SELECT *, arrayCount((s, v) -> s <= v, starts, arrayResize([ver], length(starts), ver)) AS attempt, multiIf(ev_cs IN ('win32', 'hresult', 'office_status'), 3, ev_cs = 'omadm', 2, 1) AS rank
 	FROM (SELECT tenant, device_id, scope, csp, target_id, event_id, kind, outcome, received_at,
-		((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))) AS ver,
+		((if(session_id = '', toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms, s_ms) * 1024 + least(toUInt64(toUInt32OrZero(msg_id)) * 2 + toUInt64(kind = 'command'), 1023)) * 1024 + toUInt64(bitAnd(cmd_id, 1023))) AS ver,
 		toUInt8(kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install')) AS is_start,
 		toUInt8((kind IN ('alert', 'result') AND outcome NOT IN ('unknown', 'requested') AND NOT (node = 'LastError' AND outcome = 'succeeded')) OR (kind = 'status' AND outcome IN ('failed', 'in_progress'))) AS informs,
+		toUInt8(kind = 'status' AND outcome = 'failed') AS status_failed,
 		if(win32_code != 0, 'win32', code_space) AS ev_cs, if(win32_code != 0, win32_code, code) AS ev_cc,
 		if(kind = 'command', if(csp = 'Office', office_version, msi_job_product_version), '') AS cmd_version,
 		product_version AS ev_version
@@ -73,11 +78,29 @@ FROM (
     ) USING (tenant, device_id, session_id, msg_ref, cmd_ref_raw)
 )
 )
-	WHERE target_id != '')
-	ANY LEFT JOIN (SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023))))) AS starts
-	FROM install_events
-	WHERE kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install') AND received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
+	ANY LEFT JOIN (
+        SELECT tenant, device_id, session_id, min(toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) AS s_ms
+        FROM install_events
+        WHERE received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
             SELECT tenant, device_id FROM install_events WHERE received_at >= now() - 2592000 AND received_at < now() + 60)
+        GROUP BY tenant, device_id, session_id
+    ) USING (tenant, device_id, session_id)
+	WHERE target_id != '')
+	ANY LEFT JOIN (SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(v)) AS starts
+	FROM (
+		SELECT tenant, device_id, scope, csp, target_id, event_id, min(((if(session_id = '', toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms, s_ms) * 1024 + least(toUInt64(toUInt32OrZero(msg_id)) * 2 + toUInt64(kind = 'command'), 1023)) * 1024 + toUInt64(bitAnd(cmd_id, 1023)))) AS v
+		FROM install_events
+		ANY LEFT JOIN (
+        SELECT tenant, device_id, session_id, min(toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) AS s_ms
+        FROM install_events
+        WHERE received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
+            SELECT tenant, device_id FROM install_events WHERE received_at >= now() - 2592000 AND received_at < now() + 60)
+        GROUP BY tenant, device_id, session_id
+    ) USING (tenant, device_id, session_id)
+		WHERE kind = 'command' AND command = 'Exec' AND node IN ('DownloadInstall', 'Install') AND received_at >= now() - 5184000 AND received_at < now() + 60 AND (tenant, device_id) IN (
+            SELECT tenant, device_id FROM install_events WHERE received_at >= now() - 2592000 AND received_at < now() + 60)
+		GROUP BY tenant, device_id, scope, csp, target_id, event_id
+	)
 	GROUP BY tenant, device_id, scope, csp, target_id) USING (tenant, device_id, scope, csp, target_id))
 	GROUP BY tenant, device_id, scope, csp, target_id, attempt
 	HAVING last_seen >= now() - 2592000))

@@ -55,7 +55,7 @@ SELECT
     if(succeeded + failed = 0, 0, round(failed / (succeeded + failed), 3)) AS failure_rate
 FROM (
     SELECT tenant, device_id, scope, csp, target_id, product, version,
-        argMax(outcome, first_seen) AS last_outcome,
+        argMax(outcome, (requested_at, first_seen, last_seen, attempt_id)) AS last_outcome,
         count() AS n,
         countIf(outcome = 'failed') AS n_failed
     FROM install_attempts
@@ -149,7 +149,7 @@ FROM (
     SELECT *
     FROM install_attempts
     WHERE {tenant:String} = '' OR tenant = {tenant:String}
-    ORDER BY first_seen DESC
+    ORDER BY requested_at DESC, first_seen DESC, last_seen DESC, attempt_id DESC
     LIMIT 1 BY tenant, device_id, scope, csp, target_id
 )
 WHERE outcome IN ('in_progress', 'pending', 'retrying')
@@ -233,7 +233,7 @@ FROM (
     FROM install_attempts
     WHERE (product = {product:String} OR target_id = {product:String})
         AND ({tenant:String} = '' OR tenant = {tenant:String})
-    ORDER BY first_seen DESC
+    ORDER BY requested_at DESC, first_seen DESC, last_seen DESC, attempt_id DESC
     LIMIT 1 BY tenant, device_id, scope, csp, target_id
 )
 ANY LEFT JOIN (

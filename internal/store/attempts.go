@@ -54,10 +54,28 @@ const attemptStart = "kind = 'command' AND command = 'Exec' AND node IN ('Downlo
 // that the install finished. It is install_state's condition (schema/003).
 const attemptInforms = "(kind IN ('alert', 'result') AND outcome NOT IN ('unknown', 'requested') AND NOT (node = 'LastError' AND outcome = 'succeeded')) OR (kind = 'status' AND outcome IN ('failed', 'in_progress'))"
 
-// eventVer orders the events of one target: milliseconds of receipt times
-// 1024, plus the device's CmdID so that two events of one message keep the
-// device's order (as install_state's ver, schema/003).
-const eventVer = "((toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) * 1024 + toUInt64(bitAnd(cmd_id, 1023)))"
+// eventVer orders the events of one device by the conversation that
+// carried them, not by when each reached ingest: the OMA-DM session (by the
+// first receipt of any of its messages, s_ms), then the message within it,
+// the device's message k before the server's message k, which comes before
+// the device's message k+1 that answers it (msg_seq), then the CmdID. So a
+// device's answer never sorts before the command it answers, though the MDM
+// server forwarded its own message after the device's (late copies, or both
+// in one millisecond). It assumes a device does not reuse a SessionID within
+// the lookback, as attribution does. An event with no SessionID (not from
+// SyncML) is placed by its own receipt. Bits: s_ms (milliseconds, 41 bits) ×
+// 2^20, msg_seq ≤ 1023 × 2^10, CmdID mod 1024.
+const eventVer = "((if(session_id = '', toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms, s_ms) * 1024 + least(toUInt64(toUInt32OrZero(msg_id)) * 2 + toUInt64(kind = 'command'), 1023)) * 1024 + toUInt64(bitAnd(cmd_id, 1023)))"
+
+// sessionStarts is the first receipt (milliseconds since the epoch, s_ms) of
+// each OMA-DM session of the window's active devices: the order key of its
+// events (eventVer). Arguments: the lookback's start, to; from, to.
+const sessionStarts = `ANY LEFT JOIN (
+        SELECT tenant, device_id, session_id, min(toUInt64(toUnixTimestamp(received_at)) * 1000 + received_ms) AS s_ms
+        FROM install_events
+        WHERE received_at >= ? AND received_at < ?` + activeDevices + `
+        GROUP BY tenant, device_id, session_id
+    ) USING (tenant, device_id, session_id)`
 
 // causeRank orders the codes a failed attempt carried by how much they say:
 // the installer's own code (a Win32 or HRESULT from the install alert or
@@ -115,7 +133,11 @@ func AttemptArgs(from, to time.Time, lookback time.Duration) []any {
 // attemptArgs orders the window's bounds as AttemptsQuery's placeholders
 // take them.
 func attemptArgs[T any](from, to, start T) []any {
-	return []any{start, to, from, to, start, to, start, to, from, to, from}
+	return []any{start, to, from, to, start, to, // AttributedEvents, active devices only
+		start, to, from, to, // the events' sessions
+		start, to, from, to, // the install commands
+		start, to, from, to, // their sessions
+		from} // HAVING
 }
 
 // AttemptsSQL is AttemptsQuery with its window written in as SQL
@@ -141,31 +163,39 @@ func attemptsQuery() string {
 		` + eventVer + ` AS ver,
 		toUInt8(` + attemptStart + `) AS is_start,
 		toUInt8(` + attemptInforms + `) AS informs,
+		toUInt8(kind = 'status' AND outcome = 'failed') AS status_failed,
 		` + CauseSpace + ` AS ev_cs, ` + CauseCode + ` AS ev_cc,
 		if(kind = 'command', if(csp = 'Office', office_version, msi_job_product_version), '') AS cmd_version,
 		product_version AS ev_version
 	FROM ` + attributedEvents(activeDevices) + `
+	` + sessionStarts + `
 	WHERE target_id != ''`
-	starts := `SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(` + eventVer + `)) AS starts
-	FROM install_events
-	WHERE ` + attemptStart + ` AND received_at >= ? AND received_at < ?` + activeDevices + `
+	// A command posted twice (a webhook retried after NATS's duplicate
+	// window) is one event with two receipts: the first one counts.
+	starts := `SELECT tenant, device_id, scope, csp, target_id, arraySort(groupUniqArray(v)) AS starts
+	FROM (
+		SELECT tenant, device_id, scope, csp, target_id, event_id, min(` + eventVer + `) AS v
+		FROM install_events
+		` + sessionStarts + `
+		WHERE ` + attemptStart + ` AND received_at >= ? AND received_at < ?` + activeDevices + `
+		GROUP BY tenant, device_id, scope, csp, target_id, event_id
+	)
 	GROUP BY tenant, device_id, scope, csp, target_id`
 	placed := `SELECT *, arrayCount((s, v) -> s <= v, starts, arrayResize([ver], length(starts), ver)) AS attempt, ` + causeRank + ` AS rank
 	FROM (` + events + `)
 	ANY LEFT JOIN (` + starts + `) USING (tenant, device_id, scope, csp, target_id)`
 
-	// Level 2: the attempt's facts.
+	// Level 2: the attempt's facts. The informative events as a timeline
+	// of (ver, outcome, status_failed, received_at), sorted, and ok_ver, the
+	// first success an alert or result reported.
 	grouped := `SELECT tenant, device_id, scope, csp, target_id, attempt,
 		if(attempt = 0, toUInt64(0), any(starts)[attempt]) AS start_ver,
 		minIf(received_at, is_start = 1) AS cmd_at,
 		min(received_at) AS first_seen,
 		max(received_at) AS last_seen,
-		maxIf(received_at, informs = 1 AND outcome IN ('succeeded', 'failed')) AS finished_at,
-		argMaxIf(outcome, ver, informs = 1) AS last_outcome,
-		countIf(informs = 1 AND outcome = 'failed') AS failures,
-		maxIf(ver, informs = 1 AND outcome != 'failed') AS last_ok_ver,
-		arrayMap(t -> t.2, arraySort(groupArrayIf((ver, outcome), informs = 1))) AS timeline,
-		groupArrayIf((rank, ver, ev_cs, ev_cc), informs = 1 AND outcome = 'failed') AS fails,
+		arraySort(groupArrayIf((ver, outcome, status_failed, received_at), informs = 1)) AS tl_all,
+		minIf(ver, informs = 1 AND outcome = 'succeeded' AND status_failed = 0) AS ok_ver,
+		groupArrayIf((rank, ver, ev_cs, ev_cc, status_failed), informs = 1 AND outcome = 'failed') AS fails_all,
 		argMaxIf(cmd_version, ver, cmd_version != '') AS a_cmd_version,
 		argMaxIf(ev_version, ver, ev_version != '') AS a_dev_version,
 		uniqExact(event_id) AS events
@@ -173,16 +203,27 @@ func attemptsQuery() string {
 	GROUP BY tenant, device_id, scope, csp, target_id, attempt
 	HAVING last_seen >= ?`
 
-	// Level 3: outcome, cause and retries from the facts. A failed attempt's
-	// cause is the most telling code (causeRank, then the latest) of its last
-	// run of failures; a retrying attempt's, of all its failures. A failure
-	// that shares its ver with a success (one message, one CmdID) is in the
-	// last run, so that a failed attempt always has a cause.
+	// Level 3: outcome, cause and retries from the facts. Once the installer
+	// reported success, a failed OMA-DM status says a later Get or Delete
+	// found the node gone (an uninstall, a clean-up), not that the install
+	// failed: such statuses are dropped from the timeline (tl) and the
+	// failures. A failed attempt's cause is the most telling code
+	// (causeRank, then the latest) of its last run of failures; a retrying
+	// attempt's, of all its failures. A failure that shares its ver with a
+	// success (one message, one CmdID) is in the last run, so that a failed
+	// attempt always has a cause.
 	judged := `SELECT tenant, device_id, scope, csp, target_id,
 		lower(hex(sipHash64(tenant, device_id, scope, csp, target_id, start_ver))) AS attempt_id,
 		toUInt8(attempt > 0) AS has_command,
 		if(attempt > 0, cmd_at, first_seen) AS requested_at,
-		first_seen, last_seen, finished_at,
+		first_seen, last_seen,
+		arrayFilter((t, o) -> NOT (t.3 = 1 AND o > 0 AND t.1 > o), tl_all, arrayResize([ok_ver], length(tl_all), ok_ver)) AS tl,
+		arrayFilter((f, o) -> NOT (f.5 = 1 AND o > 0 AND f.2 > o), fails_all, arrayResize([ok_ver], length(fails_all), ok_ver)) AS fails,
+		arrayMap(t -> t.2, tl) AS timeline,
+		if(empty(tl), '', tl[-1].2) AS last_outcome,
+		arrayCount(o -> o = 'failed', timeline) AS failures,
+		arrayReduce('max', arrayMap(t -> if(t.2 != 'failed', t.1, toUInt64(0)), tl)) AS last_ok_ver,
+		arrayReduce('max', arrayMap(t -> if(t.2 IN ('succeeded', 'failed'), t.4, toDateTime(0)), tl)) AS finished_at,
 		multiIf(last_outcome IN ('succeeded', 'failed'), last_outcome,
 			last_outcome IN ('in_progress', 'pending', 'retrying') AND failures > 0, 'retrying',
 			last_outcome != '', last_outcome,

@@ -34,7 +34,10 @@ func (tl *timeline) add(sec int, e event.Event) *timeline {
 	e.EventID = fmt.Sprintf("e%03d", n)
 	e.SchemaVersion, e.Tenant, e.DeviceID, e.Scope = 1, "t1", "d1", event.ScopeDevice
 	e.ReceivedAt = tl.at.Add(time.Duration(sec) * time.Second)
-	e.MsgID, e.CmdID = "3", int64(n%1000+1)
+	e.CmdID = int64(n%1000 + 1)
+	if e.MsgID == "" {
+		e.MsgID = "3"
+	}
 	if e.SessionID == "" {
 		e.SessionID = fmt.Sprint(sec)
 	}
@@ -73,7 +76,7 @@ func (tl *timeline) status(sec int, node string, code int64, outcome string) *ti
 // notFound is a 404 with no TargetRef answering the Get sent at sec.
 func (tl *timeline) notFound(sec, getSec int) *timeline {
 	return tl.add(sec, event.Event{Kind: event.KindStatus, Code: 404, CodeSpace: "omadm", Outcome: "failed",
-		SessionID: fmt.Sprint(getSec), MsgRef: "3", CmdRefRaw: fmt.Sprint(getSec)})
+		SessionID: fmt.Sprint(getSec), MsgID: "4", MsgRef: "3", CmdRefRaw: fmt.Sprint(getSec)})
 }
 
 func (tl *timeline) result(sec int, node, space string, code int64, outcome string) *timeline {
@@ -283,5 +286,62 @@ func TestLateEventLandsInItsAttempt(t *testing.T) {
 	want[0] = attemptRow{true, "failed", "win32:1603", 0, 4, "1", 0}
 	if got := readAttempts(t, s, from, to, tl.at); !slices.Equal(got, want) {
 		t.Fatalf("after the late failure:\n got  %s\n want %s", fmtAttempts(got), fmtAttempts(want))
+	}
+}
+
+// Orders of the conversation that receipt times do not keep, from the
+// review of the attempt rules: a device's answer stored before the server's
+// message it answers (a late copy of the server's message, or both in one
+// millisecond), a command webhook retried after NATS's duplicate window,
+// and a Get that fails after the install succeeded.
+func TestAttemptsFollowTheConversation(t *testing.T) {
+	session := func(tl *timeline, sess, msg string) *timeline {
+		e := &tl.events[len(tl.events)-1]
+		e.SessionID, e.MsgID = sess, msg
+		return tl
+	}
+	// The server's Exec (its message 1 of session A1) reaches ingest a
+	// second after the device's answer to it (the device's message 2).
+	lateCopy := newTimeline(event.CSPMSI)
+	lateCopy.status(10, "DownloadInstall", 405, "failed")
+	session(lateCopy, "A1", "2")
+	lateCopy.install(11, "4.0")
+	session(lateCopy, "A1", "1")
+
+	retried := newTimeline(event.CSPMSI).install(0, "4.0").result(60, "Status", "msi_status", 20, "in_progress")
+	again := retried.events[0]
+	again.ReceivedAt = again.ReceivedAt.Add(2 * time.Hour)
+	retried.events = append(retried.events, again)
+
+	tests := []struct {
+		name string
+		evs  []event.Event
+		want []attemptRow
+	}{
+		{"an answer received before its command is in the command's attempt", lateCopy.events,
+			[]attemptRow{{true, "failed", "omadm:405", 0, 2, "4.0", 11}}},
+		{"a command retried after the duplicate window starts no second attempt", retried.events,
+			[]attemptRow{{true, "in_progress", "", 0, 2, "4.0", 0}}},
+		{"a failed Get after the install succeeded leaves it succeeded",
+			newTimeline(event.CSPMSI).install(0, "4.0").alert(120, "win32", 0, 0, "succeeded").
+				get(600).notFound(601, 600).events,
+			[]attemptRow{{true, "succeeded", "", 0, 4, "4.0", 0}}},
+		{"a failed install alert after a success still fails it",
+			newTimeline(event.CSPMSI).install(0, "4.0").alert(120, "win32", 0, 0, "succeeded").
+				alert(900, "win32", 1603, 0, "failed").events,
+			[]attemptRow{{true, "failed", "win32:1603", 0, 3, "4.0", 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if err := s.InsertEvents(context.Background(), tt.evs); err != nil {
+				t.Fatal(err)
+			}
+			at := lateCopy.at
+			got := readAttempts(t, s, at.Add(-time.Minute), at.Add(3*time.Hour), at)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("attempts:\n got  %s\n want %s", fmtAttempts(got), fmtAttempts(tt.want))
+			}
+		})
 	}
 }

@@ -25,7 +25,9 @@ func (f *catalogFleet) add(e event.Event) {
 	if e.Tenant == "" {
 		e.Tenant = "t1"
 	}
-	e.SessionID, e.MsgID, e.CmdID, e.Scope = "s", "1", int64(f.n%10), event.ScopeDevice
+	// One session per event: events of one session are ordered by message,
+	// not time (store.AttemptsQuery).
+	e.SessionID, e.MsgID, e.CmdID, e.Scope = fmt.Sprint(f.n), "1", int64(f.n%10), event.ScopeDevice
 	f.evs = append(f.evs, e)
 }
 

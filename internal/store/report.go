@@ -346,7 +346,14 @@ func (s *Store) FleetReport(ctx context.Context, o ReportOptions) (Report, error
 		}
 	}
 
-	err = s.each(ctx, "report stuck attempts", withAttempts(stuckQuery, attempts), append(args, to.Add(-o.StuckAfter), o.Top), func(sc scanner) error {
+	// An attempt stuck since before the window has no event in it: stuck
+	// attempts are read over the whole lookback, whatever Since is.
+	stuckFrom := from
+	if lb := to.Add(-o.Lookback); lb.Before(stuckFrom) {
+		stuckFrom = lb
+	}
+	_, stuckArgs := tenantFilter(o.Tenant, AttemptArgs(stuckFrom, to, o.Lookback))
+	err = s.each(ctx, "report stuck attempts", withAttempts(stuckQuery, attempts), append(stuckArgs, to.Add(-o.StuckAfter), o.Top), func(sc scanner) error {
 		var (
 			d   StuckAttempt
 			cmd uint8

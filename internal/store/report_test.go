@@ -455,3 +455,26 @@ func TestCauseHex(t *testing.T) {
 		})
 	}
 }
+
+// An attempt stuck since before the report's window, with no event in it,
+// is still listed as stuck: the longest-stuck are the ones that matter.
+func TestReportListsAttemptsStuckBeforeTheWindow(t *testing.T) {
+	s := open(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	old := newTimeline(event.CSPMSI)
+	old.at = now.Add(-30 * time.Hour)
+	old.install(0, "1.0").status(1, "DownloadInstall", 200, "succeeded")
+	if err := s.InsertEvents(context.Background(), old.events); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.FleetReport(context.Background(), store.ReportOptions{Now: now, Since: 24 * time.Hour, StuckAfter: 4 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stuck) != 1 || rep.Stuck[0].Outcome != "pending" || rep.Stuck[0].Age != 30*time.Hour {
+		t.Fatalf("stuck %+v, want the pending attempt requested 30h ago", rep.Stuck)
+	}
+	if rep.Attempts != 0 {
+		t.Fatalf("%d attempts in the window, want 0: the stuck one has no event in it", rep.Attempts)
+	}
+}
