@@ -17,14 +17,17 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # deps installs what the tests and the demo need from Debian's packages:
-# clickhouse-server (and its client), and prometheus for promtool, which tests
-# the alerting rules of deploy/prometheus. Nothing is installed when all are
-# there.
+# clickhouse-server (and its client); prometheus for promtool, which tests the
+# alerting rules of deploy/prometheus; prometheus-alertmanager, which the
+# Alertmanager sink is tested against; chromium, in which the dashboard is
+# tested. Nothing is installed when all are there.
 deps:
 	@missing=""; \
 	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -n "$$CSPWATCH_CLICKHOUSE_ADDR" ] || missing="$$missing clickhouse-server"; \
 	command -v clickhouse-client >/dev/null 2>&1 || missing="$$missing clickhouse-client"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian's packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -40,7 +43,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 # test runs everything: lint, all tests with the race detector against a real
-# ClickHouse and Debian's promtool (a missing one is then a failure, not a skip), and short
+# ClickHouse, promtool, Alertmanager and Chromium (a missing one is then a failure, not a skip), and short
 # bounded fuzz runs of every parser.
 test: deps lint
 	CSPWATCH_TEST_CLICKHOUSE=1 CSPWATCH_TEST_EXTERNAL=1 $(GO) test -race -count=1 -timeout 12m ./...

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -103,6 +104,20 @@ type Config struct {
 	WebhookSecret string
 	SlackURL      string
 	TeamsURL      string
+	// AlertmanagerURLs are the Alertmanagers (API v2) to post alerts to:
+	// every member of an HA cluster; none is off. AlertmanagerUser and
+	// AlertmanagerPassword (basic auth) or AlertmanagerToken (bearer) are
+	// sent when set. AlertmanagerHorizon is how far past each post a firing
+	// alert's endsAt is set (AlertmanagerSink); 0 means 4 buckets, at least
+	// 5 minutes.
+	AlertmanagerURLs     []string
+	AlertmanagerUser     string
+	AlertmanagerPassword string
+	AlertmanagerToken    string
+	AlertmanagerHorizon  time.Duration
+	// DashboardURL is the dashboard's base URL as people reach it, for the
+	// links in alerts (Alertmanager's generatorURL); "" for no links.
+	DashboardURL string
 	// NotifyAttempts bounds tries per notification; NotifyBackoff is the
 	// first wait, doubled per try up to NotifyMaxBackoff.
 	NotifyAttempts   int
@@ -216,6 +231,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alerts: notify backoff %v up to %v, want positive and max at least the first", c.NotifyBackoff, c.NotifyMaxBackoff)
 	case c.NotifyTimeout <= 0:
 		return fmt.Errorf("alerts: notify timeout %v, want positive", c.NotifyTimeout)
+	case c.AlertmanagerHorizon != 0 && c.AlertmanagerHorizon < 2*c.Bucket:
+		return fmt.Errorf("alerts: alertmanager horizon %v, want 0 (4 buckets, at least 5m) or at least two buckets (alerts are resent every bucket)", c.AlertmanagerHorizon)
+	case c.AlertmanagerToken != "" && c.AlertmanagerUser != "":
+		return errors.New("alerts: set an alertmanager user or token, not both")
+	case c.AlertmanagerPassword != "" && c.AlertmanagerUser == "":
+		return errors.New("alerts: alertmanager password without user")
+	}
+	for _, u := range c.AlertmanagerURLs {
+		if _, err := alertmanagerEndpoint(u); err != nil {
+			return fmt.Errorf("alerts: %w", err)
+		}
+	}
+	if c.DashboardURL != "" {
+		if u, err := url.Parse(c.DashboardURL); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("alerts: dashboard url %q, want http(s)://host[/path]", c.DashboardURL)
+		}
 	}
 	if c.WebhookSecret != "" {
 		if _, err := secretKey(c.WebhookSecret); err != nil {
@@ -497,6 +528,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookSecret, "alert-webhook-secret", c.WebhookSecret, "signing secret of the generic webhook (whsec_<base64> or raw, 16 bytes or more)")
 	fs.StringVar(&c.SlackURL, "alert-slack-url", c.SlackURL, "Slack incoming-webhook URL")
 	fs.StringVar(&c.TeamsURL, "alert-teams-url", c.TeamsURL, "Microsoft Teams incoming-webhook or Workflows URL (Adaptive Card)")
+	fs.Var(&listFlag{dst: &c.AlertmanagerURLs}, "alert-alertmanager-url", "Alertmanager base URL (http://am:9093) to post alerts to through its API v2; repeatable or comma-separated, every member of an HA cluster")
+	fs.StringVar(&c.AlertmanagerUser, "alert-alertmanager-user", c.AlertmanagerUser, "basic-auth user for the Alertmanagers")
+	fs.StringVar(&c.AlertmanagerPassword, "alert-alertmanager-password", c.AlertmanagerPassword, "basic-auth password for the Alertmanagers (prefer the environment variable)")
+	fs.StringVar(&c.AlertmanagerToken, "alert-alertmanager-token", c.AlertmanagerToken, "bearer token for the Alertmanagers (prefer the environment variable)")
+	fs.DurationVar(&c.AlertmanagerHorizon, "alert-alertmanager-horizon", c.AlertmanagerHorizon, "endsAt of a firing alert, past each post (it is reposted every bucket); 0: 4 buckets, at least 5m")
+	fs.StringVar(&c.DashboardURL, "alert-dashboard-url", c.DashboardURL, "the dashboard's base URL as people reach it, for links in alerts (Alertmanager generatorURL)")
 	fs.IntVar(&c.NotifyAttempts, "alert-notify-attempts", c.NotifyAttempts, "tries per notification")
 	fs.DurationVar(&c.NotifyBackoff, "alert-notify-backoff", c.NotifyBackoff, "first wait between notification tries, doubled per try")
 	fs.DurationVar(&c.NotifyMaxBackoff, "alert-notify-max-backoff", c.NotifyMaxBackoff, "longest wait between notification tries")
@@ -525,6 +562,42 @@ func (c *Config) ScaleToBucket(given func(flag string) bool) {
 			*s.dst = time.Duration(float64(c.Bucket) * s.per)
 		}
 	}
+}
+
+// alertmanagerHorizon is AlertmanagerHorizon, or when 0 four buckets and at
+// least 5 minutes: Prometheus sets endsAt four resend periods ahead.
+func (c Config) alertmanagerHorizon() time.Duration {
+	if c.AlertmanagerHorizon > 0 {
+		return c.AlertmanagerHorizon
+	}
+	return max(4*c.Bucket, 5*time.Minute)
+}
+
+// listFlag is the flag.Value of a repeatable, comma-separated list; the
+// first use replaces the default.
+type listFlag struct {
+	dst *[]string
+	set bool
+}
+
+func (f *listFlag) String() string {
+	if f.dst == nil {
+		return ""
+	}
+	return strings.Join(*f.dst, ",")
+}
+
+func (f *listFlag) Set(v string) error {
+	if !f.set {
+		*f.dst = nil
+		f.set = true
+	}
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*f.dst = append(*f.dst, part)
+		}
+	}
+	return nil
 }
 
 // lookback is Lookback, DefaultLookback when zero.

@@ -101,13 +101,20 @@ type Engine struct {
 	wg   sync.WaitGroup // deliveries queued or running
 }
 
-// delivery is one transition for one sink.
+// delivery is one transition for one sink, or, when resend is set, the
+// shared state's alerts for a Resender.
 type delivery struct {
-	sink  Sink
-	alert Alert
+	sink   Sink
+	alert  Alert
+	resend []Alert
 }
 
-func (d delivery) key() string { return deliveryKey(d.sink.Name(), &d.alert) }
+func (d delivery) key() string {
+	if d.resend != nil {
+		return d.sink.Name() + "|resend"
+	}
+	return deliveryKey(d.sink.Name(), &d.alert)
+}
 
 func deliveryKey(sink string, a *Alert) string { return sink + "|" + a.ID + "|" + string(a.Status) }
 
@@ -143,13 +150,14 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 		e.queues[name] = make(chan delivery, queueLen)
 		e.sinks = append(e.sinks, s)
 		e.names = append(e.names, name)
-		e.m.initSink(name)
-		if n, ok := s.(*HTTPNotifier); ok {
-			n.onFailure = func(retrying bool) {
+		_, resends := s.(Resender)
+		e.m.initSink(name, resends)
+		if n, ok := s.(failureReporter); ok {
+			n.setOnFailure(func(retrying bool) {
 				if retrying {
 					e.m.deliveries.WithLabelValues(name, "retried").Inc()
 				}
-			}
+			})
 		}
 	}
 	return e, nil
@@ -307,11 +315,11 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 		won bool
 		err error
 	)
-	e.name(ctx, &a)
 	if a.Status == Firing {
+		e.name(ctx, &a)
 		won, err = e.claimFiring(ctx, a, now)
 	} else {
-		won, err = e.claimResolve(ctx, a, now)
+		won, err = e.claimResolve(ctx, &a, now)
 	}
 	l := e.log.With().Str("alert_id", a.ID).Str("status", string(a.Status)).Str("tenant", a.Tenant).Logger()
 	switch {
@@ -334,8 +342,10 @@ func (e *Engine) claim(ctx context.Context, a Alert, now time.Time) {
 // catalog's name, which an administrator's overrides what devices reported,
 // else the events' own; and the catalog's version when the events carried
 // none. Neither is part of the key or the id, so replicas that name it
-// differently (or not at all, on error) still agree. Both transitions are
-// named, the resolve too: the detector's copy of an alert is the unnamed one.
+// differently (or not at all, on error) still agree. Only the firing is
+// named here; its resolve takes the names the firing was claimed with
+// (claimResolve), so that both transitions of a spike name it alike, which
+// a receiver matching them by labels (Alertmanager) needs.
 func (e *Engine) name(ctx context.Context, a *Alert) {
 	n, ok := e.src.(Namer)
 	if !ok || a.Level != LevelProduct {
@@ -397,10 +407,10 @@ func (e *Engine) claimFiring(ctx context.Context, a Alert, now time.Time) (bool,
 	return false, errContended
 }
 
-// claimResolve turns the record of a's firing into its resolve. Nothing
-// is delivered when the firing was never recorded or another replica
-// resolved it already.
-func (e *Engine) claimResolve(ctx context.Context, a Alert, now time.Time) (bool, error) {
+// claimResolve turns the record of a's firing into its resolve, named as
+// the firing was (see name). Nothing is delivered when the firing was never
+// recorded or another replica resolved it already.
+func (e *Engine) claimResolve(ctx context.Context, a *Alert, now time.Time) (bool, error) {
 	key := stateKey(a.key)
 	for range maxCAS {
 		rec, rev, err := e.state.get(ctx, key)
@@ -410,7 +420,12 @@ func (e *Engine) claimResolve(ctx context.Context, a Alert, now time.Time) (bool
 		if rec == nil || rec.Alert.ID != a.ID || rec.Alert.Status != Firing {
 			return false, nil
 		}
-		won, err := e.put(ctx, key, a, rev, now)
+		f := &rec.Alert
+		if a.ProductName != f.ProductName || a.ProductVersion != f.ProductVersion || a.VersionFromCatalog != f.VersionFromCatalog {
+			a.ProductName, a.ProductVersion, a.VersionFromCatalog = f.ProductName, f.ProductVersion, f.VersionFromCatalog
+			a.Summary = a.summarise()
+		}
+		won, err := e.put(ctx, key, *a, rev, now)
 		if err != nil || won {
 			return won, err
 		}
@@ -487,7 +502,46 @@ func (e *Engine) reconcile(ctx context.Context, now time.Time) error {
 		}
 	}
 	e.m.open.Set(float64(len(e.det.Open())))
+	e.resend(entries)
 	return nil
+}
+
+// resend queues the state's alerts for every Resender, after what this
+// replica has queued already, so that in its order a resend never precedes
+// a transition claimed before it. A resend still queued or running from the
+// previous reconcile is not doubled. The records read at the start of the
+// reconcile miss what it claimed itself: those are queued for delivery
+// anyway, and the next reconcile resends them. Every replica resends, so an
+// alert stays current in Alertmanager while any replica runs; Alertmanager
+// merges the copies (same labels).
+func (e *Engine) resend(entries []entry) {
+	alerts := make([]Alert, 0, len(entries))
+	for _, en := range entries {
+		alerts = append(alerts, en.rec.Alert)
+	}
+	if len(alerts) == 0 {
+		return
+	}
+	slices.SortFunc(alerts, byKey)
+	for _, s := range e.sinks {
+		if _, ok := s.(Resender); !ok {
+			continue
+		}
+		d := delivery{sink: s, resend: alerts}
+		e.mu.Lock()
+		if e.inflight[d.key()] {
+			e.mu.Unlock()
+			continue
+		}
+		e.inflight[d.key()] = true
+		e.mu.Unlock()
+		e.wg.Add(1)
+		select {
+		case e.queues[s.Name()] <- d:
+		default:
+			e.done(d)
+		}
+	}
 }
 
 // tend handles one record's pending deliveries and its expiry.
@@ -588,7 +642,11 @@ func (e *Engine) worker(ctx context.Context, s Sink, q chan delivery) {
 				}
 			}
 		case d := <-q:
-			e.deliver(ctx, d)
+			if d.resend != nil {
+				e.deliverResend(ctx, d)
+			} else {
+				e.deliver(ctx, d)
+			}
 			e.done(d)
 		}
 	}
@@ -622,6 +680,21 @@ func (e *Engine) deliver(ctx context.Context, d delivery) {
 	}
 }
 
+// deliverResend hands the state's alerts to a Resender; a failure is
+// counted and logged, and the next reconcile sends again.
+func (e *Engine) deliverResend(ctx context.Context, d delivery) {
+	name := d.sink.Name()
+	if err := d.sink.(Resender).Resend(ctx, d.resend); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		e.m.resends.WithLabelValues(name, "failed").Inc()
+		e.log.Warn().Err(err).Str("sink", name).Int("alerts", len(d.resend)).Msg("alerts: resend failed; sent again at the next bucket")
+		return
+	}
+	e.m.resends.WithLabelValues(name, "sent").Inc()
+}
+
 // markDelivered removes the sink from the record's pending list, if the
 // record still holds this transition.
 func (e *Engine) markDelivered(ctx context.Context, d delivery) error {
@@ -646,6 +719,7 @@ func (e *Engine) markDelivered(ctx context.Context, d delivery) error {
 type engineMetrics struct {
 	fired, resolved *prometheus.CounterVec
 	deliveries      *prometheus.CounterVec
+	resends         *prometheus.CounterVec
 	errors          *prometheus.CounterVec
 	claimsLost      prometheus.Counter
 	buckets         prometheus.Counter
@@ -661,6 +735,9 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 			Help: "Spike alerts resolved and claimed by this replica, by level."}, []string{"level"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "deliveries_total",
 			Help: "Alert deliveries by sink and result: delivered; retried (a failed try another follows); failed (retried at the next bucket); abandoned (refused for good, or older than the retention)."},
+			[]string{"sink", "result"}),
+		resends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "resends_total",
+			Help: "Periodic resends of the open (and recently resolved) alerts to a sink that forgets alerts not sent again (Alertmanager), by sink and result: sent, failed (sent again at the next bucket)."},
 			[]string{"sink", "result"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total",
 			Help: "Detector errors by stage (start, source, state, claim, name); each is retried, and an alert not named is delivered with what the events said."}, []string{"stage"}),
@@ -679,13 +756,17 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 		m.errors.WithLabelValues(s)
 	}
 	if reg != nil {
-		reg.MustRegister(m.fired, m.resolved, m.deliveries, m.errors, m.claimsLost, m.buckets, m.open)
+		reg.MustRegister(m.fired, m.resolved, m.deliveries, m.resends, m.errors, m.claimsLost, m.buckets, m.open)
 	}
 	return m
 }
 
-func (m *engineMetrics) initSink(name string) {
+func (m *engineMetrics) initSink(name string, resends bool) {
 	for _, r := range []string{"delivered", "retried", "failed", "abandoned"} {
 		m.deliveries.WithLabelValues(name, r)
+	}
+	if resends {
+		m.resends.WithLabelValues(name, "sent")
+		m.resends.WithLabelValues(name, "failed")
 	}
 }

@@ -28,6 +28,23 @@ type Sink interface {
 	Deliver(ctx context.Context, a Alert) error
 }
 
+// failureReporter is a sink that reports each failed try of a delivery,
+// with whether another try follows (the engine counts the retries).
+type failureReporter interface {
+	setOnFailure(func(retrying bool))
+}
+
+// Resender is a Sink whose target forgets an alert that is not sent again:
+// Alertmanager ends a firing alert at its endsAt. At every reconcile (each
+// bucket, and at start) the engine hands it, in key order, the alert of
+// every record of the shared state: the open ones and those resolved within
+// Config.Retention. Resend posts what it needs of them once, without
+// retries: the next bucket sends again.
+type Resender interface {
+	Sink
+	Resend(ctx context.Context, alerts []Alert) error
+}
+
 // ErrPermanent marks a delivery error that retrying will not fix (an HTTP
 // 4xx other than 408 and 429, an alert that cannot be encoded).
 var ErrPermanent = errors.New("permanent")
@@ -49,9 +66,12 @@ func (c Config) retryPolicy() RetryPolicy {
 // HTTPNotifier posts alerts to an HTTP endpoint in one of three formats:
 // the generic signed JSON webhook, Slack and Microsoft Teams.
 type HTTPNotifier struct {
-	name   string
-	url    string
-	key    []byte // signing key of the generic webhook
+	name string
+	url  string
+	key  []byte // signing key of the generic webhook
+	// header is added to every request (the Alertmanager sink's
+	// Authorization).
+	header http.Header
 	format func(a *Alert) ([]byte, error)
 	policy RetryPolicy
 	client *http.Client
@@ -122,13 +142,19 @@ func (n *HTTPNotifier) Deliver(ctx context.Context, a Alert) error {
 	if err != nil {
 		return fmt.Errorf("%s notify encode: %w: %w", n.name, ErrPermanent, err)
 	}
+	return n.send(ctx, &a, body, n.policy.Attempts)
+}
+
+// send posts body in at most attempts tries, with Deliver's back-off. a,
+// when not nil, names the request for the generic webhook's signature.
+func (n *HTTPNotifier) send(ctx context.Context, a *Alert, body []byte, attempts int) error {
 	wait := n.policy.Backoff
 	for attempt := 1; ; attempt++ {
-		retryAfter, err := n.post(ctx, &a, body)
+		retryAfter, err := n.post(ctx, a, body)
 		if err == nil {
 			return nil
 		}
-		last := attempt >= n.policy.Attempts || errors.Is(err, ErrPermanent) || ctx.Err() != nil
+		last := attempt >= attempts || errors.Is(err, ErrPermanent) || ctx.Err() != nil
 		n.onFailure(!last)
 		if last {
 			return fmt.Errorf("%s notify after %d tries: %w", n.name, attempt, err)
@@ -145,6 +171,9 @@ func (n *HTTPNotifier) Deliver(ctx context.Context, a Alert) error {
 	}
 }
 
+// setOnFailure implements failureReporter.
+func (n *HTTPNotifier) setOnFailure(f func(retrying bool)) { n.onFailure = f }
+
 func (n *HTTPNotifier) post(ctx context.Context, a *Alert, body []byte) (retryAfter time.Duration, err error) {
 	if n.policy.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -157,7 +186,10 @@ func (n *HTTPNotifier) post(ctx context.Context, a *Alert, body []byte) (retryAf
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "cspwatch-alerts")
-	if n.key != nil {
+	for k, v := range n.header {
+		req.Header[k] = v
+	}
+	if n.key != nil && a != nil {
 		id := a.ID + "." + string(a.Status)
 		ts := n.now().Unix()
 		req.Header.Set("webhook-id", id)

@@ -89,8 +89,9 @@ func (s ClickHouseSink) Deliver(ctx context.Context, a Alert) error {
 }
 
 // NewSinks returns the sinks cfg asks for: the alert subject and the alerts
-// table always, then each HTTP notifier that has a URL, all retrying per
-// cfg's notify settings. client may be nil (http.DefaultClient settings).
+// table always, then each HTTP notifier that has a URL and the Alertmanager
+// sink when Alertmanagers are given, all retrying per cfg's notify
+// settings. client may be nil (http.DefaultClient settings).
 func NewSinks(cfg Config, js jetstream.JetStream, conn driver.Conn, client *http.Client) ([]Sink, error) {
 	sinks := []Sink{JetStreamSink{JS: js}, ClickHouseSink{Conn: conn}}
 	p := cfg.retryPolicy()
@@ -106,6 +107,17 @@ func NewSinks(cfg Config, js jetstream.JetStream, conn driver.Conn, client *http
 	}
 	if cfg.TeamsURL != "" {
 		sinks = append(sinks, NewTeams(cfg.TeamsURL, p, client))
+	}
+	if len(cfg.AlertmanagerURLs) > 0 {
+		am, err := NewAlertmanager(AlertmanagerOptions{
+			URLs: cfg.AlertmanagerURLs, Username: cfg.AlertmanagerUser, Password: cfg.AlertmanagerPassword,
+			BearerToken: cfg.AlertmanagerToken, Horizon: cfg.alertmanagerHorizon(), DashboardURL: cfg.DashboardURL,
+			Policy: p, Client: client,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		sinks = append(sinks, am)
 	}
 	return sinks, nil
 }
