@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
@@ -19,6 +20,33 @@ const (
 	tableCauses   = "causes"
 	tableStuck    = "stuck"
 )
+
+// formatHTML is the report's own format beyond output's: one
+// self-contained HTML page with charts (internal/dashboard). It is the
+// report's alone, so output.Formats does not list it.
+const formatHTML output.Format = "html"
+
+// reportFormat is the --format flag of `aggregator report`: output's
+// formats and html.
+type reportFormat struct{ f *output.Format }
+
+func (r reportFormat) String() string {
+	if r.f == nil {
+		return ""
+	}
+	return r.f.String()
+}
+
+func (r reportFormat) Set(s string) error {
+	if strings.EqualFold(strings.TrimSpace(s), string(formatHTML)) {
+		*r.f = formatHTML
+		return nil
+	}
+	if err := r.f.Set(s); err != nil {
+		return fmt.Errorf("format %q: want table, json, csv or html", s)
+	}
+	return nil
+}
 
 // reportConfig is the configuration of `aggregator report`.
 type reportConfig struct {
@@ -46,7 +74,11 @@ func (c *reportConfig) Validate() error {
 	case c.Top < 1:
 		return fmt.Errorf("top %d: must be at least 1", c.Top)
 	}
-	if err := c.Format.Validate(); err != nil {
+	if c.Format == formatHTML {
+		if c.Table != "" {
+			return fmt.Errorf("table %q: html holds every table", c.Table)
+		}
+	} else if err := c.Format.Validate(); err != nil {
 		return err
 	}
 	switch c.Table {
@@ -59,7 +91,7 @@ func (c *reportConfig) Validate() error {
 }
 
 // reportUsage is the head of `aggregator report -h`.
-const reportUsage = `usage: aggregator report [--since 24h] [--tenant T] [--format table|json|csv] [--table products|causes|stuck] [flags]
+const reportUsage = `usage: aggregator report [--since 24h] [--tenant T] [--format table|json|csv|html] [--table products|causes|stuck] [flags]
 
 Prints the fleet's install attempts of the window (--since, up to now),
 counted in devices and attempts, never in events:
@@ -75,7 +107,10 @@ Formats: table (the default) prints the three tables for a terminal; json
 prints one document with totals, products[], causes[] and stuck[]; csv
 prints ONE table, products unless --table names another, with a header
 line of column names. --table restricts the table format to one table too;
-json always holds all three.
+json always holds all three. html writes one self-contained page (inline
+CSS and SVG charts, no script, no network) with the tables and charts of
+products by failed devices and of install outcomes per hour (per day
+beyond 14 days): aggregator report --format html > report.html
 
 Flags:`
 
@@ -90,7 +125,7 @@ func parseReportConfig(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "only this tenant (all when empty)")
 	fs.DurationVar(&c.StuckAfter, "stuck-after", c.StuckAfter, "list attempts still active this long after their install command")
 	fs.IntVar(&c.Top, "top", c.Top, "causes and stuck attempts listed")
-	fs.Var(&c.Format, "format", output.FormatUsage)
+	fs.Var(reportFormat{&c.Format}, "format", "output format: table, json, csv or html")
 	fs.StringVar(&c.Table, "table", c.Table, "print only this table: products, causes or stuck (csv prints products by default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, reportUsage)
@@ -122,7 +157,21 @@ func report(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	if c.Format == formatHTML {
+		return writeHTMLReport(ctx, st, stdout, rep, c.Tenant, time.Now())
+	}
 	return writeReport(stdout, rep, c.Tenant, c.Format, c.Table)
+}
+
+// writeHTMLReport writes rep as one HTML page, with its outcomes over
+// time read from st over rep's own window (one more query).
+func writeHTMLReport(ctx context.Context, st *store.Store, w io.Writer, rep store.Report, tenant string, now time.Time) error {
+	step := dashboard.ReportStep(rep.To.Sub(rep.From))
+	outcomes, err := st.OutcomesOverTime(ctx, store.ReportWindow(rep), store.AttemptFilter{Tenant: tenant}, step)
+	if err != nil {
+		return err
+	}
+	return dashboard.WriteReport(w, dashboard.Report{Report: rep, Tenant: tenant, Outcomes: outcomes, Step: step, Generated: now.UTC()})
 }
 
 // writeReport writes rep in format f: all its tables, or only the one

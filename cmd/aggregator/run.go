@@ -42,6 +42,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return run(ctx, args, getenv, stdout, stderr)
 	case "report":
 		return report(ctx, args, getenv, stdout, stderr)
+	case "dashboard":
+		return dashboardCmd(ctx, args, getenv, stdout, stderr)
 	case "alerts":
 		return listAlerts(ctx, args, getenv, stdout, stderr)
 	case "migrate":
@@ -59,13 +61,16 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, alerts, catalog, sql, dlq, migrate or healthcheck)", errUsage, cmd)
+	return fmt.Errorf("%w: unknown command %q (want run, report, dashboard, alerts, catalog, sql, dlq, migrate or healthcheck)", errUsage, cmd)
 }
 
 const usage = `usage:
   aggregator [run] [flags]                      consume install events from NATS into ClickHouse
                                                 and detect failure-code spikes (--alerts=false: off)
   aggregator report [--since 24h] [--tenant T]  print the fleet summary from ClickHouse
+                                                (--format html: one self-contained page with charts)
+  aggregator dashboard [--dashboard-addr A]     serve the web dashboard, read-only from ClickHouse
+                                                (or inside run: aggregator run --dashboard-addr A)
   aggregator alerts [--since 24h] [--tenant T]  print the spike alerts from ClickHouse
   aggregator dlq list [--limit N] [--json]      list the dead-lettered messages (read-only)
   aggregator dlq replay (--seq N... | --all) [--dry-run] [--keep]
@@ -151,6 +156,9 @@ type runConfig struct {
 	// Products is a product file (package catalog) stored in the product
 	// catalog as the administrator's names at start; "" for none.
 	Products string
+	// Dashboard serves the web dashboard beside the consumer when its
+	// address is set (off by default), on read-only connections.
+	Dashboard dashboardFlags
 }
 
 func defaultRunConfig() runConfig {
@@ -167,6 +175,7 @@ func defaultRunConfig() runConfig {
 		Agg:                aggregator.DefaultConfig(),
 		Alerts:             true,
 		Alert:              alerts.DefaultConfig(),
+		Dashboard:          defaultDashboardFlags(""),
 	}
 }
 
@@ -194,6 +203,9 @@ func (c *runConfig) Validate() error {
 		if err := c.Alert.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.Dashboard.Validate(); err != nil {
+		return err
 	}
 	return c.Agg.Validate()
 }
@@ -227,6 +239,7 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 
 	fs.BoolVar(&c.Alerts, "alerts", c.Alerts, "detect failure-code spikes from ClickHouse and deliver alerts (set false to turn off)")
 	c.Alert.RegisterFlags(fs)
+	c.Dashboard.register(fs, "HTTP address of the web dashboard, e.g. 127.0.0.1:8082 (empty: off; aggregator dashboard serves it alone)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: aggregator run [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
 		fs.PrintDefaults()
@@ -369,10 +382,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stopDashboard := func() {}
+	if c.Dashboard.Addr != "" {
+		if stopDashboard, err = startDashboard(ctx, c.Dashboard, c.CH, log.With().Str("component", "dashboard").Logger(), stdout); err != nil {
+			stopAlerts()
+			return err
+		}
+	}
 	close(ready)
 	log.Info().Str("nats", nc.URL).Strs("clickhouse", c.CH.config().Addrs).Int("batch_size", c.Agg.BatchSize).
 		Dur("batch_wait", c.Agg.BatchWait).Str("durable", c.Agg.Durable).Bool("alerts", c.Alerts).Msg("aggregator running")
 	err = agg.Run(ctx)
+	stopDashboard()
 	stopAlerts()
 	log.Info().Err(err).Msg("aggregator stopped")
 	return err
