@@ -6,7 +6,7 @@
 CREATE VIEW IF NOT EXISTS install_attempts AS
 SELECT * FROM (
 SELECT tenant, device_id, scope, csp, target_id, attempt_id, has_command, requested_at,
-	first_seen, last_seen, finished_at, a_outcome AS outcome, cause_space, cause_code, retries, events,
+	first_seen, last_seen, finished_at, duration_s, a_outcome AS outcome, cause_space, cause_code, retries, events,
 	if(cat_known, cat_name, concat(target_id, ' (unknown product)')) AS product,
 	multiIf(a_cmd_version != '', a_cmd_version, a_dev_version != '', a_dev_version, cat_version) AS version
 FROM (SELECT tenant, device_id, scope, csp, target_id,
@@ -31,6 +31,7 @@ FROM (SELECT tenant, device_id, scope, csp, target_id,
 		if(empty(causes), toInt64(0), causes[1].4) AS cause_code,
 		toUInt64(arrayCount((a, b) -> a IN ('failed', 'retrying') AND b NOT IN ('failed', 'retrying'),
 			arrayPopBack(timeline), arrayPopFront(timeline))) AS retries,
+		if(a_outcome IN ('succeeded', 'failed'), toUInt64(greatest(finished_at, requested_at) - requested_at), toUInt64(0)) AS duration_s,
 		events, a_cmd_version, a_dev_version
 	FROM (SELECT tenant, device_id, scope, csp, target_id, attempt,
 		if(attempt = 0, toUInt64(0), any(starts)[attempt]) AS start_ver,

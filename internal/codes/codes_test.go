@@ -784,3 +784,14 @@ func TestIssue12FieldCodes(t *testing.T) {
 		}
 	}
 }
+
+// A Win32 success code reported as an Office Status is a failure by the
+// Office rule, and its advice must not say it succeeded.
+func TestOfficeStatusSuccessCodeIsNotAdvisedAsSuccess(t *testing.T) {
+	for _, v := range []int64{3010, 1641} {
+		in := Classify(SpaceOfficeStatus, v)
+		if in.Outcome != Failed || in.Category != CatUnknown || strings.Contains(in.Advice, "succeeded but") || in.Advice == "" {
+			t.Errorf("office_status %d: %+v", v, in)
+		}
+	}
+}

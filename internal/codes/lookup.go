@@ -204,8 +204,12 @@ func Classify(s Space, v int64) Info {
 		if b.Known || b.Category != CatUnknown {
 			in.Name, in.Description, in.Category, in.Known = b.Name, b.Description, b.Category, b.Known
 			in.Source, in.Advice = b.Source, b.Advice
-			if in.Category == CatNone || in.Category == CatRebootRequired {
+			if b.Outcome != Failed {
+				// A success code (3010, 1641) as an Office Status is a
+				// failure by the Office rule: its Win32 advice ("it
+				// succeeded") would contradict the outcome.
 				in.Category = CatUnknown
+				in.Advice = "Office reported a Win32 success code as its Status, which the Office CSP counts as a failure; read the device's Click-to-Run logs (%windir%\\Temp, %temp%) for what the install did, and retry the install."
 			}
 		}
 		return in

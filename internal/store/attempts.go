@@ -109,6 +109,8 @@ const activeDevices = ` AND (tenant, device_id) IN (
 //	              there is no command
 //	first_seen, last_seen DateTime: the attempt's first and last event
 //	finished_at   DateTime: the last succeeded or failed report, or 0
+//	duration_s    UInt64: seconds from requested_at to finished_at of a
+//	              succeeded or failed attempt, 0 for the others
 //	outcome       String: one of the Attempt* constants
 //	cause_space, cause_code  String, Int64: the attempt's cause, folded as
 //	              CauseSpace and CauseCode fold it; empty and 0 unless the
@@ -234,13 +236,14 @@ func attemptsQuery() string {
 		if(empty(causes), toInt64(0), causes[1].4) AS cause_code,
 		toUInt64(arrayCount((a, b) -> a IN ('failed', 'retrying') AND b NOT IN ('failed', 'retrying'),
 			arrayPopBack(timeline), arrayPopFront(timeline))) AS retries,
+		if(a_outcome IN ('succeeded', 'failed'), toUInt64(greatest(finished_at, requested_at) - requested_at), toUInt64(0)) AS duration_s,
 		events, a_cmd_version, a_dev_version
 	FROM (` + grouped + `)`
 
 	// Level 4: names and versions from the catalog.
 	return `(
 SELECT tenant, device_id, scope, csp, target_id, attempt_id, has_command, requested_at,
-	first_seen, last_seen, finished_at, a_outcome AS outcome, cause_space, cause_code, retries, events,
+	first_seen, last_seen, finished_at, duration_s, a_outcome AS outcome, cause_space, cause_code, retries, events,
 	` + ProductLabelSQL + ` AS product,
 	multiIf(a_cmd_version != '', a_cmd_version, a_dev_version != '', a_dev_version, cat_version) AS version
 FROM (` + judged + `)

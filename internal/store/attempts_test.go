@@ -121,7 +121,7 @@ type attemptRow struct {
 
 func readAttempts(t *testing.T, s *store.Store, from, to time.Time, start time.Time) []attemptRow {
 	t.Helper()
-	q := `SELECT has_command, outcome, cause_space, cause_code, retries, events, version, requested_at
+	q := `SELECT has_command, outcome, cause_space, cause_code, retries, events, version, requested_at, duration_s
 	FROM ` + store.AttemptsQuery + ` ORDER BY requested_at, first_seen`
 	rows, err := s.Conn().Query(context.Background(), q, store.AttemptArgs(from, to, time.Hour)...)
 	if err != nil {
@@ -136,8 +136,9 @@ func readAttempts(t *testing.T, s *store.Store, from, to time.Time, start time.T
 			cs    string
 			cc    int64
 			reqAt time.Time
+			dur   uint64
 		)
-		if err := rows.Scan(&has, &r.Outcome, &cs, &cc, &r.Retries, &r.Events, &r.Version, &reqAt); err != nil {
+		if err := rows.Scan(&has, &r.Outcome, &cs, &cc, &r.Retries, &r.Events, &r.Version, &reqAt, &dur); err != nil {
 			t.Fatal(err)
 		}
 		r.HasCommand = has == 1
@@ -145,6 +146,7 @@ func readAttempts(t *testing.T, s *store.Store, from, to time.Time, start time.T
 			r.Cause = fmt.Sprintf("%s:%d", cs, cc)
 		}
 		r.Requested = int(reqAt.Sub(start) / time.Second)
+		_ = dur // TestAttemptDuration checks it
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -343,5 +345,21 @@ func TestAttemptsFollowTheConversation(t *testing.T) {
 				t.Fatalf("attempts:\n got  %s\n want %s", fmtAttempts(got), fmtAttempts(tt.want))
 			}
 		})
+	}
+}
+
+// An attempt's duration runs from its install command to its final report;
+// an attempt still running has none.
+func TestAttemptDuration(t *testing.T) {
+	tl := newTimeline(event.CSPMSI).install(0, "1").failedMSI(100).install(1000, "2").
+		result(1100, "Status", "msi_status", 20, "in_progress")
+	s := open(t)
+	if err := s.InsertEvents(context.Background(), tl.events); err != nil {
+		t.Fatal(err)
+	}
+	rows := queryRowsArgs(t, s, "SELECT outcome, duration_s FROM "+store.AttemptsQuery+" ORDER BY requested_at",
+		store.AttemptArgs(tl.at.Add(-time.Minute), tl.at.Add(time.Hour), time.Hour)...)
+	if want := []string{"failed|100", "in_progress|0"}; !slices.Equal(rows, want) {
+		t.Fatalf("durations %q, want %q", rows, want)
 	}
 }

@@ -356,7 +356,13 @@ func TestAdminQueriesNameFromCatalog(t *testing.T) {
 // queryRows runs q and returns its rows, fields joined by "|".
 func queryRows(t *testing.T, s *store.Store, q string) []string {
 	t.Helper()
-	rows, err := s.Conn().Query(context.Background(), q)
+	return queryRowsArgs(t, s, q)
+}
+
+// queryRowsArgs is queryRows of a query with arguments.
+func queryRowsArgs(t *testing.T, s *store.Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.Conn().Query(context.Background(), q, args...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, q)
 	}
