@@ -47,6 +47,8 @@ unit:
 # bounded fuzz runs of every parser.
 test: deps lint
 	CSPWATCH_TEST_CLICKHOUSE=1 CSPWATCH_TEST_EXTERNAL=1 $(GO) test -race -count=1 -timeout 12m ./...
+	# Built !race: five demo fleets through the spike detector (see its file).
+	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test -count=1 -timeout 8m -run '^TestFleetAlertsOnlyTheInjectedSpike$$' ./internal/alerts
 	$(MAKE) fuzz
 
 fuzz:
