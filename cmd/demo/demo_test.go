@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,10 @@ func TestConfigValidate(t *testing.T) {
 		{"bad env", nil, map[string]string{"CSPWATCH_DEMO_RATE": "fast"}, false},
 		{"stray argument", []string{"now"}, nil, false},
 		{"device messages only", []string{"--commands=false"}, nil, true},
+		{"dashboard port 0", []string{"--dashboard-addr", "127.0.0.1:0"}, nil, true},
+		{"dashboard without port", []string{"--dashboard-addr", "127.0.0.1"}, nil, false},
+		{"no HTML report", []string{"--report-html", ""}, nil, true},
+		{"HTML report in a missing directory", []string{"--report-html", "/nonexistent/cspwatch/report.html"}, nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,8 +97,10 @@ func ingestRoutesCommands(t *testing.T) bool {
 // generator with both halves of the conversation and an injected 1603
 // spike. It passes only if every event on the stream reached ClickHouse,
 // the report names the products (the spiked version, which its failures
-// name only by ProductID, with failed devices), and the alert names the
-// spiking product and code.
+// name only by ProductID, with failed devices), the alert names the
+// spiking product and code, the HTML report is at the path the demo
+// printed and names them too, and the dashboard answered 200 on / while
+// the stack ran (the demo GETs it before printing its address).
 func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end: builds the binaries and runs the pipeline for ~40s")
@@ -107,8 +114,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
+	reportPath := filepath.Join(t.TempDir(), "report.html")
 	args := []string{"--bin", bin, "--devices", "400", "--duration", "30s", "--rate", "150",
-		"--spike-at", "0.5", "--alert-bucket", "3s", "--wait", "60s"}
+		"--spike-at", "0.5", "--alert-bucket", "3s", "--wait", "60s",
+		"--dashboard-addr", "127.0.0.1:0", "--report-html", reportPath}
+	// On a ClickHouse the test is given, a database of its own (the
+	// aggregator creates it), so the report and the alerts hold this run
+	// only, not earlier runs' rows.
+	if addr := os.Getenv(clickhousetest.EnvAddr); addr != "" {
+		db := fmt.Sprintf("cspwatch_demo_test_%d", time.Now().UnixNano())
+		args = append(args, "--clickhouse-database", db)
+		t.Cleanup(func() { dropDatabase(t, addr, db) })
+	}
 	commands := ingestRoutesCommands(t)
 	if !commands {
 		t.Log("internal/ingest does not route /v1/syncml/commands yet: the demo sends the device messages only (--commands=false)")
@@ -160,5 +177,53 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(s, "logs and data kept") {
 		t.Error("demo kept its work directory after a successful run")
+	}
+	// Not a terminal: plain lines, no cursor control.
+	if strings.ContainsAny(s, "\r\033") {
+		t.Error("output to a buffer holds carriage returns or escape sequences")
+	}
+
+	// The dashboard answered while the stack ran, on a port of its own.
+	if !regexp.MustCompile(`\] dashboard: http://127\.0\.0\.1:[1-9]\d*/ \(answered 200 on /\)\n`).MatchString(s) {
+		t.Error("output lacks the dashboard's address, answered 200 on /")
+	}
+
+	// The HTML report, at the path printed, with the spike in it.
+	m := regexp.MustCompile(`\] HTML report: (.+) \(\d+\.\d KB; open it in a browser\)\n`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatal("output lacks the HTML report's path")
+	}
+	if m[1] != reportPath {
+		t.Errorf("HTML report printed at %q, want %q", m[1], reportPath)
+	}
+	html, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatalf("HTML report: %v", err)
+	}
+	if len(html) == 0 {
+		t.Fatal("HTML report is empty")
+	}
+	for _, want := range []string{"<html", "Google Chrome", "131.0.6778.86", "1603"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(reportPath), ".cspwatch-report-*")); len(left) > 0 {
+		t.Errorf("temporary report files left: %q", left)
+	}
+}
+
+// dropDatabase drops a database the test made on a shared server. A busy
+// server may take long over it: that is logged, not a failure of the demo.
+func dropDatabase(t *testing.T, addr, db string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := clickhousetest.Open(addr, "default")
+	if err == nil {
+		err = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+		conn.Close()
+	}
+	if err != nil {
+		t.Logf("drop database %s on %s: %v (drop it by hand)", db, addr, err)
 	}
 }

@@ -2,8 +2,11 @@
 // a throwaway ClickHouse (unless CSPWATCH_CLICKHOUSE_ADDR names one),
 // ingest with its embedded NATS (unless CSPWATCH_NATS_URL names one), the
 // aggregator with spike alerts, and the load generator replaying a
-// synthetic fleet with an injected 1603 spike. It prints progress, then the
-// fleet report and the spike alert, and stops every process it started.
+// synthetic fleet with an injected 1603 spike. It prints progress (one line
+// updated in place on a terminal), then the fleet report and the spike
+// alert, writes the HTML report to a file and checks the aggregator's web
+// dashboard, printing both places; then it stops every process it started,
+// or with --keep leaves them running until Ctrl-C.
 package main
 
 import (

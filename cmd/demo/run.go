@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +67,12 @@ type config struct {
 	AlertBucket time.Duration
 	Wait        time.Duration
 
+	// ReportHTML is where the HTML report is written at the end ("":
+	// not written); DashboardAddr is where the aggregator serves the
+	// dashboard (a free port on its host when that one is taken).
+	ReportHTML    string
+	DashboardAddr string
+
 	ClickHouseAddr string
 	Database       string
 	NATSURL        string
@@ -90,6 +98,8 @@ func defaultConfig() config {
 		SpikeFraction: 0.6,
 		AlertBucket:   5 * time.Second,
 		Wait:          45 * time.Second,
+		ReportHTML:    "cspwatch-report.html",
+		DashboardAddr: "127.0.0.1:8082",
 		Database:      "cspwatch",
 	}
 }
@@ -114,6 +124,19 @@ func (c *config) Validate() error {
 	case c.Tenant == "":
 		return errors.New("--tenant: empty")
 	}
+	if _, _, err := net.SplitHostPort(c.DashboardAddr); err != nil {
+		return fmt.Errorf("--dashboard-addr: %v", err)
+	}
+	if c.ReportHTML != "" {
+		// Checked now rather than after the run: the report is its last step.
+		abs, err := filepath.Abs(c.ReportHTML)
+		if err != nil {
+			return fmt.Errorf("--report-html: %w", err)
+		}
+		if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--report-html %s: no directory %s", c.ReportHTML, filepath.Dir(abs))
+		}
+	}
 	for _, b := range []string{"ingest", "aggregator", "loadgen"} {
 		if _, err := os.Stat(filepath.Join(c.Bin, b)); err != nil {
 			return fmt.Errorf("--bin %s: %w (run make build)", c.Bin, err)
@@ -128,7 +151,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Bin, "bin", c.Bin, "directory holding the ingest, aggregator and loadgen binaries")
 	fs.StringVar(&c.Work, "work", c.Work, "directory for data and logs (default: a new temporary one, removed at the end)")
-	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the work directory (logs, data) after the run")
+	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the stack (ClickHouse, ingest, the aggregator and its dashboard) running after the summary until Ctrl-C, and the work directory (logs, data) after it")
 	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "tenant of the synthetic fleet")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "devices in the synthetic fleet")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the synthetic fleet")
@@ -143,6 +166,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Float64Var(&c.SpikeFraction, "spike-fraction", c.SpikeFraction, "fraction of the devices whose install fails in the spike")
 	fs.DurationVar(&c.AlertBucket, "alert-bucket", c.AlertBucket, "spike detector bucket (production default 1m; short here so the demo is short)")
 	fs.DurationVar(&c.Wait, "wait", c.Wait, "longest wait for the pipeline to drain and the alert to fire after sending ends")
+	fs.StringVar(&c.ReportHTML, "report-html", c.ReportHTML, "file the HTML report (aggregator report --format html) is written to at the end; empty: none")
+	fs.StringVar(&c.DashboardAddr, "dashboard-addr", c.DashboardAddr, "address of the aggregator's web dashboard (a free port on the same host when this one is taken; port 0: always a free one)")
 	fs.StringVar(&c.ClickHouseAddr, "clickhouse-addr", c.ClickHouseAddr, "existing ClickHouse (native protocol host:port); empty starts Debian's clickhouse-server on a temporary directory")
 	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "existing NATS with JetStream; empty lets ingest embed one")
@@ -168,13 +193,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	d := &demo{cfg: c, out: stdout, getenv: getenv}
+	d := &demo{cfg: c, out: newConsole(stdout, getenv), getenv: getenv}
 	defer func() {
+		_ = d.out.End()
 		if serr := d.stop(); err == nil {
 			err = serr
 		}
-		if err != nil && d.work != "" {
-			fmt.Fprintf(stdout, "demo: logs and data kept in %s\n", d.work)
+		if (err != nil || c.Keep) && d.work != "" {
+			fmt.Fprintf(d.out, "demo: logs and data kept in %s\n", d.work)
 		} else if d.work != "" && !c.Keep && c.Work == "" {
 			_ = os.RemoveAll(d.work)
 		}
@@ -184,7 +210,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 
 type demo struct {
 	cfg    config
-	out    io.Writer
+	out    *console
 	getenv func(string) string
 	work   string
 	start  time.Time
@@ -192,7 +218,9 @@ type demo struct {
 	ch    *chserver.Server
 	procs []*proc
 
-	chAddr, natsURL, ingestURL, aggURL string
+	chAddr, natsURL, ingestURL, aggURL, dashURL string
+	// reportPath is the HTML report's absolute path once written.
+	reportPath string
 }
 
 func (d *demo) step(format string, a ...any) {
@@ -247,11 +275,11 @@ func (d *demo) run(ctx context.Context) error {
 	} else {
 		ingestArgs = append(ingestArgs, "--nats-listen", "127.0.0.1:0", "--nats-data", filepath.Join(work, "nats"))
 	}
-	m, err := d.spawn(ctx, "ingest", ingestArgs, regexp.MustCompile(`ingest listening on (\S+) nats (\S+)`))
+	ms, err := d.spawn(ctx, "ingest", ingestArgs, regexp.MustCompile(`ingest listening on (\S+) nats (\S+)`))
 	if err != nil {
 		return err
 	}
-	d.ingestURL, d.natsURL = m[1], strings.Split(m[2], ",")[0]
+	d.ingestURL, d.natsURL = ms[0][1], strings.Split(ms[0][2], ",")[0]
 	if c.NATSURL != "" {
 		d.natsURL = c.NATSURL
 	}
@@ -261,21 +289,28 @@ func (d *demo) run(ctx context.Context) error {
 	d.step("ingest ready at %s, NATS at %s", d.ingestURL, d.natsURL)
 
 	// Aggregator with spike alerts; short buckets so a one-minute demo has
-	// a baseline before the spike.
+	// a baseline before the spike. It serves the dashboard too.
 	bucket := c.AlertBucket.String()
+	dashAddr, moved := dashboardAddr(c.DashboardAddr)
+	if moved {
+		d.step("dashboard: %s is taken; using a free port", c.DashboardAddr)
+	}
 	aggArgs := []string{"run", "--listen", "127.0.0.1:0", "--nats-url", d.natsURL,
 		"--clickhouse-addr", d.chAddr, "--clickhouse-database", c.Database,
 		"--batch-wait", "500ms", "--log-level", "warn",
-		"--alert-bucket", bucket}
+		"--alert-bucket", bucket, "--dashboard-addr", dashAddr}
 	aggArgs = append(aggArgs, alertDemoFlags(c)...)
-	if m, err = d.spawn(ctx, "aggregator", aggArgs, regexp.MustCompile(`aggregator listening on (\S+)`)); err != nil {
+	// It prints where it listens, then (once ClickHouse answers) where
+	// the dashboard does.
+	if ms, err = d.spawn(ctx, "aggregator", aggArgs, regexp.MustCompile(`aggregator listening on (\S+)`),
+		regexp.MustCompile(`dashboard listening on (\S+)`)); err != nil {
 		return err
 	}
-	d.aggURL = m[1]
+	d.aggURL, d.dashURL = ms[0][1], ms[1][1]
 	if err := d.ready(ctx, d.aggURL+"/readyz"); err != nil {
 		return fmt.Errorf("aggregator: %w", err)
 	}
-	d.step("aggregator ready (metrics at %s/metrics), spike detector on %s buckets", d.aggURL, bucket)
+	d.step("aggregator ready (metrics at %s/metrics, dashboard at %s), spike detector on %s buckets", d.aggURL, d.dashURL, bucket)
 
 	// The fleet.
 	spikeAt := int(float64(c.Rate) * c.Duration.Seconds() * c.SpikeAt)
@@ -294,7 +329,7 @@ func (d *demo) run(ctx context.Context) error {
 	if c.SpikeVersion != "" {
 		lg = append(lg, "--spike-version", c.SpikeVersion)
 	}
-	if err := d.runTool(ctx, "loadgen", lg, os.Getenv("CSPWATCH_DEMO_QUIET") == ""); err != nil {
+	if err := d.runLoadgen(ctx, lg, os.Getenv("CSPWATCH_DEMO_QUIET") == ""); err != nil {
 		return err
 	}
 
@@ -344,6 +379,13 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.step("%d spike alert(s) fired", firing)
 
+	// The dashboard's first page reads ClickHouse as the reports do: it is
+	// fetched while they are printed, and its answer awaited after them.
+	dctx, dcancel := context.WithCancel(ctx)
+	defer dcancel()
+	dashboard := make(chan error, 1)
+	go func() { dashboard <- d.checkDashboard(dctx) }()
+
 	chArgs := []string{"--clickhouse-addr", d.chAddr, "--clickhouse-database", c.Database}
 	fmt.Fprintln(d.out, "\n=== aggregator report --since 1h ===")
 	if err := d.runTool(ctx, "aggregator", append([]string{"report", "--since", "1h", "--tenant", c.Tenant}, chArgs...), true); err != nil {
@@ -353,8 +395,155 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.runTool(ctx, "aggregator", append([]string{"alerts", "--since", "1h", "--tenant", c.Tenant}, chArgs...), true); err != nil {
 		return err
 	}
-	d.step("done; stopping what the demo started")
+	fmt.Fprintln(d.out)
+
+	// What people can keep: the report as one file, and the dashboard.
+	if c.ReportHTML != "" {
+		size, err := d.writeHTMLReport(ctx, append([]string{"report", "--since", "1h", "--tenant", c.Tenant, "--format", "html"}, chArgs...))
+		if err != nil {
+			return err
+		}
+		d.step("HTML report: %s (%.1f KB; open it in a browser)", d.reportPath, float64(size)/1024)
+	}
+	if err := <-dashboard; err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	d.step("dashboard: %s (answered 200 on /)", d.dashURL)
+	if !c.Keep {
+		d.step("done; stopping what the demo started (make demo DEMOFLAGS=--keep keeps it running)")
+		return nil
+	}
+	return d.keepRunning(ctx)
+}
+
+// keepRunning prints where everything is and waits for Ctrl-C (ctx), or
+// for a service to exit, which is an error.
+func (d *demo) keepRunning(ctx context.Context) error {
+	c := &d.cfg
+	d.step("the stack keeps running (--keep); stop it with Ctrl-C (or kill -INT %d)", os.Getpid())
+	rows := [][2]string{{"dashboard", d.dashURL}}
+	if d.reportPath != "" {
+		rows = append(rows, [2]string{"report", d.reportPath})
+	}
+	rows = append(rows,
+		[2]string{"ingest", fmt.Sprintf("%s  (POST /v1/syncml/%s, signed with the secret in %s)", d.ingestURL, c.Tenant, filepath.Join(d.work, "credentials.json"))},
+		[2]string{"aggregator", d.aggURL + "/metrics"},
+		[2]string{"ClickHouse", fmt.Sprintf("%s  (native protocol, database %s)", d.chAddr, c.Database)},
+		[2]string{"NATS", fmt.Sprintf("%s  (stream %s)", d.natsURL, bus.StreamName)},
+		[2]string{"logs, data", d.work})
+	for _, r := range rows {
+		fmt.Fprintf(d.out, "    %-11s %s\n", r[0], r[1])
+	}
+	exited := make(chan *proc, len(d.procs))
+	for _, p := range d.procs {
+		go func() {
+			<-p.done
+			exited <- p
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		d.step("interrupted; stopping what the demo started")
+		return nil
+	case p := <-exited:
+		return fmt.Errorf("%s (pid %d) exited while the stack was kept running: %v (see %s)",
+			p.name, p.cmd.Process.Pid, p.err, filepath.Join(d.work, p.name+".log"))
+	}
+}
+
+// dashboardAddr is addr, or a free port on its host when addr's port is
+// taken (another dashboard, a demo kept running): moved says which.
+func dashboardAddr(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" {
+		return addr, false
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return net.JoinHostPort(host, "0"), true
+	}
+	ln.Close()
+	return addr, false
+}
+
+// checkDashboard GETs the dashboard's overview until it answers 200 (its
+// first page reads ClickHouse, so it is given time), within the demo's
+// --wait.
+func (d *demo) checkDashboard(ctx context.Context) error {
+	deadline := time.Now().Add(d.cfg.Wait)
+	for {
+		err := d.getDashboard(ctx)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		if !sleep(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (d *demo) getDashboard(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.dashURL, nil)
+	if err != nil {
+		return err
+	}
+	// The aggregator takes its token from the environment it inherits.
+	if tok := d.getenv("CSPWATCH_DASHBOARD_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s %q", d.dashURL, resp.Status, body)
+	}
 	return nil
+}
+
+// writeHTMLReport runs the aggregator with args (a report in html) into
+// --report-html: into a temporary file beside it, renamed over it once
+// complete, so the path never holds half a report. It returns the size.
+func (d *demo) writeHTMLReport(ctx context.Context, args []string) (int64, error) {
+	abs, err := filepath.Abs(d.cfg.ReportHTML)
+	if err != nil {
+		return 0, fmt.Errorf("report: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(abs), ".cspwatch-report-*.html")
+	if err != nil {
+		return 0, fmt.Errorf("report: %w", err)
+	}
+	defer os.Remove(f.Name()) // after the rename, nothing
+	cmd := exec.CommandContext(ctx, filepath.Join(d.cfg.Bin, "aggregator"), args...)
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Stdout = f
+	cmd.Stderr = &indent{w: d.out}
+	err = cmd.Run()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("aggregator report --format html: %w", err)
+	}
+	fi, err := os.Stat(f.Name())
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), abs)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("report: %w", err)
+	}
+	d.reportPath = abs
+	return fi.Size(), nil
 }
 
 // alertDemoFlags shortens the detector's windows to the demo's length.
@@ -424,8 +613,9 @@ type proc struct {
 }
 
 // spawn starts a long-running service, logging to WORK/NAME.log, and waits
-// for the line of its stdout that says where it listens.
-func (d *demo) spawn(ctx context.Context, name string, args []string, listening *regexp.Regexp) ([]string, error) {
+// until each of listening has matched a line of its stdout (the lines that
+// say where it listens, in any order). It returns each one's first match.
+func (d *demo) spawn(ctx context.Context, name string, args []string, listening ...*regexp.Regexp) ([][]string, error) {
 	logf, err := os.Create(filepath.Join(d.work, name+".log"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -444,15 +634,26 @@ func (d *demo) spawn(ctx context.Context, name string, args []string, listening 
 	}
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	d.procs = append(d.procs, p)
-	found := make(chan []string, 1)
+	// Only this goroutine reads the matches until it sends them, once.
+	found := make(chan [][]string, 1)
 	go func() {
+		matches := make([][]string, len(listening))
+		left := len(listening)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			fmt.Fprintln(logf, sc.Text())
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m:
-				default:
+			if left == 0 {
+				continue
+			}
+			for i, re := range listening {
+				if matches[i] != nil {
+					continue
+				}
+				if m := re.FindStringSubmatch(sc.Text()); m != nil {
+					matches[i] = m
+					if left--; left == 0 {
+						found <- matches
+					}
 				}
 			}
 		}
@@ -467,7 +668,7 @@ func (d *demo) spawn(ctx context.Context, name string, args []string, listening 
 	case <-p.done:
 		return nil, fmt.Errorf("%s exited at start: %v (see %s)", name, p.err, logf.Name())
 	case <-time.After(d.cfg.Wait):
-		return nil, fmt.Errorf("%s: no listening line within %s (see %s)", name, d.cfg.Wait, logf.Name())
+		return nil, fmt.Errorf("%s: not every listening line within %s (see %s)", name, d.cfg.Wait, logf.Name())
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -476,16 +677,40 @@ func (d *demo) spawn(ctx context.Context, name string, args []string, listening 
 // runTool runs a command to completion; its stdout (and, when show is set,
 // its stderr) go to the demo's output, indented.
 func (d *demo) runTool(ctx context.Context, name string, args []string, show bool) error {
+	w := &indent{w: d.out}
+	var stderr io.Writer = io.Discard
+	if show {
+		stderr = w
+	}
+	return d.exec(ctx, name, args, w, stderr)
+}
+
+// loadgenProgress is loadgen's progress line, which it writes to stderr
+// each second: "  12.0s  4800 device msgs  4800 server msgs ...".
+var loadgenProgress = regexp.MustCompile(`^\s*\d+(\.\d+)?s\s+\d+ device msgs\b`)
+
+// runLoadgen runs loadgen like runTool, its progress lines shown as one
+// line updated in place on a terminal.
+func (d *demo) runLoadgen(ctx context.Context, args []string, show bool) error {
+	if !show {
+		return d.runTool(ctx, "loadgen", args, false)
+	}
+	pw := &progressWriter{c: d.out, indent: "    ", progress: loadgenProgress}
+	err := d.exec(ctx, "loadgen", args, &indent{w: d.out}, pw)
+	if ferr := pw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (d *demo) exec(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(d.cfg.Bin, name), args...)
 	cmd.SysProcAttr = sysProcAttr()
-	w := &indent{w: d.out}
-	cmd.Stdout = w
-	if show {
-		cmd.Stderr = w
-	} else {
-		cmd.Stderr = io.Discard
-	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil { // interrupted: say so, not "signal: killed"
+			err = ctx.Err()
+		}
 		return fmt.Errorf("%s %s: %w", name, args[0], err)
 	}
 	return nil

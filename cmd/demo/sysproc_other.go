@@ -1,7 +1,9 @@
-//go:build !linux
+//go:build unix && !linux
 
 package main
 
 import "syscall"
 
-func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{} }
+// sysProcAttr gives each child its own process group, so a Ctrl-C on the
+// terminal reaches the demo alone, which then stops the services in order.
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

@@ -350,9 +350,15 @@ func exportedSeries(t *testing.T) []series {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An Alertmanager sink too: the resends series exist only for a sink
+	// that resends. Nothing is posted: the engine is not run.
+	am, err := alerts.NewAlertmanager(alerts.AlertmanagerOptions{URLs: []string{"http://127.0.0.1:9/"}, Horizon: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := alerts.NewEngine(alerts.EngineOptions{
 		Config: alerts.DefaultConfig(), Source: alerts.ClickHouseSource{}, JetStream: js,
-		Sinks: []alerts.Sink{nopSink{}}, Log: zerolog.Nop(), Registerer: reg,
+		Sinks: []alerts.Sink{nopSink{}, am}, Log: zerolog.Nop(), Registerer: reg,
 	}); err != nil {
 		t.Fatal(err)
 	}
