@@ -194,11 +194,48 @@ func NewDB(t testing.TB) DB {
 		t.Fatalf("clickhousetest: create database: %v", err)
 	}
 	t.Cleanup(func() {
+		// 18.16 can deadlock a DROP DATABASE against a query still running
+		// on it (one a stopped client left behind: the server finishes a
+		// cancelled query on its own time), and then hangs every later
+		// query of that database. system.processes does not say which
+		// database a query uses, so wait for the server's queries to end
+		// (tests of one binary run one at a time); a server still busy
+		// after that keeps the database, it is temporary, rather than risk
+		// the deadlock.
+		if busy := waitIdle(addr, 10*time.Second); busy != 0 {
+			t.Logf("clickhousetest: %d queries still run; not dropping %s", busy, db.Database)
+			return
+		}
 		if err := exec("DROP DATABASE IF EXISTS " + db.Database); err != nil {
 			t.Errorf("clickhousetest: drop database: %v", err)
 		}
 	})
 	return db
+}
+
+// waitIdle polls, until timeout, for the server to run no query but those
+// reading system.processes, and returns how many still run (0 when idle,
+// or when the server cannot be asked).
+func waitIdle(addr string, timeout time.Duration) uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := Open(addr, "default")
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	for {
+		var n uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE position(query, 'system.processes') = 0").Scan(&n)
+		if err != nil || n == 0 {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Open opens a native-protocol connection as the passwordless default user.
