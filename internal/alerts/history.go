@@ -15,6 +15,11 @@ import (
 type ListOptions struct {
 	// Since keeps the alerts with a transition at or after it.
 	Since time.Time
+	// IncludeOpen also keeps, whatever Since, the alerts still open: those
+	// with no resolved transition (latest status firing). An alert fires
+	// once and stays open until it resolves, so a range that starts after
+	// it fired would otherwise hide it.
+	IncludeOpen bool
 	// Tenant keeps one tenant's alerts; all when empty.
 	Tenant string
 	// Table is the alerts table; "alerts" when empty.
@@ -25,8 +30,9 @@ type ListOptions struct {
 
 // ListAlerts reads the alerts table with FINAL, so that a transition
 // delivered twice counts once, and returns one Alert per spike in its latest
-// status, oldest first. The query reads the table's rows since o.Since; the
-// table holds a handful of rows per spike.
+// status, oldest first. The query reads the table's rows since o.Since
+// (and, with o.IncludeOpen, those of every alert not resolved); the table
+// holds a handful of rows per spike.
 func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, error) {
 	table := o.Table
 	if table == "" {
@@ -36,10 +42,23 @@ func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, 
 	if limit <= 0 {
 		limit = 10000
 	}
-	q := "SELECT " + alertColumns + " FROM " + table + " FINAL WHERE at >= toDateTime(?)"
-	args := []any{o.Since.Unix()}
+	tenant := ""
 	if o.Tenant != "" {
-		q += " AND tenant = ?"
+		tenant = " AND tenant = ?"
+	}
+	q := "SELECT " + alertColumns + " FROM " + table + " FINAL WHERE (at >= toDateTime(?)"
+	args := []any{o.Since.Unix()}
+	if o.IncludeOpen {
+		// The open alerts: no resolved row. The subquery reads two short
+		// columns of the whole table, a handful of rows per spike.
+		q += " OR alert_id IN (SELECT alert_id FROM " + table + " FINAL WHERE 1 = 1" + tenant +
+			" GROUP BY alert_id HAVING countIf(status = 'resolved') = 0)"
+		if o.Tenant != "" {
+			args = append(args, o.Tenant)
+		}
+	}
+	q += ")" + tenant
+	if o.Tenant != "" {
 		args = append(args, o.Tenant)
 	}
 	q += fmt.Sprintf(" ORDER BY first_seen, alert_id, status LIMIT %d", limit)

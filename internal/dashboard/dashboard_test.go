@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,7 +203,17 @@ func TestChartEscapes(t *testing.T) {
 type fakeSource struct {
 	failAlerts bool
 	slow       bool
-	asked      []string
+	// fleetErr, failingErr and alertsErr, when set, are the answers of
+	// FleetReport, FailingDevices and Alerts, given the read's context.
+	fleetErr, failingErr, alertsErr func(ctx context.Context) error
+	mu                              sync.Mutex
+	asked                           []string
+}
+
+func (f *fakeSource) ask(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, s)
 }
 
 func (f *fakeSource) FleetReport(ctx context.Context, o store.ReportOptions) (store.Report, error) {
@@ -210,7 +221,10 @@ func (f *fakeSource) FleetReport(ctx context.Context, o store.ReportOptions) (st
 		<-ctx.Done()
 		return store.Report{}, ctx.Err()
 	}
-	f.asked = append(f.asked, "report tenant="+o.Tenant)
+	if f.fleetErr != nil {
+		return store.Report{}, f.fleetErr(ctx)
+	}
+	f.ask("report tenant=" + o.Tenant)
 	rep := fixedReport()
 	rep.From, rep.To = o.Now.Add(-o.Since), o.Now
 	return rep, nil
@@ -225,14 +239,17 @@ func (f *fakeSource) FailuresByCause(_ context.Context, w store.Window, _ store.
 }
 
 func (f *fakeSource) ProductVersions(_ context.Context, _ store.Window, flt store.AttemptFilter) ([]store.ProductInstalls, error) {
-	f.asked = append(f.asked, "versions product="+flt.Product)
+	f.ask("versions product=" + flt.Product)
 	if flt.Product == "none" {
 		return []store.ProductInstalls{}, nil
 	}
 	return fixedReport().Products[:1], nil
 }
 
-func (f *fakeSource) FailingDevices(context.Context, store.Window, store.AttemptFilter, int) ([]store.Attempt, error) {
+func (f *fakeSource) FailingDevices(ctx context.Context, _ store.Window, _ store.AttemptFilter, _ int) ([]store.Attempt, error) {
+	if f.failingErr != nil {
+		return nil, f.failingErr(ctx)
+	}
 	return []store.Attempt{{Tenant: "t1", DeviceID: hostile, Product: "Contoso VPN", Version: "2.0.1", Outcome: "failed",
 		CauseSpace: "win32", CauseCode: 1603, RequestedAt: fixedTo.Add(-time.Hour), LastSeen: fixedTo}}, nil
 }
@@ -248,7 +265,10 @@ func (f *fakeSource) Tenants(context.Context, store.Window) ([]string, error) {
 	return []string{"t1", "t2"}, nil
 }
 
-func (f *fakeSource) Alerts(context.Context, time.Time, string) ([]alerts.Alert, error) {
+func (f *fakeSource) Alerts(ctx context.Context, _ time.Time, _ string) ([]alerts.Alert, error) {
+	if f.alertsErr != nil {
+		return nil, f.alertsErr(ctx)
+	}
 	if f.failAlerts {
 		return nil, errors.New("no alerts table")
 	}
@@ -374,6 +394,12 @@ func TestHandlerToken(t *testing.T) {
 		{"basic password", basic("anyone", "t0ken"), 200},
 		{"basic wrong", basic("t0ken", "x"), 401},
 		{"other scheme", "Token t0ken", 401},
+		{"lower-case bearer", "bearer t0ken", 200},
+		{"upper-case bearer", "BEARER t0ken", 200},
+		{"mixed-case bearer", "bEaReR t0ken", 200},
+		{"bearer without a token", "bearer", 401},
+		{"bearer glued to the token", "bearert0ken", 401},
+		{"lower-case wrong bearer", "bearer t0ke", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

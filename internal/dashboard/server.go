@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -33,17 +36,19 @@ type Source interface {
 	FailingDevices(ctx context.Context, w store.Window, f store.AttemptFilter, limit int) ([]store.Attempt, error)
 	Attempts(ctx context.Context, w store.Window, f store.AttemptFilter, limit int) ([]store.Attempt, error)
 	Tenants(ctx context.Context, w store.Window) ([]string, error)
-	// Alerts lists the spike alerts with a transition at or after since,
-	// one per spike in its latest status (alerts.ListAlerts).
+	// Alerts lists the spike alerts with a transition at or after since
+	// and, whatever since, those still open (latest status firing), one
+	// per spike in its latest status (alerts.ListAlerts with IncludeOpen).
 	Alerts(ctx context.Context, since time.Time, tenant string) ([]alerts.Alert, error)
 }
 
 // StoreSource is the Source of a store: open it with store.OpenReadOnly.
 type StoreSource struct{ *store.Store }
 
-// Alerts reads the alerts table (alerts.ListAlerts).
+// Alerts reads the alerts table (alerts.ListAlerts): the alerts with a
+// transition since, and the open ones whatever since.
 func (s StoreSource) Alerts(ctx context.Context, since time.Time, tenant string) ([]alerts.Alert, error) {
-	return alerts.ListAlerts(ctx, s.Conn(), alerts.ListOptions{Since: since, Tenant: tenant})
+	return alerts.ListAlerts(ctx, s.Conn(), alerts.ListOptions{Since: since, Tenant: tenant, IncludeOpen: true})
 }
 
 // Options configure the dashboard's handler.
@@ -90,8 +95,9 @@ var pages = map[string]*template.Template{
 // (product=NAME, optional csp), /device (tenant and device), /alerts; each
 // takes tenant= and range= (a duration such as 24h or 7d). A bad parameter
 // is answered 400, an unknown path 404, a method other than GET or HEAD
-// 405, a missing or wrong token 401; a read that fails or outlasts
-// QueryTimeout, 500 or 504 with the reason on the page.
+// 405, a missing or wrong token 401; a read that fails, 500 with the
+// reason on the page; a read that outlasts QueryTimeout or times out on
+// its connection, 504 with a generic message (the detail goes to OnError).
 //
 // Guarantees: the handler only reads (Source); every value it shows is
 // escaped by html/template; every page is whole or not sent (rendered in
@@ -99,7 +105,9 @@ var pages = map[string]*template.Template{
 // script and every request beyond the page. Cost per page: the overview
 // runs FleetReport (five queries) plus three, the product page four, the
 // device and alerts pages two; each computes AttemptsQuery over the range
-// and the lookback, so the range bounds the cost.
+// and the lookback, so the range bounds the cost. A page's independent
+// reads run concurrently: a page takes about its slowest read (FleetReport
+// on the overview), not their sum.
 func New(o Options) (http.Handler, error) {
 	if o.Source == nil {
 		return nil, errors.New("dashboard: no source")
@@ -161,8 +169,9 @@ func (s *server) authorize(h http.Handler) http.Handler {
 		return subtle.ConstantTimeCompare(g[:], want[:]) == 1
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		if t, found := strings.CutPrefix(auth, "Bearer "); found && ok(strings.TrimSpace(t)) {
+		// The scheme's name is case-insensitive (RFC 7235 section 2.1).
+		scheme, t, found := strings.Cut(r.Header.Get("Authorization"), " ")
+		if found && strings.EqualFold(scheme, "Bearer") && ok(strings.TrimSpace(t)) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -181,7 +190,9 @@ type params struct {
 	Since         time.Duration
 	Product, CSP  string
 	Device        string
-	from, to      time.Time
+	// from and to are the window (window); now is the clock's time it
+	// was taken at.
+	from, to, now time.Time
 }
 
 // errBadParam marks a parameter error: 400.
@@ -294,7 +305,7 @@ func (s *server) window(p *params) store.Window {
 	if to.Before(now) {
 		to = to.Add(time.Second)
 	}
-	p.from, p.to = to.Add(-p.Since), to
+	p.from, p.to, p.now = to.Add(-p.Since), to, now
 	return store.Window{From: p.from, To: p.to, Lookback: s.o.Lookback}
 }
 
@@ -325,7 +336,8 @@ type hidden struct{ Name, Value string }
 type pageFunc func(ctx context.Context, p params, l *layout) error
 
 // page wraps a pageFunc: it checks the parameters, bounds the reads by
-// QueryTimeout, renders into memory and writes the page whole.
+// QueryTimeout, renders into memory and writes the page whole. The
+// tenants of the selector are read alongside the page's reads.
 func (s *server) page(f pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := parseParams(r.URL.Query())
@@ -337,28 +349,80 @@ func (s *server) page(f pageFunc) http.HandlerFunc {
 		defer cancel()
 		win := s.window(&p)
 		l := s.layout(p)
+		var (
+			tenants    []string
+			tenantsErr error
+			tenantsTo  = make(chan struct{})
+		)
+		go func() {
+			defer close(tenantsTo)
+			tenants, tenantsErr = s.o.Source.Tenants(ctx, win)
+		}()
 		if err := f(ctx, p, &l); err != nil {
-			status := http.StatusInternalServerError
+			late := timedOut(ctx, err) // before cancel ends ctx
+			cancel()
+			<-tenantsTo
 			switch {
 			case errors.Is(err, errBadParam):
-				status = http.StatusBadRequest
-			case errors.Is(err, context.DeadlineExceeded):
-				status = http.StatusGatewayTimeout
-				err = fmt.Errorf("%w (the page's reads took longer than %s: try a shorter range)", err, s.o.QueryTimeout)
+				s.fail(w, r, p, http.StatusBadRequest, err)
+			case late:
+				// The driver's text names the server's address: it goes
+				// to the log, the page says what happened.
+				s.failShown(w, r, p, http.StatusGatewayTimeout, fmt.Errorf("timeout: %w", err),
+					fmt.Sprintf("The page's reads took longer than %s or timed out: try a shorter range.", s.o.QueryTimeout))
+			default:
+				s.fail(w, r, p, http.StatusInternalServerError, err)
 			}
-			s.fail(w, r, p, status, err)
 			return
 		}
-		if tenants, err := s.o.Source.Tenants(ctx, win); err == nil {
+		<-tenantsTo
+		if tenantsErr == nil {
 			l.Tenants = tenants
 		} else {
-			s.report(r, err)
+			s.report(r, tenantsErr)
 		}
 		if l.Tenant != "" && !contains(l.Tenants, l.Tenant) {
 			l.Tenants = append(l.Tenants, l.Tenant)
 		}
 		s.write(w, r, pages[l.Page], l, http.StatusOK)
 	}
+}
+
+// timedOut tells whether err is a read that ran out of time: the page's
+// context ended (clickhouse-go then answers with its connection's error,
+// not the context's), or the connection's deadline passed.
+func timedOut(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// parallel runs the reads concurrently and waits for them all. It returns
+// the first error; once one fails, the others' context is canceled.
+func parallel(ctx context.Context, reads ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for _, read := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := read(ctx); err != nil {
+				once.Do(func() {
+					first = err
+					cancel()
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 func contains(ss []string, s string) bool {
@@ -396,8 +460,14 @@ func (s *server) layout(p params) layout {
 	return l
 }
 
-// fail writes the error page with status.
+// fail writes the error page with status, showing err.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, p params, status int, err error) {
+	s.failShown(w, r, p, status, err, err.Error())
+}
+
+// failShown writes the error page with status, showing shown; err goes to
+// OnError.
+func (s *server) failShown(w http.ResponseWriter, r *http.Request, p params, status int, err error, shown string) {
 	s.report(r, err)
 	if p.to.IsZero() {
 		s.window(&p)
@@ -405,7 +475,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, p params, status i
 	l := s.layout(p)
 	l.Page, l.Title, l.Heading = "error", http.StatusText(status), http.StatusText(status)
 	l.Action = "./"
-	l.Errors = []string{err.Error()}
+	l.Errors = []string{shown}
 	l.Body = struct{ Home string }{p.link("")}
 	s.write(w, r, pages["error"], l, status)
 }
@@ -473,19 +543,38 @@ type overviewBody struct {
 	StuckAfter               string
 }
 
-// openAlertsLookback is how far back the overview looks for alerts still
-// firing, whatever its range: an alert fires once and stays open.
-const openAlertsLookback = 30 * 24 * time.Hour
-
 func (s *server) overview(ctx context.Context, p params, l *layout) error {
 	l.Page, l.Title, l.Heading, l.Action = "overview", "Fleet overview", "Fleet overview", "./"
-	rep, err := s.o.Source.FleetReport(ctx, store.ReportOptions{Now: s.o.Now(), Since: p.Since, Lookback: s.o.Lookback,
-		Tenant: p.Tenant, StuckAfter: s.o.StuckAfter})
-	if err != nil {
-		return err
-	}
 	step := Step(p.Since)
-	outcomes, err := s.o.Source.OutcomesOverTime(ctx, store.ReportWindow(rep), store.AttemptFilter{Tenant: p.Tenant}, step)
+	var (
+		rep       store.Report
+		outcomes  []store.OutcomeBucket
+		list      []alerts.Alert
+		alertsErr error
+	)
+	// FleetReport's window, from the same clock reading, is the page's:
+	// the reads need not wait for it.
+	err := parallel(ctx,
+		func(ctx context.Context) (err error) {
+			rep, err = s.o.Source.FleetReport(ctx, store.ReportOptions{Now: p.now, Since: p.Since, Lookback: s.o.Lookback,
+				Tenant: p.Tenant, StuckAfter: s.o.StuckAfter})
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			w := store.Window{From: p.from, To: p.to, Lookback: s.o.Lookback}
+			outcomes, err = s.o.Source.OutcomesOverTime(ctx, w, store.AttemptFilter{Tenant: p.Tenant}, step)
+			return err
+		},
+		func(ctx context.Context) error {
+			// The open alerts, whenever they fired (the source lists
+			// them whatever since); a failure other than a timeout shows
+			// in place.
+			list, alertsErr = s.o.Source.Alerts(ctx, p.to, p.Tenant)
+			if alertsErr != nil && timedOut(ctx, alertsErr) {
+				return alertsErr
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -507,12 +596,8 @@ func (s *server) overview(ctx context.Context, p params, l *layout) error {
 		"No product had an install attempt in this window.", func() (template.HTML, error) {
 			return DevicesBarChart("Products and versions by failed devices", productBars(rep.Products, p.Tenant == ""))
 		})
-	list, err := s.o.Source.Alerts(ctx, rep.To.Add(-openAlertsLookback), p.Tenant)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		b.AlertsErr = "alerts unavailable: " + err.Error()
+	if alertsErr != nil {
+		b.AlertsErr = "alerts unavailable: " + alertsErr.Error()
 	}
 	b.Open = p.alertRows(list, alerts.Firing)
 	l.Body = b
@@ -554,16 +639,25 @@ func (s *server) product(ctx context.Context, p params, l *layout) error {
 	}
 	w := store.Window{From: p.from, To: p.to, Lookback: s.o.Lookback}
 	f := store.AttemptFilter{Tenant: p.Tenant, CSP: p.CSP, Product: p.Product, AnyVersion: true}
-	versions, err := s.o.Source.ProductVersions(ctx, w, f)
-	if err != nil {
-		return err
-	}
 	step := Step(p.Since)
-	causes, err := s.o.Source.FailuresByCause(ctx, w, f, step, 0)
-	if err != nil {
-		return err
-	}
-	failing, err := s.o.Source.FailingDevices(ctx, w, f, failingLimit)
+	var (
+		versions []store.ProductInstalls
+		causes   []store.CauseBucket
+		failing  []store.Attempt
+	)
+	err := parallel(ctx,
+		func(ctx context.Context) (err error) {
+			versions, err = s.o.Source.ProductVersions(ctx, w, f)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			causes, err = s.o.Source.FailuresByCause(ctx, w, f, step, 0)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			failing, err = s.o.Source.FailingDevices(ctx, w, f, failingLimit)
+			return err
+		})
 	if err != nil {
 		return err
 	}
@@ -724,6 +818,8 @@ type alertsBody struct{ Open, Resolved []alertRow }
 
 func (s *server) alerts(ctx context.Context, p params, l *layout) error {
 	l.Page, l.Title, l.Heading, l.Action = "alerts", "Alerts", "Spike alerts", "alerts"
+	// Open alerts whenever they fired; resolved ones with a transition in
+	// the range.
 	list, err := s.o.Source.Alerts(ctx, p.from, p.Tenant)
 	if err != nil {
 		return err
