@@ -9,22 +9,30 @@ GO       ?= go
 FUZZTIME ?= 800000x
 export CGO_ENABLED ?= 1
 
-.PHONY: all build test unit lint fuzz bench demo deps clean
+.PHONY: all build test unit lint fuzz bench demo deps test-deps clean
 
 all: build
 
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# deps installs what the tests and the demo need from Debian's packages:
-# clickhouse-server (and its client); prometheus for promtool, which tests the
-# alerting rules of deploy/prometheus; prometheus-alertmanager, which the
-# Alertmanager sink is tested against; chromium, in which the dashboard is
-# tested. Nothing is installed when all are there.
+# deps installs what the demo needs from Debian's packages: clickhouse-server
+# and its client. Nothing is installed when they are there.
 deps:
 	@missing=""; \
 	command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -n "$$CSPWATCH_CLICKHOUSE_ADDR" ] || missing="$$missing clickhouse-server"; \
 	command -v clickhouse-client >/dev/null 2>&1 || missing="$$missing clickhouse-client"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing from Debian's packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# test-deps adds what the tests drive: prometheus for promtool, which tests
+# the alerting rules of deploy/prometheus; prometheus-alertmanager, which the
+# Alertmanager sink is tested against; chromium, in which the dashboard is
+# tested.
+test-deps: deps
+	@missing=""; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -45,7 +53,7 @@ unit:
 # test runs everything: lint, all tests with the race detector against a real
 # ClickHouse, promtool, Alertmanager and Chromium (a missing one is then a failure, not a skip), and short
 # bounded fuzz runs of every parser.
-test: deps lint
+test: test-deps lint
 	CSPWATCH_TEST_CLICKHOUSE=1 CSPWATCH_TEST_EXTERNAL=1 $(GO) test -race -count=1 -timeout 12m ./...
 	# Built !race: five demo fleets through the spike detector (see its file).
 	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test -count=1 -timeout 8m -run '^TestFleetAlertsOnlyTheInjectedSpike$$' ./internal/alerts
