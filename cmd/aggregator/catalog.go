@@ -13,6 +13,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/catalog"
 	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -166,7 +167,7 @@ func catalogList(ctx context.Context, args []string, getenv func(string) string,
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tCSP\tTARGET\tNAME\tVERSION\tPUBLISHER\tOFFICE PRODUCTS\tCHANNEL")
 	for _, p := range products {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Tenant, cspShort(p.CSP), p.TargetID, p.Label(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Tenant, event.CSPLabel(p.CSP), p.TargetID, p.Label(),
 			dash(p.Version), dash(p.Publisher), dash(p.OfficeProducts), dash(p.OfficeChannel))
 	}
 	return tw.Flush()

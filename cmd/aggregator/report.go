@@ -10,6 +10,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
@@ -218,7 +219,7 @@ func writeReport(w io.Writer, rep store.Report, tenant string, f output.Format, 
 func reportTables(rep store.Report, tenant string, terminal bool) []*output.Table {
 	csp := func(s string) string { return s }
 	if terminal {
-		csp = cspShort
+		csp = event.CSPLabel
 	}
 	products := output.NewTable(tableProducts,
 		"Products by failed devices (each device counted once, by its latest attempt of the version)",
@@ -381,16 +382,6 @@ func reportDocument(rep store.Report, tenant string) reportJSON {
 
 // wholeSeconds is d in whole seconds, rounded.
 func wholeSeconds(d time.Duration) int64 { return int64(d.Round(time.Second) / time.Second) }
-
-func cspShort(csp string) string {
-	switch csp {
-	case "EnterpriseDesktopAppManagement":
-		return "MSI"
-	case "":
-		return "-"
-	}
-	return csp
-}
 
 func dash(s string) string {
 	if s == "" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
@@ -635,7 +636,7 @@ func (s *server) product(ctx context.Context, p params, l *layout) error {
 	l.Hidden = []hidden{{"product", p.Product}}
 	if p.CSP != "" {
 		l.Hidden = append(l.Hidden, hidden{"csp", p.CSP})
-		l.Heading += " (" + cspShort(p.CSP) + ")"
+		l.Heading += " (" + event.CSPLabel(p.CSP) + ")"
 	}
 	w := store.Window{From: p.from, To: p.to, Lookback: s.o.Lookback}
 	f := store.AttemptFilter{Tenant: p.Tenant, CSP: p.CSP, Product: p.Product, AnyVersion: true}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
@@ -124,7 +125,7 @@ func anchor(prefix string, parts ...string) string {
 func productRows(ps []store.ProductInstalls, href func(p store.ProductInstalls) string) []productRow {
 	out := make([]productRow, 0, len(ps))
 	for _, p := range ps {
-		r := productRow{ProductInstalls: p, CSPShort: cspShort(p.CSP), Rate: rate(p.Succeeded, p.Failed),
+		r := productRow{ProductInstalls: p, CSPShort: event.CSPLabel(p.CSP), Rate: rate(p.Succeeded, p.Failed),
 			Anchor: anchor("p", p.Tenant, p.CSP, p.Product, p.Version)}
 		if href != nil {
 			r.Href = href(p)
@@ -287,17 +288,6 @@ func attemptRows(as []store.Attempt, device func(a store.Attempt) string, produc
 		out = append(out, r)
 	}
 	return out
-}
-
-// cspShort names the MSI CSP as administrators do.
-func cspShort(csp string) string {
-	switch csp {
-	case "EnterpriseDesktopAppManagement":
-		return "MSI"
-	case "":
-		return "-"
-	}
-	return csp
 }
 
 // Step picks the bucket of a chart over a window of length d: the

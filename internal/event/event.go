@@ -169,3 +169,15 @@ type OfficeConfig struct {
 	// uninstalls.
 	Remove bool `json:"remove,omitempty"`
 }
+
+// CSPLabel is how administrators name a CSP in a table: "MSI" for
+// EnterpriseDesktopAppManagement, "-" for none, any other as it is.
+func CSPLabel(csp string) string {
+	switch csp {
+	case CSPMSI:
+		return "MSI"
+	case "":
+		return "-"
+	}
+	return csp
+}
