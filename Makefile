@@ -74,7 +74,7 @@ fuzz:
 # decoding vs encoding/json, ingest vs raw JetStream publish (loadgen
 # bench), aggregator vs raw clickhouse-go insert at 1k/10k/50k batches.
 bench: deps build
-	$(GO) test ./internal/syncml ./internal/normalize ./internal/eventjson ./internal/codes ./internal/fleet -run '^$$' -bench . -benchmem -cpu 1
+	$(GO) test ./internal/syncml ./internal/normalize ./internal/eventjson ./internal/codes ./internal/sim/fleet -run '^$$' -bench . -benchmem -cpu 1
 	./bin/loadgen bench --phase 5s
 	CSPWATCH_TEST_CLICKHOUSE=1 $(GO) test ./internal/aggregator -run '^$$' -bench 'Throughput|NATSSide|BareConsumer|Lag' -benchtime 3x
 

@@ -22,8 +22,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
@@ -142,7 +142,7 @@ func TestWriteAlertsGolden(t *testing.T) {
 // the alert subject and a webhook, and detects a second spike live, on the
 // wall clock; `aggregator alerts` prints both.
 func TestRunAlertsEndToEnd(t *testing.T) {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	ns.InstallStream()
 	db := clickhousetest.NewDB(t)
 	var (

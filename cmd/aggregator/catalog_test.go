@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
 )

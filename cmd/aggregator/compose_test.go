@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cspwatch/cspwatch/internal/compose"
+	"github.com/cspwatch/cspwatch/internal/testkit/compose"
 )
 
 // TestComposeService checks that docker-compose.yml's aggregator service

@@ -17,7 +17,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
@@ -129,7 +129,7 @@ func dlqFixture(t *testing.T, js jetstream.JetStream) (valid, garbage uint64, ev
 }
 
 func TestDLQListAndReplayMain(t *testing.T) {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	install := ns.InstallStream()
 	js := ns.JetStream()
 	valid, garbage, ev := dlqFixture(t, js)

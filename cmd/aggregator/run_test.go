@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
@@ -127,7 +127,7 @@ func get(url string) (int, string) {
 // The binary end to end: migrations at start, events from NATS into
 // ClickHouse, health and metrics over HTTP, a clean stop, then the report.
 func TestRunEndToEnd(t *testing.T) {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	ns.InstallStream()
 	db := clickhousetest.NewDB(t)
 	// The administrator names PA, which the failing devices do not.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 func TestConfigValidate(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/chserver"
+	"github.com/cspwatch/cspwatch/internal/testkit/chserver"
 	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/probe"
 )

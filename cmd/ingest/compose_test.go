@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cspwatch/cspwatch/internal/compose"
+	"github.com/cspwatch/cspwatch/internal/testkit/compose"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 

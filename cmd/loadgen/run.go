@@ -15,9 +15,9 @@ import (
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/envflag"
-	"github.com/cspwatch/cspwatch/internal/fleet"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
-	"github.com/cspwatch/cspwatch/internal/loadgen"
+	"github.com/cspwatch/cspwatch/internal/sim/loadgen"
 )
 
 var errUsage = envflag.ErrUsage
@@ -61,7 +61,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 // childCommand is the hidden command bench re-executes itself with.
 const childCommand = "_ingest"
 
-// fleetFlags configure the synthetic fleet (internal/fleet) whose messages
+// fleetFlags configure the synthetic fleet (internal/sim/fleet) whose messages
 // the load generator sends, and the failure spike it may inject.
 type fleetFlags struct {
 	devices       int

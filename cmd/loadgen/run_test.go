@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/fleet"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
-	"github.com/cspwatch/cspwatch/internal/loadgen"
+	"github.com/cspwatch/cspwatch/internal/sim/loadgen"
 )
 
 func TestFleetFlags(t *testing.T) {

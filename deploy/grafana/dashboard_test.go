@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cspwatch/cspwatch/internal/compose"
+	"github.com/cspwatch/cspwatch/internal/testkit/compose"
 )
 
 // The files this directory provisions, relative to it.

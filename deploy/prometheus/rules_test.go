@@ -30,7 +30,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/alerts"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/externaltest"
+	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 

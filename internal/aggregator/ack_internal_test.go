@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 func TestAckSequenceForms(t *testing.T) {
@@ -43,7 +43,7 @@ func TestAckSequenceForms(t *testing.T) {
 // TestAckSequenceMatchesMetadata compares with jetstream.Msg.Metadata on
 // what a real server sends, first deliveries and redeliveries.
 func TestAckSequenceMatchesMetadata(t *testing.T) {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	ns.InstallStream()
 	js := ns.JetStream()
 	ctx := context.Background()

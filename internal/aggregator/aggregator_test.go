@@ -16,8 +16,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/normalize"
@@ -100,7 +100,7 @@ func publish(t testing.TB, js jetstream.JetStream, from, to int) {
 }
 
 type env struct {
-	nats *bustest.Server
+	nats *natstest.Server
 	js   jetstream.JetStream
 	db   clickhousetest.DB
 	st   *store.Store
@@ -108,7 +108,7 @@ type env struct {
 
 func newEnv(t *testing.T, ch *clickhousetest.Server) *env {
 	t.Helper()
-	e := &env{nats: bustest.Start(t)}
+	e := &env{nats: natstest.Start(t)}
 	e.nats.InstallStream()
 	e.js = e.nats.JetStream()
 	if ch != nil {

@@ -19,8 +19,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -160,7 +160,7 @@ func rawInsertRate(b *testing.B, batch, n int) (float64, cpuUse) {
 // nats-server's included: it runs in this process).
 func aggregatorRate(b *testing.B, batch, n int) (float64, cpuUse) {
 	b.Helper()
-	ns := bustest.Start(b)
+	ns := natstest.Start(b)
 	ns.InstallStream()
 	publish(b, ns.JetStream(), 0, n)
 	st := benchStore(b)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/bus"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // A frozen ClickHouse (SIGSTOP: sockets open, nothing answered) makes the

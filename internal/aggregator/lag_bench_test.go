@@ -13,7 +13,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
@@ -29,7 +29,7 @@ func BenchmarkLag(b *testing.B) {
 	const n = rate * seconds
 	var maxs, p99s, p50s, offered []float64
 	for range b.N {
-		ns := bustest.Start(b)
+		ns := natstest.Start(b)
 		ns.InstallStream()
 		js := ns.JetStream()
 		st := benchStore(b)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -51,7 +51,7 @@ func BenchmarkNATSSide(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", tc.batch), func(b *testing.B) {
 			var rates, cpus []float64
 			for range b.N {
-				ns := bustest.Start(b)
+				ns := natstest.Start(b)
 				ns.InstallStream()
 				publish(b, ns.JetStream(), 0, tc.events)
 				cfg := aggregator.DefaultConfig()
@@ -105,7 +105,7 @@ func BenchmarkBareConsumer(b *testing.B) {
 		b.Run(policy.String(), func(b *testing.B) {
 			var rates, cpus []float64
 			for range b.N {
-				ns := bustest.Start(b)
+				ns := natstest.Start(b)
 				ns.InstallStream()
 				js := ns.JetStream()
 				publish(b, js, 0, events)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 )
 
@@ -32,7 +32,7 @@ type dlqEnv struct {
 
 func newDLQEnv(t *testing.T) *dlqEnv {
 	t.Helper()
-	srv := bustest.Start(t)
+	srv := natstest.Start(t)
 	e := &dlqEnv{main: srv.InstallStream(), js: srv.JetStream()}
 	var err error
 	if e.dlq, err = bus.EnsureStream(context.Background(), e.js, bus.DeadLetterStreamConfig()); err != nil {
@@ -177,7 +177,7 @@ func TestListDeadLetters(t *testing.T) {
 }
 
 func TestListDeadLettersWithoutStream(t *testing.T) {
-	srv := bustest.Start(t)
+	srv := natstest.Start(t)
 	srv.InstallStream()
 	js := srv.JetStream()
 	ctx := context.Background()

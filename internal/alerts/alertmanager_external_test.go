@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
-	"github.com/cspwatch/cspwatch/internal/externaltest"
+	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 

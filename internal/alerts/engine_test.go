@@ -23,8 +23,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
@@ -191,7 +191,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	st := clickhousetest.NewDB(t).Store(t, nil)
 	return &rig{t: t, ctx: t.Context(), js: ns.JetStream(), st: st, hook: newHookServer(t), clock: newFakeClock(settleOf(29))}
 }

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
-	"github.com/cspwatch/cspwatch/internal/fleet"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/store"
 	"github.com/cspwatch/cspwatch/internal/syncml"

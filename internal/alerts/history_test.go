@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // An alert that fired before the range and is still open is listed with

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 func TestStreamConfigValidate(t *testing.T) {
@@ -86,7 +86,7 @@ func TestConnConfigValidate(t *testing.T) {
 }
 
 func TestEnsureStreamCreatesThenUpdates(t *testing.T) {
-	srv := bustest.Start(t)
+	srv := natstest.Start(t)
 	js := srv.JetStream()
 	ctx := context.Background()
 
@@ -126,7 +126,7 @@ func TestEnsureStreamCreatesThenUpdates(t *testing.T) {
 // The duplicate window is what makes a retried webhook harmless: the same
 // Nats-Msg-Id is stored once, and the second ack says Duplicate.
 func TestDuplicateWindowDropsRepublish(t *testing.T) {
-	srv := bustest.Start(t)
+	srv := natstest.Start(t)
 	st := srv.InstallStream()
 	js := srv.JetStream()
 	ctx := context.Background()
@@ -154,7 +154,7 @@ func TestDuplicateWindowDropsRepublish(t *testing.T) {
 // A restarted server comes back on the same URL with its messages, and a
 // connected client reconnects by itself.
 func TestRestartKeepsDataAndClientReconnects(t *testing.T) {
-	srv := bustest.Start(t)
+	srv := natstest.Start(t)
 	srv.InstallStream()
 	nc := srv.Conn()
 	js, err := jetstream.New(nc)

@@ -19,10 +19,10 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/dashboard/knownfleet"
-	"github.com/cspwatch/cspwatch/internal/externaltest"
+	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 

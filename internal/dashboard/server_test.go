@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/dashboard/knownfleet"

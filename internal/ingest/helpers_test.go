@@ -20,7 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
@@ -40,7 +40,7 @@ const (
 // env is an ingest server on loopback over an embedded JetStream server.
 type env struct {
 	t      testing.TB
-	nats   *bustest.Server
+	nats   *natstest.Server
 	nc     *nats.Conn
 	srv    *ingest.Server
 	url    string
@@ -52,7 +52,7 @@ type env struct {
 
 func newEnv(t testing.TB, change func(*ingest.Config)) *env {
 	t.Helper()
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	stream := ns.InstallStream()
 	cfg := ingest.DefaultConfig()
 	cfg.MaxBodyBytes = 256 << 10

@@ -18,7 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 
@@ -45,7 +45,7 @@ func TestServeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	ns.InstallStream()
 	srv, err := ingest.New(ingest.DefaultConfig(), mustCreds(t), ns.Conn(), zerolog.New(io.Discard))
 	if err != nil {

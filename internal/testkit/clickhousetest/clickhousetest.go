@@ -32,7 +32,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/cspwatch/cspwatch/internal/chserver"
+	"github.com/cspwatch/cspwatch/internal/testkit/chserver"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }

@@ -1,6 +1,6 @@
 package loadgen
 
-import "github.com/cspwatch/cspwatch/internal/fleet"
+import "github.com/cspwatch/cspwatch/internal/sim/fleet"
 
 // FromFleet is the Source of a synthetic fleet's messages, each with the
 // server's message it answers when the fleet makes them

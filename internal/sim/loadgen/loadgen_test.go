@@ -19,17 +19,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/cspwatch/cspwatch/internal/bus/bustest"
-	"github.com/cspwatch/cspwatch/internal/fleet"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
 
 // startIngest runs ingest over an embedded JetStream for tenant BenchTenant.
-func startIngest(t *testing.T) (url string, st jetstream.Stream, ns *bustest.Server) {
+func startIngest(t *testing.T) (url string, st jetstream.Stream, ns *natstest.Server) {
 	t.Helper()
-	ns = bustest.Start(t)
+	ns = natstest.Start(t)
 	st = ns.InstallStream()
 	creds, err := ingest.ParseCredentials([]byte(`{"tenants":[{"name":"` + BenchTenant + `","secrets":["` + BenchSecret + `"]}]}`))
 	if err != nil {
@@ -186,7 +186,7 @@ func TestRunCountsErrors(t *testing.T) {
 }
 
 func TestRawPublish(t *testing.T) {
-	ns := bustest.Start(t)
+	ns := natstest.Start(t)
 	r, err := RawPublish(context.Background(), RawConfig{URL: ns.URL, Duration: 200 * time.Millisecond, Size: 300, Publishers: 1, MaxPending: 256})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // tests drive as real components: promtool (package prometheus),
 // alertmanager (prometheus-alertmanager), chromium and clickhouse-client.
 //
-// Policy, as for ClickHouse (internal/clickhousetest): when a program is
+// Policy, as for ClickHouse (internal/testkit/clickhousetest): when a program is
 // missing, a test skips and says which package provides it, unless
 // CSPWATCH_TEST_EXTERNAL=1 (set by `make test`, whose deps target installs
 // them), in which case it fails.

@@ -1,7 +1,7 @@
 // Package chserver runs a throwaway clickhouse-server as a child process:
 // Debian's package (18.16 on these machines, the oldest server cspwatch
 // supports) on free loopback ports, with its config, data and logs in one
-// directory. The tests (through internal/clickhousetest) and `make demo` use
+// directory. The tests (through internal/testkit/clickhousetest) and `make demo` use
 // it; production points cspwatch at a real ClickHouse instead.
 package chserver
 

@@ -1,7 +1,7 @@
-// Package bustest runs an embedded JetStream nats-server for the tests of
+// Package natstest runs an embedded JetStream nats-server for the tests of
 // other packages: in process, on a free loopback port, storing in
 // t.TempDir(), shut down when the test ends.
-package bustest
+package natstest
 
 import (
 	"context"
