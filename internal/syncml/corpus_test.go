@@ -1,15 +1,13 @@
 package syncml
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/corpus/*.golden from the scanner's output")
+	"github.com/cspwatch/cspwatch/internal/testkit"
+)
 
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
@@ -21,7 +19,7 @@ func corpusFiles(t testing.TB) []string {
 }
 
 // TestCorpusGolden parses every corpus message and compares the dump with
-// its golden file.
+// its golden file; testkit's -update flag rewrites the golden files.
 func TestCorpusGolden(t *testing.T) {
 	s := NewScanner(Limits{})
 	for _, f := range corpusFiles(t) {
@@ -35,21 +33,8 @@ func TestCorpusGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			got := []byte(dump(m))
 			golden := strings.TrimSuffix(f, ".xml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("dump differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			testkit.Golden(t, golden, []byte(dump(m)))
 		})
 	}
 }

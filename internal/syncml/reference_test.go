@@ -482,7 +482,17 @@ func TestFastTagBoundaries(t *testing.T) {
 			} {
 				el := strings.ReplaceAll(form, "%s", n)
 				var body string
+				const src = `<Source><LocURI>DEV1</LocURI></Source>`
+				hdr := ""
 				switch uint8(parent) {
+				case rHdr:
+					hdr = `<SyncHdr>` + el + `<VerDTD>1.2</VerDTD><MsgID>2</MsgID><Target><LocURI>https://mdm</LocURI></Target>` + src + `</SyncHdr>`
+				case rHdrTarget:
+					hdr = `<SyncHdr><MsgID>2</MsgID><Target>` + el + `<LocURI>https://mdm</LocURI></Target>` + src + `</SyncHdr>`
+				case rHdrSource:
+					// Before the LocURI that the last one wins over, so that
+					// the message keeps its device id.
+					hdr = `<SyncHdr><MsgID>2</MsgID><Source>` + el + `<LocURI>DEV1</LocURI></Source></SyncHdr>`
 				case rBody:
 					body = el + `<Status><CmdID>9</CmdID><Data>200</Data></Status>`
 				case rCont:
@@ -507,6 +517,9 @@ func TestFastTagBoundaries(t *testing.T) {
 					t.Fatalf("no test message for parent role %d", parent)
 				}
 				input := []byte(msg(body))
+				if hdr != "" {
+					input = []byte(`<SyncML xmlns="SYNCML:SYNCML1.2">` + hdr + `<SyncBody><Status><CmdID>1</CmdID></Status></SyncBody></SyncML>`)
+				}
 				t.Run(fmt.Sprintf("%d/%s", parent, el), func(t *testing.T) {
 					m, err := s.Parse(input)
 					// Every form is well-formed XML but the mismatched end
