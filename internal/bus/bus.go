@@ -4,16 +4,19 @@
 // and by tests.
 package bus
 
+import "github.com/cspwatch/cspwatch/internal/event"
+
 // Stream and subject names shared by every cspwatch process. They are part of
 // the contract in DESIGN.md: they change only by adding.
 const (
 	// StreamName is the stream of install events.
 	StreamName = "CSPWATCH_INSTALL"
 	// Subjects is the subject filter of StreamName.
-	Subjects = "cspwatch.install.>"
+	Subjects = SubjectPrefix + ">"
 	// SubjectPrefix starts every install event subject:
-	// cspwatch.install.<tenant>.<csp>.<outcome> (see event.AppendSubject).
-	SubjectPrefix = "cspwatch.install."
+	// cspwatch.install.<tenant>.<csp>.<outcome>. It is event.SubjectPrefix,
+	// defined there with the subject it starts (event.AppendSubject).
+	SubjectPrefix = event.SubjectPrefix
 
 	// AlertStreamName is the stream that keeps spike alerts.
 	AlertStreamName = "CSPWATCH_ALERTS"

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/testkit"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
@@ -35,16 +36,7 @@ func TestStreamConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := bus.DefaultStreamConfig()
 			tt.change(&c)
-			err := c.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate = %v, want error containing %q", err, tt.want)
-			}
+			checkValidate(t, c.Validate(), tt.want)
 		})
 	}
 	for _, c := range []bus.StreamConfig{bus.DeadLetterStreamConfig(), bus.AlertStreamConfig()} {
@@ -71,17 +63,23 @@ func TestConnConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := bus.DefaultConnConfig()
 			tt.change(&c)
-			err := c.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate = %v, want error containing %q", err, tt.want)
-			}
+			checkValidate(t, c.Validate(), tt.want)
 		})
+	}
+}
+
+// checkValidate fails t unless err, what Validate returned, is nil when
+// want is "" and otherwise holds want.
+func checkValidate(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Validate = %v, want error containing %q", err, want)
 	}
 }
 
@@ -166,9 +164,9 @@ func TestRestartKeepsDataAndClientReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	waitFor(t, func() bool { return !nc.IsConnected() })
+	testkit.WaitFor(t, 10*time.Second, "the client to see the server gone", func() bool { return !nc.IsConnected() })
 	srv.Restart()
-	waitFor(t, nc.IsConnected)
+	testkit.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
 	st, err := js.Stream(ctx, bus.StreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -217,16 +215,5 @@ func TestStartEmbeddedRejectsBadConfig(t *testing.T) {
 	cfg.DataDir = ""
 	if _, err := bus.StartEmbedded(cfg); err == nil {
 		t.Fatal("started without a data dir")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -46,42 +46,32 @@ type StreamConfig struct {
 // DefaultStreamConfig returns the install stream's defaults: one replica,
 // 30 days, unbounded size, a one-hour duplicate window, default persistence.
 func DefaultStreamConfig() StreamConfig {
-	return StreamConfig{
-		Name:       StreamName,
-		Subjects:   []string{Subjects},
-		Replicas:   1,
-		MaxAge:     30 * 24 * time.Hour,
-		MaxBytes:   -1,
-		Duplicates: time.Hour,
-		Persist:    PersistDefault,
-	}
+	return streamConfig(StreamName, Subjects, 30*24*time.Hour, time.Hour)
 }
 
 // DeadLetterStreamConfig returns the dead-letter stream's defaults: kept 90
 // days so that an operator has time to look, a two-minute duplicate window.
 func DeadLetterStreamConfig() StreamConfig {
-	return StreamConfig{
-		Name:       DeadLetterStreamName,
-		Subjects:   []string{DeadLetterSubjects},
-		Replicas:   1,
-		MaxAge:     90 * 24 * time.Hour,
-		MaxBytes:   -1,
-		Duplicates: 2 * time.Minute,
-		Persist:    PersistDefault,
-	}
+	return streamConfig(DeadLetterStreamName, DeadLetterSubjects, 90*24*time.Hour, 2*time.Minute)
 }
 
 // AlertStreamConfig returns the spike alert stream's defaults: kept 90 days,
 // a one-hour duplicate window so that replicas publishing the same alert id
 // store it once.
 func AlertStreamConfig() StreamConfig {
+	return streamConfig(AlertStreamName, AlertSubjects, 90*24*time.Hour, time.Hour)
+}
+
+// streamConfig is what every cspwatch stream starts from: one replica,
+// unbounded size, default persistence.
+func streamConfig(name, subjects string, maxAge, duplicates time.Duration) StreamConfig {
 	return StreamConfig{
-		Name:       AlertStreamName,
-		Subjects:   []string{AlertSubjects},
+		Name:       name,
+		Subjects:   []string{subjects},
 		Replicas:   1,
-		MaxAge:     90 * 24 * time.Hour,
+		MaxAge:     maxAge,
 		MaxBytes:   -1,
-		Duplicates: time.Hour,
+		Duplicates: duplicates,
 		Persist:    PersistDefault,
 	}
 }

@@ -16,9 +16,9 @@
 //
 // csp is msi or office, or the CSP's name as events carry it
 // (EnterpriseDesktopAppManagement, Office), in any case. target_id is
-// normalised as ingest normalises the ids of events: percent-encoding and
-// braces removed, a GUID in upper case, so that {6f7cb29f-...} and
-// %7B6F7CB29F-...%7D name the same product. Every row is checked, and every
+// normalised by event.TargetID, as ingest normalises the ids of events:
+// percent-encoding and braces removed, a GUID in upper case, so that
+// {6f7cb29f-...} and %7B6F7CB29F-...%7D name the same product. Every row is checked, and every
 // error is reported with its line number; a file with any error loads
 // nothing.
 package catalog
@@ -304,7 +304,7 @@ func check(rows []row) (out []store.AdminProduct, errs []lineError) {
 			rowErrs = append(rowErrs, fmt.Sprintf("unknown csp %q (want msi or office)", get("csp")))
 		}
 		p.CSP = csp
-		p.TargetID = NormalizeTargetID(get("target_id"))
+		p.TargetID = event.TargetID(get("target_id"))
 		if p.TargetID == "" {
 			rowErrs = append(rowErrs, "target_id is empty")
 		}
@@ -359,63 +359,4 @@ func CSP(s string) (string, bool) {
 		return event.CSPOffice, true
 	}
 	return "", false
-}
-
-// NormalizeTargetID returns id in the form events carry target ids:
-// percent-decoded, braces removed, upper case when it is a GUID. It follows
-// ingest's normalisation of a LocURI's target segment.
-func NormalizeTargetID(id string) string {
-	id = strings.TrimSpace(id)
-	if strings.IndexByte(id, '%') >= 0 {
-		var b strings.Builder
-		for i := 0; i < len(id); i++ {
-			c := id[i]
-			if c == '%' && i+2 < len(id) && isHex(id[i+1]) && isHex(id[i+2]) {
-				c = unhex(id[i+1])<<4 | unhex(id[i+2])
-				i += 2
-			}
-			b.WriteByte(c)
-		}
-		id = b.String()
-	}
-	if len(id) >= 2 && id[0] == '{' && id[len(id)-1] == '}' {
-		id = id[1 : len(id)-1]
-	}
-	if isGUID(id) {
-		id = strings.ToUpper(id)
-	}
-	return id
-}
-
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch i {
-		case 8, 13, 18, 23:
-			if s[i] != '-' {
-				return false
-			}
-		default:
-			if !isHex(s[i]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }

@@ -137,26 +137,3 @@ func TestReadFile(t *testing.T) {
 		t.Fatal("a missing file read")
 	}
 }
-
-// Target ids are normalised as ingest normalises a LocURI's segment.
-func TestNormalizeTargetID(t *testing.T) {
-	for in, want := range map[string]string{
-		"{" + guid + "}":                         guid,
-		"{" + strings.ToLower(guid) + "}":        guid,
-		strings.ToLower(guid):                    guid,
-		"%7B" + strings.ToLower(guid) + "%7D":    guid,
-		"%7b" + guid + "%7d":                     guid,
-		" " + guid + " ":                         guid,
-		"Office%20Install":                       "Office Install",
-		"{not-a-guid}":                           "not-a-guid",
-		"lower-case-id":                          "lower-case-id",
-		"":                                       "",
-		"%ZZ":                                    "%ZZ",
-		"{6F7CB29F-9A3B-4C1E-8D2A-0E5B7C9D1F3}":  "6F7CB29F-9A3B-4C1E-8D2A-0E5B7C9D1F3",
-		"{6f7cb29f_9a3b-4c1e-8d2a-0e5b7c9d1f34}": "6f7cb29f_9a3b-4c1e-8d2a-0e5b7c9d1f34",
-	} {
-		if got := NormalizeTargetID(in); got != want {
-			t.Errorf("NormalizeTargetID(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 // Package event defines the install event, contract v1 of DESIGN.md: the
 // Event type and its constants, Fields (the table of every contract field in
-// wire order, with its ClickHouse column), and the NATS subject of an event.
+// wire order, with its ClickHouse column), the NATS subject of an event, and
+// the canonical form of a target id (AppendTargetID).
 // It imports nothing of cspwatch: building events from SyncML is package
 // normalize's, their JSON codec package eventjson's, and consumers (the
 // aggregator, the store) depend on neither the scanner nor the normaliser.

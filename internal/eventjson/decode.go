@@ -1,16 +1,12 @@
 package eventjson
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
+	"time"
+	"unsafe"
 
-	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 )
 
@@ -51,13 +47,15 @@ var decoderPool = sync.Pool{New: func() any { return new(Decoder) }}
 // including surrogate pairs, invalid UTF-8 inside strings replaced by U+FFFD.
 // Everything encoding/json rejects (syntax, a value of the wrong type, an
 // integer with a fraction or out of range, nesting deeper than 10,000) it
-// rejects too, though with its own error text.
+// rejects too, though with its own error text. Its fields are those of
+// event.Fields, located in Event once, at init (see fields.go).
 //
 // Cost: one pass over the input, one string allocation per event shared by
-// the fields that are not interned (event_id, device_id, text, cmd_id_raw,
-// ...), one Product when the event carries one. A command event's msi_job
-// or office_config costs its struct and a string (and slice) per field set:
-// they are few, one per install command. Values of the small repeated sets
+// the string fields that are not interned (event_id, device_id, text,
+// cmd_id_raw, those of msi_job and office_config, ...), one Product when
+// the event carries one. A command event's msi_job or office_config costs
+// its struct and a slice and a string per element of each array set: they
+// are few, one per install command. Values of the small repeated sets
 // (kind, scope, csp, node, outcome, code space and name, category, mark,
 // alert type, tenant, target, product name and version, ...) are interned
 // in a table of at most internMax entries per Decoder, so a repeated value
@@ -69,396 +67,24 @@ type Decoder struct {
 	// event being decoded; one string conversion at the end backs them all.
 	arena []byte
 	// tmp holds an unescaped key or value.
-	tmp    []byte
-	slots  [numStrFields]slot
+	tmp []byte
+	// slots say where each string field's value lies in arena, by
+	// field.slot; a slot is set when its gen is the Decoder's, so that a
+	// new event starts with none set without clearing them.
+	slots  [maxSlots]slot
+	gen    uint32
 	anySet bool
 	intern map[string]string
 	// last is each interned field's previous value: consecutive events
 	// mostly repeat tenant, kind, scope, csp, node and the like, and a
 	// comparison is cheaper than a map lookup.
-	last [numStrFields]string
+	last [maxSlots]string
 }
 
 // slot records where a string field's value lies in arena.
 type slot struct {
 	off, end int32
-	set      bool
-}
-
-// Interning bounds: a table that fills up is cleared and reseeded, so a
-// stream of distinct values (a misuse of a field) costs at most internMax
-// strings and never grows without bound.
-const (
-	internMax    = 4096
-	internMaxLen = 160
-)
-
-// internSeed are values known in advance, so the table starts useful.
-var internSeed = []string{
-	event.KindAlert, event.KindResult, event.KindStatus, event.KindInventory, event.KindCommand,
-	event.OutcomeRequested, event.CommandAdd, event.CommandReplace, event.CommandExec, event.CommandGet,
-	event.CommandDelete, event.CommandAtomic, event.CommandSequence,
-	event.ScopeDevice, event.ScopeUser, event.CSPOffice, event.CSPMSI,
-	// normalize.InstallAlertType, which this package cannot import without
-	// internal/syncml (TestInternSeed keeps the two equal).
-	"com.microsoft.mdm.win32csp_install",
-	string(codes.SpaceOfficeStatus), string(codes.SpaceOfficeFinal), string(codes.SpaceMSIStatus),
-	string(codes.SpaceWin32), string(codes.SpaceHRESULT), string(codes.SpaceOMADM),
-	string(codes.Succeeded), string(codes.Failed), string(codes.InProgress), string(codes.Pending),
-	string(codes.Retrying), string(codes.Unknown),
-	string(codes.CatPrerequisite), string(codes.CatNetwork), string(codes.CatConflict), string(codes.CatDisk),
-	string(codes.CatContent), string(codes.CatSignature), string(codes.CatUserCancel),
-	string(codes.CatRebootRequired), string(codes.CatNotFound), string(codes.CatPolicy), string(codes.CatAuth),
-	string(codes.CatClient), string(codes.CatCommand), string(codes.CatInstaller), string(codes.CatAtomic),
-	string(codes.CatUnknown),
-	"Status", "FinalStatus", "CurrentStatus", "Install", "UpgradeCode",
-	"DownloadInstall", "InstallDate", "InstallPath", "LastError", "LastErrorDesc", "Name", "Publisher", "Version",
-	"informational", "critical", "warning", "fatal", "major", "minor",
-}
-
-// String fields, by the slot that holds them while decoding.
-const (
-	sEventID = iota
-	sTenant
-	sDeviceID
-	sSessionID
-	sMsgID
-	sKind
-	sScope
-	sCSP
-	sTargetID
-	sNode
-	sLocURI
-	sCodeHex
-	sCodeSpace
-	sCodeName
-	sOutcome
-	sCategory
-	sAlertType
-	sMark
-	sText
-	sOriginalError
-	sMDMReceivedAt
-	sGenericAlert
-	sCmdIDRaw
-	sMsgRef
-	sCmdRefRaw
-	sCommand
-	sPayloadError
-	sProductName // the product fields come last: a null product clears them
-	sProductVersion
-	sProductPublisher
-	sProductInstallDate
-	sProductInstallPath
-	sProductLastErrorDesc
-	numStrFields
-)
-
-// Other fields, numbered after the string fields.
-const (
-	fSchemaVersion = numStrFields + iota
-	fReceivedAt
-	fCmdID
-	fCmdRef
-	fCode
-	fWin32Code
-	fProduct
-	fMSIJob
-	fOfficeConfig
-	// The fields of msi_job and office_config, set as they are decoded:
-	// command events are few, so their strings are allocated each.
-	fJobID
-	fJobProductVersion
-	fJobContentURLs
-	fJobFileName
-	fJobFileHash
-	fJobCommandLine
-	fJobTimeoutMin
-	fJobRetryCount
-	fJobRetryIntervalMin
-	fOfficeProductIDs
-	fOfficeChannel
-	fOfficeVersion
-	fOfficeEdition
-	fOfficeLanguages
-	fOfficeRemove
-	fUnknown
-)
-
-// interned says which string fields repeat across events and go through the
-// intern table; the others (unique or nearly so) go to the arena.
-var interned = [numStrFields]bool{
-	sTenant: true, sSessionID: true, sMsgID: true, sKind: true, sScope: true, sCSP: true,
-	sTargetID: true, sNode: true, sLocURI: true, sCodeHex: true, sCodeSpace: true, sCodeName: true,
-	sOutcome: true, sCategory: true, sAlertType: true, sMark: true, sOriginalError: true,
-	sGenericAlert: true, sMsgRef: true, sCommand: true, sPayloadError: true, sProductName: true, sProductVersion: true, sProductPublisher: true,
-	sProductInstallDate: true, sProductInstallPath: true, sProductLastErrorDesc: true,
-}
-
-func strField(e *event.Event, f int) *string {
-	switch f {
-	case sEventID:
-		return &e.EventID
-	case sTenant:
-		return &e.Tenant
-	case sDeviceID:
-		return &e.DeviceID
-	case sSessionID:
-		return &e.SessionID
-	case sMsgID:
-		return &e.MsgID
-	case sKind:
-		return &e.Kind
-	case sScope:
-		return &e.Scope
-	case sCSP:
-		return &e.CSP
-	case sTargetID:
-		return &e.TargetID
-	case sNode:
-		return &e.Node
-	case sLocURI:
-		return &e.LocURI
-	case sCodeHex:
-		return &e.CodeHex
-	case sCodeSpace:
-		return &e.CodeSpace
-	case sCodeName:
-		return &e.CodeName
-	case sOutcome:
-		return &e.Outcome
-	case sCategory:
-		return &e.Category
-	case sAlertType:
-		return &e.AlertType
-	case sMark:
-		return &e.Mark
-	case sText:
-		return &e.Text
-	case sOriginalError:
-		return &e.OriginalError
-	case sMDMReceivedAt:
-		return &e.MDMReceivedAt
-	case sGenericAlert:
-		return &e.GenericAlert
-	case sCmdIDRaw:
-		return &e.CmdIDRaw
-	case sMsgRef:
-		return &e.MsgRef
-	case sCmdRefRaw:
-		return &e.CmdRefRaw
-	case sCommand:
-		return &e.Command
-	case sPayloadError:
-		return &e.PayloadError
-	}
-	p := e.Product
-	switch f {
-	case sProductName:
-		return &p.Name
-	case sProductVersion:
-		return &p.Version
-	case sProductPublisher:
-		return &p.Publisher
-	case sProductInstallDate:
-		return &p.InstallDate
-	case sProductInstallPath:
-		return &p.InstallPath
-	case sProductLastErrorDesc:
-		return &p.LastErrorDesc
-	}
-	panic("eventjson: no string field " + strconv.Itoa(f))
-}
-
-// eventField maps a lower-case key to its field.
-func eventField(key []byte) int {
-	switch string(key) {
-	case "event_id":
-		return sEventID
-	case "schema_version":
-		return fSchemaVersion
-	case "received_at":
-		return fReceivedAt
-	case "tenant":
-		return sTenant
-	case "device_id":
-		return sDeviceID
-	case "session_id":
-		return sSessionID
-	case "msg_id":
-		return sMsgID
-	case "kind":
-		return sKind
-	case "cmd_id":
-		return fCmdID
-	case "cmd_ref":
-		return fCmdRef
-	case "scope":
-		return sScope
-	case "csp":
-		return sCSP
-	case "target_id":
-		return sTargetID
-	case "node":
-		return sNode
-	case "loc_uri":
-		return sLocURI
-	case "code":
-		return fCode
-	case "code_hex":
-		return sCodeHex
-	case "win32_code":
-		return fWin32Code
-	case "code_space":
-		return sCodeSpace
-	case "code_name":
-		return sCodeName
-	case "outcome":
-		return sOutcome
-	case "category":
-		return sCategory
-	case "alert_type":
-		return sAlertType
-	case "mark":
-		return sMark
-	case "text":
-		return sText
-	case "original_error":
-		return sOriginalError
-	case "mdm_received_at":
-		return sMDMReceivedAt
-	case "mdm_generic_alert":
-		return sGenericAlert
-	case "cmd_id_raw":
-		return sCmdIDRaw
-	case "msg_ref":
-		return sMsgRef
-	case "cmd_ref_raw":
-		return sCmdRefRaw
-	case "command":
-		return sCommand
-	case "payload_error":
-		return sPayloadError
-	case "product":
-		return fProduct
-	case "msi_job":
-		return fMSIJob
-	case "office_config":
-		return fOfficeConfig
-	}
-	return fUnknown
-}
-
-// msiJobField maps a lower-case key of the msi_job object to its field.
-func msiJobField(key []byte) int {
-	switch string(key) {
-	case "id":
-		return fJobID
-	case "product_version":
-		return fJobProductVersion
-	case "content_urls":
-		return fJobContentURLs
-	case "file_name":
-		return fJobFileName
-	case "file_hash":
-		return fJobFileHash
-	case "command_line":
-		return fJobCommandLine
-	case "timeout_min":
-		return fJobTimeoutMin
-	case "retry_count":
-		return fJobRetryCount
-	case "retry_interval_min":
-		return fJobRetryIntervalMin
-	}
-	return fUnknown
-}
-
-// officeField maps a lower-case key of the office_config object to its field.
-func officeField(key []byte) int {
-	switch string(key) {
-	case "product_ids":
-		return fOfficeProductIDs
-	case "channel":
-		return fOfficeChannel
-	case "version":
-		return fOfficeVersion
-	case "edition":
-		return fOfficeEdition
-	case "languages":
-		return fOfficeLanguages
-	case "remove":
-		return fOfficeRemove
-	}
-	return fUnknown
-}
-
-// productField maps a lower-case key of the product object to its field.
-func productField(key []byte) int {
-	switch string(key) {
-	case "name":
-		return sProductName
-	case "version":
-		return sProductVersion
-	case "publisher":
-		return sProductPublisher
-	case "install_date":
-		return sProductInstallDate
-	case "install_path":
-		return sProductInstallPath
-	case "last_error_desc":
-		return sProductLastErrorDesc
-	}
-	return fUnknown
-}
-
-// lookup finds the field of key as encoding/json does: the exact name, or
-// else the name that equals key under Unicode simple case folding (so
-// "Event_ID" and "\u212aind", with a Kelvin sign, are fields too).
-func (d *Decoder) lookup(key []byte, fields func([]byte) int) int {
-	if f := fields(key); f != fUnknown {
-		return f
-	}
-	if len(key) > 64 {
-		return fUnknown // longer than any field name could fold from
-	}
-	var buf [64]byte
-	folded := buf[:0]
-	for i := 0; i < len(key); {
-		c := key[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			folded = append(folded, c)
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(key[i:])
-		i += n
-		r = foldRune(r)
-		if r >= utf8.RuneSelf {
-			return fUnknown // every field name is ASCII
-		}
-		c = byte(r)
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		folded = append(folded, c)
-	}
-	return fields(folded)
-}
-
-// foldRune returns the smallest rune of r's simple case folding orbit, as
-// encoding/json folds names.
-func foldRune(r rune) rune {
-	for {
-		r2 := unicode.SimpleFold(r)
-		if r2 <= r {
-			return r2
-		}
-		r = r2
-	}
+	gen      uint32
 }
 
 // DecodeInto decodes data into *e, which it overwrites, and checks it as
@@ -497,39 +123,13 @@ func validate(e *event.Event) error {
 	return nil
 }
 
-// maxDepth is encoding/json's nesting limit.
-const maxDepth = 10000
-
-var errEOF = errors.New("unexpected end of JSON input")
-
-// syntaxError describes malformed JSON at an offset.
-type syntaxError struct {
-	msg string
-	off int
-}
-
-func (e *syntaxError) Error() string { return "json: " + e.msg + " at offset " + strconv.Itoa(e.off) }
-
-func errAt(data []byte, i int, what string) error {
-	if i >= len(data) {
-		return errEOF
-	}
-	return &syntaxError{msg: fmt.Sprintf("invalid character %q %s", data[i], what), off: i}
-}
-
-// typeError is a valid JSON value of the wrong type for where it stands.
-type typeError struct {
-	want string
-	off  int
-}
-
-func (e *typeError) Error() string {
-	return "json: value at offset " + strconv.Itoa(e.off) + " is not " + e.want
-}
-
 func (d *Decoder) decode(data []byte, e *event.Event) error {
 	d.arena = d.arena[:0]
-	d.slots = [numStrFields]slot{}
+	if d.gen++; d.gen == 0 {
+		// Wrapped: a slot of 2^32 events ago would look set.
+		d.slots = [maxSlots]slot{}
+		d.gen = 1
+	}
 	d.anySet = false
 	if d.intern == nil {
 		d.resetIntern()
@@ -541,7 +141,7 @@ func (d *Decoder) decode(data []byte, e *event.Event) error {
 	var err error
 	switch data[i] {
 	case '{':
-		if i, err = d.object(data, i, 1, e, 0); err != nil {
+		if i, err = d.object(data, i, 1, unsafe.Pointer(e), &objects[0]); err != nil {
 			return err
 		}
 	case 'n':
@@ -559,34 +159,37 @@ func (d *Decoder) decode(data []byte, e *event.Event) error {
 		return errAt(data, i, "after top-level value")
 	}
 	if d.anySet {
-		s := string(d.arena)
-		for f := range d.slots {
-			if sl := d.slots[f]; sl.set {
-				*strField(e, f) = s[sl.off:sl.end]
-			}
-		}
+		d.resolve(e)
 	}
 	return nil
 }
 
-// object decodes the object at data[i] (a '{') into e, or into the nested
-// object of e that obj names (fProduct, fMSIJob, fOfficeConfig; 0 for the
-// event itself), and returns the offset after it. depth is the object's
-// nesting depth, 1 for the event.
-func (d *Decoder) object(data []byte, i, depth int, e *event.Event, obj int) (int, error) {
-	fields := eventField
-	switch obj {
-	case fProduct:
-		fields = productField
-	case fMSIJob:
-		fields = msiJobField
-	case fOfficeConfig:
-		fields = officeField
+// resolve sets the string fields whose values went to the arena, from one
+// string holding them all.
+func (d *Decoder) resolve(e *event.Event) {
+	s := string(d.arena)
+	var bases [maxObjects]unsafe.Pointer // of each object; nil for one the event lacks
+	bases[0] = unsafe.Pointer(e)
+	for k := 1; k < len(objects); k++ {
+		bases[k] = *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(e), objects[k].off))
 	}
+	for i, sf := range strFields {
+		// A set slot's object is there: a null object unsets its slots.
+		if sl := d.slots[i]; sl.gen == d.gen {
+			*(*string)(unsafe.Add(bases[sf.obj], sf.off)) = s[sl.off:sl.end]
+		}
+	}
+}
+
+// object decodes the object at data[i] (a '{') into the struct at base, the
+// event or one of its nested objects, which o describes, and returns the
+// offset after it. depth is the object's nesting depth, 1 for the event.
+func (d *Decoder) object(data []byte, i, depth int, base unsafe.Pointer, o *object) (int, error) {
 	i = skipWS(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return i + 1, nil
 	}
+	hint := 0
 	for {
 		if i >= len(data) || data[i] != '"' {
 			return 0, errAt(data, i, "looking for beginning of object key string")
@@ -600,7 +203,7 @@ func (d *Decoder) object(data []byte, i, depth int, e *event.Event, obj int) (in
 			d.tmp = unquote(d.tmp[:0], key)
 			key = d.tmp
 		}
-		f := d.lookup(key, fields)
+		k := o.find(key, hint)
 		i = skipWS(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return 0, errAt(data, i, "after object key")
@@ -608,7 +211,13 @@ func (d *Decoder) object(data []byte, i, depth int, e *event.Event, obj int) (in
 		if i = skipWS(data, i+1); i >= len(data) {
 			return 0, errEOF
 		}
-		if i, err = d.value(data, i, depth, e, f); err != nil {
+		if k < 0 {
+			i, err = skipValue(data, i, depth)
+		} else {
+			hint = k + 1
+			i, err = d.value(data, i, depth, base, &o.fields[k])
+		}
+		if err != nil {
 			return 0, err
 		}
 		i = skipWS(data, i)
@@ -626,9 +235,10 @@ func (d *Decoder) object(data []byte, i, depth int, e *event.Event, obj int) (in
 	}
 }
 
-// value decodes the value at data[i] into field f and returns the offset
-// after it.
-func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, error) {
+// value decodes the value at data[i] into field f of the struct at base and
+// returns the offset after it.
+func (d *Decoder) value(data []byte, i, depth int, base unsafe.Pointer, f *field) (int, error) {
+	at := unsafe.Add(base, f.off)
 	c := data[i]
 	if c == 'n' {
 		// null leaves a field as it is, except that it takes an object or
@@ -637,34 +247,55 @@ func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, 
 		if err != nil {
 			return 0, err
 		}
-		switch f {
-		case fProduct:
-			e.Product = nil
-			for p := sProductName; p < numStrFields; p++ {
-				d.slots[p].set = false
+		switch f.kind {
+		case kObject:
+			*(*unsafe.Pointer)(at) = nil
+			for _, nf := range objects[f.nested].fields {
+				if nf.slot >= 0 {
+					d.slots[nf.slot].gen = 0
+				}
 			}
-		case fMSIJob:
-			e.MSIJob = nil
-		case fOfficeConfig:
-			e.OfficeConfig = nil
-		case fJobContentURLs:
-			e.MSIJob.ContentURLs = nil
-		case fOfficeProductIDs:
-			e.OfficeConfig.ProductIDs = nil
-		case fOfficeLanguages:
-			e.OfficeConfig.Languages = nil
+		case kStrings:
+			*(*[]string)(at) = nil
 		}
 		return next, nil
 	}
-	switch {
-	case f < numStrFields:
-		if c != '"' {
+	switch f.kind {
+	case kString:
+		if c == '"' {
+			return d.stringValue(data, i, at, f)
+		}
+	case kInt64, kInt:
+		if c != '-' && (c < '0' || c > '9') {
 			break
 		}
-		return d.stringValue(data, i, e, f)
-	case f == fUnknown:
-		return skipValue(data, i, depth)
-	case f == fReceivedAt:
+		n, end, err := parseInt(data, i)
+		if err != nil {
+			return 0, err
+		}
+		if f.kind == kInt64 {
+			*(*int64)(at) = n
+		} else if int64(int(n)) == n {
+			*(*int)(at) = int(n)
+		} else {
+			return 0, &typeError{want: "an int", off: i}
+		}
+		return end, nil
+	case kBool:
+		if c != 't' && c != 'f' {
+			break
+		}
+		lit := "false"
+		if c == 't' {
+			lit = "true"
+		}
+		next, err := literal(data, i, lit)
+		if err != nil {
+			return 0, err
+		}
+		*(*bool)(at) = c == 't'
+		return next, nil
+	case kTime:
 		if c != '"' {
 			break
 		}
@@ -674,125 +305,24 @@ func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, 
 		}
 		// As encoding/json does through time.Time.UnmarshalJSON: the bytes
 		// between the quotes as they are, escapes not undone.
-		if err := e.ReceivedAt.UnmarshalJSON(data[i:end]); err != nil {
+		if err := (*time.Time)(at).UnmarshalJSON(data[i:end]); err != nil {
 			return 0, err
 		}
 		return end, nil
-	case f == fProduct:
+	case kStrings:
+		if c == '[' {
+			return d.stringArray(data, i, depth, (*[]string)(at))
+		}
+	case kObject:
 		if c != '{' {
 			break
 		}
-		if e.Product == nil {
-			e.Product = new(event.Product)
+		o := &objects[f.nested]
+		p := (*unsafe.Pointer)(at)
+		if *p == nil {
+			*p = o.alloc()
 		}
-		return d.object(data, i, depth+1, e, fProduct)
-	case f == fMSIJob:
-		if c != '{' {
-			break
-		}
-		if e.MSIJob == nil {
-			e.MSIJob = new(event.MSIJob)
-		}
-		return d.object(data, i, depth+1, e, fMSIJob)
-	case f == fOfficeConfig:
-		if c != '{' {
-			break
-		}
-		if e.OfficeConfig == nil {
-			e.OfficeConfig = new(event.OfficeConfig)
-		}
-		return d.object(data, i, depth+1, e, fOfficeConfig)
-	case f == fJobContentURLs || f == fOfficeProductIDs || f == fOfficeLanguages:
-		if c != '[' {
-			break
-		}
-		var dst *[]string
-		switch f {
-		case fJobContentURLs:
-			dst = &e.MSIJob.ContentURLs
-		case fOfficeProductIDs:
-			dst = &e.OfficeConfig.ProductIDs
-		case fOfficeLanguages:
-			dst = &e.OfficeConfig.Languages
-		}
-		return d.stringArray(data, i, depth, dst)
-	case f == fOfficeRemove:
-		var next int
-		var err error
-		switch c {
-		case 't':
-			next, err = literal(data, i, "true")
-		case 'f':
-			next, err = literal(data, i, "false")
-		default:
-			next = -1
-		}
-		if next < 0 {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-		e.OfficeConfig.Remove = c == 't'
-		return next, nil
-	case f >= fJobID && f <= fOfficeRemove && f != fJobTimeoutMin && f != fJobRetryCount && f != fJobRetryIntervalMin:
-		// The string fields of msi_job and office_config.
-		if c != '"' {
-			break
-		}
-		v, end, err := d.str(data, i)
-		if err != nil {
-			return 0, err
-		}
-		switch f {
-		case fJobID:
-			e.MSIJob.ID = v
-		case fJobProductVersion:
-			e.MSIJob.ProductVersion = v
-		case fJobFileName:
-			e.MSIJob.FileName = v
-		case fJobFileHash:
-			e.MSIJob.FileHash = v
-		case fJobCommandLine:
-			e.MSIJob.CommandLine = v
-		case fOfficeChannel:
-			e.OfficeConfig.Channel = v
-		case fOfficeVersion:
-			e.OfficeConfig.Version = v
-		case fOfficeEdition:
-			e.OfficeConfig.Edition = v
-		}
-		return end, nil
-	default: // the integers
-		if c != '-' && (c < '0' || c > '9') {
-			break
-		}
-		n, end, err := parseInt(data, i)
-		if err != nil {
-			return 0, err
-		}
-		switch f {
-		case fSchemaVersion:
-			if int64(int(n)) != n {
-				return 0, &typeError{want: "an int", off: i}
-			}
-			e.SchemaVersion = int(n)
-		case fCmdID:
-			e.CmdID = n
-		case fCmdRef:
-			e.CmdRef = n
-		case fCode:
-			e.Code = n
-		case fWin32Code:
-			e.Win32Code = n
-		case fJobTimeoutMin:
-			e.MSIJob.TimeoutMin = n
-		case fJobRetryCount:
-			e.MSIJob.RetryCount = n
-		case fJobRetryIntervalMin:
-			e.MSIJob.RetryIntervalMin = n
-		}
-		return end, nil
+		return d.object(data, i, depth+1, *p, o)
 	}
 	if _, err := skipValue(data, i, depth); err != nil {
 		return 0, err
@@ -800,8 +330,10 @@ func (d *Decoder) value(data []byte, i, depth int, e *event.Event, f int) (int, 
 	return 0, &typeError{want: "of the field's type", off: i}
 }
 
-// stringValue decodes the string at data[i] into string field f.
-func (d *Decoder) stringValue(data []byte, i int, e *event.Event, f int) (int, error) {
+// stringValue decodes the string at data[i] into the string at at, field
+// f: an interned value at once, any other at the end of the event, from
+// the arena.
+func (d *Decoder) stringValue(data []byte, i int, at unsafe.Pointer, f *field) (int, error) {
 	end, esc, err := scanString(data, i)
 	if err != nil {
 		return 0, err
@@ -811,8 +343,8 @@ func (d *Decoder) stringValue(data []byte, i int, e *event.Event, f int) (int, e
 		d.tmp = unquote(d.tmp[:0], v)
 		v = d.tmp
 	}
-	if interned[f] && len(v) <= internMaxLen {
-		s := d.last[f]
+	if f.interned && len(v) <= internMaxLen {
+		s := d.last[f.slot]
 		if string(v) != s {
 			var ok bool
 			if s, ok = d.intern[string(v)]; !ok {
@@ -822,15 +354,15 @@ func (d *Decoder) stringValue(data []byte, i int, e *event.Event, f int) (int, e
 				s = string(v)
 				d.intern[s] = s
 			}
-			d.last[f] = s
+			d.last[f.slot] = s
 		}
-		*strField(e, f) = s
-		d.slots[f].set = false
+		*(*string)(at) = s
+		d.slots[f.slot].gen = 0
 		return end, nil
 	}
 	off := len(d.arena)
 	d.arena = append(d.arena, v...)
-	d.slots[f] = slot{off: int32(off), end: int32(len(d.arena)), set: true}
+	d.slots[f.slot] = slot{off: int32(off), end: int32(len(d.arena)), gen: d.gen}
 	d.anySet = true
 	return end, nil
 }
@@ -911,360 +443,4 @@ func (d *Decoder) stringArray(data []byte, i, depth int, dst *[]string) (int, er
 			return 0, errAt(data, i, "after array element")
 		}
 	}
-}
-
-func (d *Decoder) resetIntern() {
-	if d.intern == nil {
-		d.intern = make(map[string]string, 256)
-	} else {
-		clear(d.intern)
-	}
-	for _, s := range internSeed {
-		d.intern[s] = s
-	}
-}
-
-func skipWS(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-func literal(data []byte, i int, lit string) (int, error) {
-	for k := 0; k < len(lit); k++ {
-		if i+k >= len(data) {
-			return 0, errEOF
-		}
-		if data[i+k] != lit[k] {
-			return 0, errAt(data, i+k, "in literal "+lit)
-		}
-	}
-	return i + len(lit), nil
-}
-
-// strClass classifies string bytes: 0 plain ASCII, 1 needs a look (quote,
-// backslash, control character or non-ASCII).
-var strClass = func() (t [256]uint8) {
-	for c := range 256 {
-		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			t[c] = 1
-		}
-	}
-	return t
-}()
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special8 reports whether any of the eight bytes in x is a quote, a
-// backslash, a control character or not ASCII.
-func special8(x uint64) bool {
-	q := x ^ (lsb * '"')
-	b := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(b-lsb)&^b|(x-lsb*0x20)&^x|x)&msb != 0
-}
-
-// scanString checks the string starting at data[i] (a '"') and returns the
-// offset after its closing quote and whether it needs unquoting: it holds an
-// escape or bytes that are not ASCII (invalid UTF-8 becomes U+FFFD).
-func scanString(data []byte, i int) (end int, esc bool, err error) {
-	i++
-	for {
-		// Eight bytes at a time while none is special: most strings are
-		// plain ASCII, and this loop is most of the decoder's time.
-		for i+8 <= len(data) && !special8(binary.LittleEndian.Uint64(data[i:])) {
-			i += 8
-		}
-		for i < len(data) && strClass[data[i]] == 0 {
-			i++
-		}
-		if i >= len(data) {
-			return 0, false, errEOF
-		}
-		switch c := data[i]; {
-		case c == '"':
-			return i + 1, esc, nil
-		case c == '\\':
-			esc = true
-			if i+1 >= len(data) {
-				return 0, false, errEOF
-			}
-			switch data[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				for k := 2; k < 6; k++ {
-					if i+k >= len(data) {
-						return 0, false, errEOF
-					}
-					if !isHex(data[i+k]) {
-						return 0, false, errAt(data, i+k, "in \\u hexadecimal character escape")
-					}
-				}
-				i += 6
-			default:
-				return 0, false, errAt(data, i+1, "in string escape code")
-			}
-		case c < 0x20:
-			return 0, false, errAt(data, i, "in string literal")
-		default: // non-ASCII: valid UTF-8 is kept as it is, the rest replaced
-			r, n := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && n == 1 {
-				esc = true
-			}
-			i += n
-		}
-	}
-}
-
-// unquote appends the string s (the bytes between the quotes, checked by
-// scanString) with its escapes undone, as encoding/json does: a \u escape of
-// a lone or mismatched surrogate and each byte of invalid UTF-8 become
-// U+FFFD.
-func unquote(dst, s []byte) []byte {
-	for r := 0; r < len(s); {
-		c := s[r]
-		switch {
-		case c == '\\':
-			switch s[r+1] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				rr := getu4(s[r:])
-				r += 6
-				if utf16.IsSurrogate(rr) {
-					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
-						dst = utf8.AppendRune(dst, dec)
-						r += 6
-						continue
-					}
-					rr = unicode.ReplacementChar
-				}
-				dst = utf8.AppendRune(dst, rr)
-				continue
-			default: // '"', '\\', '/'
-				dst = append(dst, s[r+1])
-			}
-			r += 2
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			r++
-		default:
-			rr, n := utf8.DecodeRune(s[r:])
-			if rr == utf8.RuneError && n == 1 {
-				dst = utf8.AppendRune(dst, unicode.ReplacementChar)
-			} else {
-				dst = append(dst, s[r:r+n]...)
-			}
-			r += n
-		}
-	}
-	return dst
-}
-
-// getu4 decodes \uXXXX at the start of s, or returns -1.
-func getu4(s []byte) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
-	}
-	var r rune
-	for _, c := range s[2:6] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(c)
-	}
-	return r
-}
-
-// parseInt reads the JSON number at data[i] as an int64. A number with a
-// fraction or an exponent, or out of range, is an error, as encoding/json
-// makes it for an integer field.
-func parseInt(data []byte, i int) (int64, int, error) {
-	start := i
-	neg := false
-	if data[i] == '-' {
-		neg = true
-		if i++; i >= len(data) {
-			return 0, 0, errEOF
-		}
-	}
-	if data[i] < '0' || data[i] > '9' {
-		return 0, 0, errAt(data, i, "in numeric literal")
-	}
-	// Accumulate as a negative number, whose range includes MinInt64.
-	var n int64
-	const cutoff = -(1 << 63) / 10
-	if data[i] == '0' {
-		i++
-	} else {
-		for ; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
-			dgt := int64(data[i] - '0')
-			if n < cutoff || n*10 < -(1<<63)+dgt {
-				return 0, 0, rangeError(data, start)
-			}
-			n = n*10 - dgt
-		}
-	}
-	if i < len(data) && (data[i] == '.' || data[i] == 'e' || data[i] == 'E') {
-		if _, err := skipNumber(data, start); err != nil {
-			return 0, 0, err
-		}
-		return 0, 0, &typeError{want: "an integer", off: start}
-	}
-	if !neg {
-		if n == -(1 << 63) {
-			return 0, 0, rangeError(data, start)
-		}
-		n = -n
-	}
-	return n, i, nil
-}
-
-func rangeError(data []byte, start int) error {
-	if _, err := skipNumber(data, start); err != nil {
-		return err
-	}
-	return &typeError{want: "a 64-bit integer", off: start}
-}
-
-// skipNumber checks the JSON number at data[i] and returns the offset after
-// it.
-func skipNumber(data []byte, i int) (int, error) {
-	if data[i] == '-' {
-		i++
-	}
-	digits := func() (int, error) {
-		if i >= len(data) {
-			return 0, errEOF
-		}
-		if data[i] < '0' || data[i] > '9' {
-			return 0, errAt(data, i, "in numeric literal")
-		}
-		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
-			i++
-		}
-		return i, nil
-	}
-	if i < len(data) && data[i] == '0' {
-		i++
-	} else if _, err := digits(); err != nil {
-		return 0, err
-	}
-	if i < len(data) && data[i] == '.' {
-		i++
-		if _, err := digits(); err != nil {
-			return 0, err
-		}
-	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		i++
-		if i < len(data) && (data[i] == '+' || data[i] == '-') {
-			i++
-		}
-		if _, err := digits(); err != nil {
-			return 0, err
-		}
-	}
-	return i, nil
-}
-
-// skipValue checks the JSON value at data[i], nested at depth (that of the
-// object or array holding it), and returns the offset after it.
-func skipValue(data []byte, i, depth int) (int, error) {
-	if i >= len(data) {
-		return 0, errEOF
-	}
-	switch c := data[i]; c {
-	case '"':
-		end, _, err := scanString(data, i)
-		return end, err
-	case 't':
-		return literal(data, i, "true")
-	case 'f':
-		return literal(data, i, "false")
-	case 'n':
-		return literal(data, i, "null")
-	case '{', '[':
-		if depth+1 > maxDepth {
-			return 0, &syntaxError{msg: "exceeded max depth", off: i}
-		}
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
-		i = skipWS(data, i+1)
-		if i < len(data) && data[i] == closing {
-			return i + 1, nil
-		}
-		for {
-			var err error
-			if c == '{' {
-				if i >= len(data) || data[i] != '"' {
-					return 0, errAt(data, i, "looking for beginning of object key string")
-				}
-				if i, _, err = scanString(data, i); err != nil {
-					return 0, err
-				}
-				if i = skipWS(data, i); i >= len(data) || data[i] != ':' {
-					return 0, errAt(data, i, "after object key")
-				}
-				i = skipWS(data, i+1)
-			}
-			if i, err = skipValue(data, i, depth+1); err != nil {
-				return 0, err
-			}
-			if i = skipWS(data, i); i >= len(data) {
-				return 0, errEOF
-			}
-			switch data[i] {
-			case ',':
-				i = skipWS(data, i+1)
-			case closing:
-				return i + 1, nil
-			default:
-				return 0, errAt(data, i, "after value in object or array")
-			}
-		}
-	default:
-		if c == '-' || '0' <= c && c <= '9' {
-			return skipNumber(data, i)
-		}
-		return 0, errAt(data, i, "looking for beginning of value")
-	}
-}
-
-// hexDigit marks the bytes isHex accepts.
-var hexDigit = func() (t [256]bool) {
-	for _, c := range "0123456789abcdefABCDEF" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isHex(c byte) bool {
-	return hexDigit[c]
 }

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/cspwatch/cspwatch/internal/testkit"
+)
 
 // golden compares got, as indented JSON, with testdata/<dir>/<name>.golden.json,
 // or rewrites the file under -update.
@@ -22,20 +21,7 @@ func golden(t *testing.T, dir, name string, got any) {
 		t.Fatal(err)
 	}
 	js = append(js, '\n')
-	path := filepath.Join("testdata", dir, name+".golden.json")
-	if *update {
-		if err := os.WriteFile(path, js, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(js, want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", path, js, want)
-	}
+	testkit.Golden(t, filepath.Join("testdata", dir, name+".golden.json"), js)
 }
 
 func readTestdata(t testing.TB, dir, name string) []byte {

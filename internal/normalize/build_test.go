@@ -3,7 +3,6 @@ package normalize
 import (
 	"bytes"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var testMeta = Meta{
 	Tenant:     "contoso",

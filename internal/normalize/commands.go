@@ -3,7 +3,6 @@ package normalize
 import (
 	"bytes"
 	"errors"
-	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/installjob"
@@ -38,20 +37,13 @@ import (
 // documents allocate anyway.
 func (b *Builder) BuildCommands(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
 	b.transient = false
-	var st Stats
-	b.targets = b.targets[:0]
-	b.text = b.text[:0]
-	b.spans = b.spans[:0]
-	b.paths, b.pathAt = b.paths[:0], 0
+	st := b.begin(msg, m, msg.Header.Target)
 	base := len(dst)
-	b.ctx = msgContext{meta: m, msg: msg, device: msg.Header.Target, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
-	st.Skipped += msg.Other
 	if len(msg.Header.Target) == 0 {
 		st.Skipped += len(msg.Commands)
 		return dst, st
 	}
 	// The position an event id hashes: among the server's commands.
-	b.ordinal = b.ordinal[:0]
 	var pos int32
 	for i := range msg.Commands {
 		b.ordinal = append(b.ordinal, pos)
@@ -227,34 +219,23 @@ func payloadReason(err error) string {
 // serverCommand reports whether k is a command a server sends: Add,
 // Replace, Exec, Get, Delete, or an Atomic or Sequence.
 func serverCommand(k syncml.Kind) bool {
-	switch k {
-	case syncml.KindAdd, syncml.KindReplace, syncml.KindExec, syncml.KindGet, syncml.KindDelete,
-		syncml.KindAtomic, syncml.KindSequence:
-		return true
-	}
-	return false
+	return commandName(k) != ""
 }
 
 // commandName is the command of an event from a command of kind k, one of
-// package event's constants.
+// package event's constants, or "" when k is not a server's command.
 func commandName(k syncml.Kind) string {
-	switch k {
-	case syncml.KindAdd:
-		return event.CommandAdd
-	case syncml.KindReplace:
-		return event.CommandReplace
-	case syncml.KindExec:
-		return event.CommandExec
-	case syncml.KindGet:
-		return event.CommandGet
-	case syncml.KindDelete:
-		return event.CommandDelete
-	case syncml.KindAtomic:
-		return event.CommandAtomic
-	case syncml.KindSequence:
-		return event.CommandSequence
-	}
-	return k.String()
+	return commandNames[k]
+}
+
+var commandNames = map[syncml.Kind]string{
+	syncml.KindAdd:      event.CommandAdd,
+	syncml.KindReplace:  event.CommandReplace,
+	syncml.KindExec:     event.CommandExec,
+	syncml.KindGet:      event.CommandGet,
+	syncml.KindDelete:   event.CommandDelete,
+	syncml.KindAtomic:   event.CommandAtomic,
+	syncml.KindSequence: event.CommandSequence,
 }
 
 // targetLoc is the LocURI a server's command acts on: its Target, or its

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cspwatch/cspwatch/internal/testkit"
+
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/syncml"
@@ -178,20 +180,7 @@ func checkGolden(t *testing.T, f string, events []event.Event) {
 		out = eventjson.AppendJSON(out, &events[i])
 		out = append(out, '\n')
 	}
-	golden := strings.TrimSuffix(f, ".xml") + ".golden.jsonl"
-	if *update {
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(out, want) {
-		t.Errorf("%s differs from the golden file:\n got:\n%s\nwant:\n%s", f, out, want)
-	}
+	testkit.Golden(t, strings.TrimSuffix(f, ".xml")+".golden.jsonl", out)
 }
 
 // TestCommandEventIDs: command event ids are deterministic and unique, hash

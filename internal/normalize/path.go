@@ -88,9 +88,17 @@ func parseCSP(p *cspPath, rest []byte) {
 	seg, rest := next(rest)
 	switch {
 	case eqFold(seg, "Office"):
-		parseOffice(p, rest)
+		// The CSP root or a child other than Installation is under the
+		// CSP but names no install node.
+		p.csp = event.CSPOffice
+		if seg, rest = next(rest); eqFold(seg, "Installation") {
+			parseOfficeTarget(p, rest)
+		}
 	case eqFold(seg, "EnterpriseDesktopAppManagement"):
-		parseMSI(p, rest)
+		p.csp = event.CSPMSI
+		if seg, rest = next(rest); eqFold(seg, "MSI") {
+			parseMSITarget(p, rest)
+		}
 	default:
 		*p = cspPath{}
 	}
@@ -112,16 +120,6 @@ var (
 	officePrefix = []byte("Office/Installation/")
 )
 
-func parseOffice(p *cspPath, rest []byte) {
-	p.csp = event.CSPOffice
-	seg, rest := next(rest)
-	if !eqFold(seg, "Installation") {
-		// The CSP root or an unknown child: under the CSP but no install node.
-		return
-	}
-	parseOfficeTarget(p, rest)
-}
-
 // parseOfficeTarget reads the part of a LocURI after Office/Installation/.
 func parseOfficeTarget(p *cspPath, rest []byte) {
 	seg, rest := next(rest)
@@ -133,35 +131,7 @@ func parseOfficeTarget(p *cspPath, rest []byte) {
 		return
 	}
 	p.target = seg
-	node, extra := next(rest)
-	if len(extra) != 0 {
-		return
-	}
-	switch {
-	case len(node) == 0:
-		p.nodeKnown = true
-	case eqFold(node, "Status"):
-		p.node, p.nodeKnown = "Status", true
-	case eqFold(node, "FinalStatus"):
-		p.node, p.nodeKnown = "FinalStatus", true
-	case eqFold(node, "Install"):
-		p.node, p.nodeKnown = "Install", true
-	}
-}
-
-// msiNodes are the children of MSI/{ProductID}, by their canonical names.
-var msiNodes = [...]string{
-	"DownloadInstall", "InstallDate", "InstallPath", "LastError", "LastErrorDesc",
-	"Name", "Publisher", "Status", "Version",
-}
-
-func parseMSI(p *cspPath, rest []byte) {
-	p.csp = event.CSPMSI
-	seg, rest := next(rest)
-	if !eqFold(seg, "MSI") {
-		return
-	}
-	parseMSITarget(p, rest)
+	p.parseNode(rest, officeNodes[:])
 }
 
 // parseMSITarget reads the part of a LocURI after EnterpriseDesktopAppManagement/MSI/.
@@ -178,44 +148,50 @@ func parseMSITarget(p *cspPath, rest []byte) {
 		return
 	}
 	p.target = seg
+	p.parseNode(rest, msiNodes[:])
+}
+
+// The children of Office/Installation/{id} and of MSI/{ProductID}, by
+// their canonical names.
+var (
+	officeNodes = [...]string{"Status", "FinalStatus", "Install"}
+	msiNodes    = [...]string{
+		"Status", "LastError", "DownloadInstall", "Name", "Version", "Publisher",
+		"InstallDate", "InstallPath", "LastErrorDesc",
+	}
+)
+
+// parseNode reads the rest of a LocURI after its target: nothing (the
+// target node itself) or one of the target's nodes, names, in any case. A
+// node the CSP does not define, or a LocURI that goes deeper, leaves
+// nodeKnown false.
+func (p *cspPath) parseNode(rest []byte, names []string) {
 	node, extra := next(rest)
-	if len(extra) != 0 {
-		return
-	}
-	if len(node) == 0 {
+	switch {
+	case len(extra) != 0:
+	case len(node) == 0:
 		p.nodeKnown = true
-		return
-	}
-	// Devices send the canonical names; a switch on them is cheaper than
-	// folding case against each.
-	switch string(node) {
-	case "Status":
-		p.node = "Status"
-	case "LastError":
-		p.node = "LastError"
-	case "DownloadInstall":
-		p.node = "DownloadInstall"
-	case "Name":
-		p.node = "Name"
-	case "Version":
-		p.node = "Version"
-	case "Publisher":
-		p.node = "Publisher"
-	case "InstallDate":
-		p.node = "InstallDate"
-	case "InstallPath":
-		p.node = "InstallPath"
-	case "LastErrorDesc":
-		p.node = "LastErrorDesc"
 	default:
-		for _, n := range msiNodes {
-			if eqFold(node, n) {
-				p.node = n
-				break
-			}
+		p.node = nodeName(node, names)
+		p.nodeKnown = p.node != ""
+	}
+}
+
+// nodeName returns the name of names that b spells, in any case, or "".
+// Devices send the canonical names: an exact compare, mostly of lengths
+// alone, finds them before any folding of case.
+func nodeName(b []byte, names []string) string {
+	for _, n := range names {
+		if string(b) == n {
+			return n
 		}
 	}
-	p.nodeKnown = p.node != ""
+	for _, n := range names {
+		if eqFold(b, n) {
+			return n
+		}
+	}
+	return ""
 }
 
 // next splits the first segment off a slash-separated path. A '?' ends the
@@ -247,115 +223,6 @@ func next(s []byte) (seg, rest []byte) {
 		}
 	}
 	return s, nil
-}
-
-// appendTargetID appends the canonical form of a raw target segment:
-// percent-decoded, braces removed, upper case when it is a GUID.
-func appendTargetID(dst []byte, raw []byte) []byte {
-	// Devices send GUIDs braced, percent-encoded braced or bare; none of
-	// these needs decoding once the wrapping is off, as a GUID holds no '%'.
-	g := raw
-	switch {
-	case len(raw) == 38 && raw[0] == '{' && raw[37] == '}':
-		g = raw[1:37]
-	case len(raw) == 42 && raw[0] == '%' && raw[1] == '7' && raw[2]|0x20 == 'b' &&
-		raw[39] == '%' && raw[40] == '7' && raw[41]|0x20 == 'd':
-		g = raw[3:39]
-	}
-	if isGUID(g) {
-		start := len(dst)
-		dst = append(dst, g...)
-		upperGUID(dst[start:])
-		return dst
-	}
-	start := len(dst)
-	if bytes.IndexByte(raw, '%') < 0 {
-		dst = append(dst, raw...)
-	} else {
-		for i := 0; i < len(raw); i++ {
-			c := raw[i]
-			if c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
-				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
-				i += 2
-			}
-			dst = append(dst, c)
-		}
-	}
-	id := dst[start:]
-	if len(id) >= 2 && id[0] == '{' && id[len(id)-1] == '}' {
-		copy(id, id[1:len(id)-1])
-		dst = dst[:len(dst)-2]
-		id = dst[start:]
-	}
-	if isGUID(id) {
-		upperGUID(id)
-	}
-	return dst
-}
-
-// upperGUID turns the letters of a GUID (isGUID) to upper case. Of its
-// bytes, only the lower-case letters have both 0x40 and 0x20 set; clearing
-// 0x20 where 0x40 is set does it eight bytes at a time.
-func upperGUID(id []byte) {
-	const m = 0x4040404040404040
-	for _, i := range [...]int{0, 8, 16, 24, 28} {
-		x := binary.LittleEndian.Uint64(id[i:])
-		binary.LittleEndian.PutUint64(id[i:], x&^(x&m>>1))
-	}
-}
-
-// isGUID reports whether b has the 8-4-4-4-12 hex form.
-func isGUID(b []byte) bool {
-	if len(b) != 36 {
-		return false
-	}
-	b = b[:36]
-	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
-		return false
-	}
-	// Eight bytes at a time, the dashes let through by position.
-	const highs = 0x8080808080808080
-	return hexBytes(binary.LittleEndian.Uint64(b[0:])) == highs &&
-		hexBytes(binary.LittleEndian.Uint64(b[8:]))|0x80<<(5*8)|0x80 == highs &&
-		hexBytes(binary.LittleEndian.Uint64(b[16:]))|0x80<<(7*8)|0x80<<(2*8) == highs &&
-		hexBytes(binary.LittleEndian.Uint64(b[24:])) == highs &&
-		hexBytes(binary.LittleEndian.Uint64(b[28:])) == highs
-}
-
-// hexBytes marks with 0x80 each byte of x that is a hex digit. Below 0x80,
-// v+(0x80-lo) reaches the high bit exactly when v >= lo, and v+(0x7f-hi)
-// when v > hi, without carrying into the next byte; setting 0x20 folds
-// 'A'-'F', and only them, onto 'a'-'f'. Bytes from 0x80 up are masked off
-// first and marked as not hex last.
-func hexBytes(x uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	v := x &^ highs
-	y := v | ones*0x20
-	digit := (v + ones*(0x80-'0')) &^ (v + ones*(0x7f-'9'))
-	letter := (y + ones*(0x80-'a')) &^ (y + ones*(0x7f-'f'))
-	return (digit | letter) &^ x & highs
-}
-
-// hexDigit marks the bytes isHex accepts.
-var hexDigit = func() (t [256]bool) {
-	for _, c := range "0123456789abcdefABCDEF" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isHex(c byte) bool {
-	return hexDigit[c]
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 var dotSlash, slash = []byte("./"), []byte("/")

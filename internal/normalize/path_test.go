@@ -44,26 +44,3 @@ func TestParsePath(t *testing.T) {
 		})
 	}
 }
-
-func TestTargetID(t *testing.T) {
-	tests := []struct{ raw, want string }{
-		{"%7BAF9257BA-6BBD-4624-AA9B-0182D50292C3%7D", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
-		{"%7baf9257ba-6bbd-4624-aa9b-0182d50292c3%7d", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
-		{"{af9257ba-6bbd-4624-aa9b-0182d50292c3}", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
-		{"af9257ba-6bbd-4624-aa9b-0182d50292c3", "AF9257BA-6BBD-4624-AA9B-0182D50292C3"},
-		// Not GUIDs: case kept, braces and escapes still undone.
-		{"{Office365-Install}", "Office365-Install"},
-		{"my%20install", "my install"},
-		{"%zz", "%zz"},
-		{"%7", "%7"},
-		{"{", "{"},
-		{"{}", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.raw, func(t *testing.T) {
-			if got := string(appendTargetID(nil, []byte(tc.raw))); got != tc.want {
-				t.Fatalf("appendTargetID(%q) = %q, want %q", tc.raw, got, tc.want)
-			}
-		})
-	}
-}

@@ -2,7 +2,8 @@ package normalize
 
 // This file keeps the LocURI parsing of commit e41c9f7, plain and slow, as the
 // reference the fast one in path.go must agree with (FuzzPathReference). The
-// leaf helpers that did not change (eqFold, isHex, unhex) are path.go's own.
+// leaf helper that did not change (eqFold) is path.go's own; target ids are
+// package event's, which checks its fast path against its definition.
 
 import (
 	"bytes"
@@ -153,57 +154,8 @@ func refNext(s []byte) (seg, rest []byte) {
 	return s, nil
 }
 
-// refAppendTargetID appends the canonical form of a raw target segment:
-// percent-decoded, braces removed, upper case when it is a GUID.
-func refAppendTargetID(dst []byte, raw []byte) []byte {
-	start := len(dst)
-	if bytes.IndexByte(raw, '%') < 0 {
-		dst = append(dst, raw...)
-	} else {
-		for i := 0; i < len(raw); i++ {
-			c := raw[i]
-			if c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
-				c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
-				i += 2
-			}
-			dst = append(dst, c)
-		}
-	}
-	id := dst[start:]
-	if len(id) >= 2 && id[0] == '{' && id[len(id)-1] == '}' {
-		copy(id, id[1:len(id)-1])
-		dst = dst[:len(dst)-2]
-		id = dst[start:]
-	}
-	if refIsGUID(id) {
-		for i, c := range id {
-			if c >= 'a' {
-				id[i] = c - 'a' + 'A'
-			}
-		}
-	}
-	return dst
-}
-
-// refIsGUID reports whether b has the 8-4-4-4-12 hex form.
-func refIsGUID(b []byte) bool {
-	if len(b) != 36 {
-		return false
-	}
-	b = b[:36]
-	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
-		return false
-	}
-	for i, c := range b {
-		if !hexDigit[c] && i != 8 && i != 13 && i != 18 && i != 23 {
-			return false
-		}
-	}
-	return true
-}
-
-// FuzzPathReference: the fast LocURI parsing and target canonicalisation
-// agree with the reference above on every input.
+// FuzzPathReference: the fast LocURI parsing agrees with the reference
+// above on every input.
 func FuzzPathReference(f *testing.F) {
 	for _, loc := range pathSeeds {
 		f.Add(loc)
@@ -245,28 +197,5 @@ func checkPathReference(t *testing.T, loc string) {
 	got, want := parsePath([]byte(loc)), refParsePath([]byte(loc))
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("parsePath(%q) = %+v, reference %+v", loc, got, want)
-	}
-	for _, raw := range []string{loc, string(want.target)} {
-		g := appendTargetID([]byte("x"), []byte(raw))
-		w := refAppendTargetID([]byte("x"), []byte(raw))
-		if !bytes.Equal(g, w) {
-			t.Fatalf("appendTargetID(%q) = %q, reference %q", raw, g, w)
-		}
-	}
-}
-
-// TestIsGUIDEveryByte: isGUID agrees with the reference for every byte at
-// every position of a GUID, in both cases.
-func TestIsGUIDEveryByte(t *testing.T) {
-	for _, g := range []string{"AF9257BA-6BBD-4624-AA9B-0182D50292C3", "0aa79349-f334-4859-96e8-b4ab43e9fea0"} {
-		for pos := range len(g) {
-			for c := range 256 {
-				b := []byte(g)
-				b[pos] = byte(c)
-				if got, want := isGUID(b), refIsGUID(b); got != want {
-					t.Fatalf("isGUID(%q) = %v, reference %v", b, got, want)
-				}
-			}
-		}
 	}
 }
