@@ -4,11 +4,13 @@
 -- the view install_attempts (schema/008, DESIGN.md "Install attempts"), one
 -- row per attempt of one target on one device with an event in the last 30
 -- days, with the product's name, the version being installed, the outcome
--- and one cause per failed attempt. One failed MSI install (its alert, MSI
--- Status 60 and LastError 0x80070643) is one failed attempt with cause
--- win32 1603. A cause is shown as code_space and code, with code_hex its
--- HRESULT form: the code itself when it is an HRESULT, 0x8007xxxx for a
--- Win32 code; name and category are ingest's (advice: aggregator report).
+-- and one cause per failed attempt, or latest_install_attempts (schema/009),
+-- each target's latest attempt on each device. One failed MSI install (its
+-- alert, MSI Status 60 and LastError 0x80070643) is one failed attempt with
+-- cause win32 1603. A cause is shown as code_space and code, with code_hex
+-- its HRESULT form (the code itself when it is an HRESULT, 0x8007xxxx for a
+-- Win32 code) and the name and category ingest gave it, all from the view
+-- install_causes (schema/009; advice: aggregator report).
 -- internal/store's tests run every query on ClickHouse 18.16 against a
 -- fleet with known counts.
 --
@@ -72,13 +74,10 @@ ORDER BY failed DESC, failure_rate DESC, devices DESC, tenant, csp, product, ver
 -- affected: the attempts, the products hit and the three product versions
 -- failing with it most (by attempts). The top 20.
 SELECT
-    tenant, cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    tenant, cause_space AS code_space, cause_code AS code, code_hex, name, category,
     devices, attempts, products, top_products
 FROM (
     SELECT tenant, cause_space, cause_code,
-        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-            '') AS code_hex,
         uniqExact(device_id) AS devices,
         count() AS attempts,
         uniqExact(csp, target_id) AS products,
@@ -89,15 +88,7 @@ FROM (
         AND ({tenant:String} = '' OR tenant = {tenant:String})
     GROUP BY tenant, cause_space, cause_code
 )
-ANY LEFT JOIN (
-    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
-        if(win32_code != 0, win32_code, code) AS cause_code,
-        argMax(code_name, code_space = cause_space) AS name,
-        argMax(category, code_space = cause_space) AS cause_category
-    FROM install_events
-    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
-    GROUP BY cause_space, cause_code
-) USING (cause_space, cause_code)
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 ORDER BY devices DESC, attempts DESC, tenant, code_space, code
 LIMIT 20;
 
@@ -106,13 +97,10 @@ LIMIT 20;
 -- which version fails on how many devices, and why.
 SELECT
     tenant, csp, product, version, target_id,
-    cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    cause_space AS code_space, cause_code AS code, code_hex, name, category,
     devices, attempts
 FROM (
     SELECT tenant, csp, product, version, target_id, cause_space, cause_code,
-        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-            '') AS code_hex,
         uniqExact(device_id) AS devices,
         count() AS attempts
     FROM install_attempts
@@ -121,15 +109,7 @@ FROM (
         AND ({tenant:String} = '' OR tenant = {tenant:String})
     GROUP BY tenant, csp, product, version, target_id, cause_space, cause_code
 )
-ANY LEFT JOIN (
-    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
-        if(win32_code != 0, win32_code, code) AS cause_code,
-        argMax(code_name, code_space = cause_space) AS name,
-        argMax(category, code_space = cause_space) AS cause_category
-    FROM install_events
-    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
-    GROUP BY cause_space, cause_code
-) USING (cause_space, cause_code)
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 ORDER BY devices DESC, attempts DESC, tenant, csp, product, version, target_id, code_space, code;
 
 -- name: stuck_attempts
@@ -139,21 +119,14 @@ ORDER BY devices DESC, attempts DESC, tenant, csp, product, version, target_id, 
 -- can be stuck: a new command ends the one before.
 SELECT
     tenant, device_id, scope, csp, target_id, product, version, outcome,
-    cause_space AS code_space, cause_code AS code,
-    multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-        cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-        '') AS code_hex,
+    cause_space AS code_space, cause_code AS code, code_hex,
     retries, has_command, requested_at, last_seen,
     round((now() - requested_at) / 3600, 1) AS age_hours
-FROM (
-    SELECT *
-    FROM install_attempts
-    WHERE {tenant:String} = '' OR tenant = {tenant:String}
-    ORDER BY requested_at DESC, first_seen DESC, last_seen DESC, attempt_id DESC
-    LIMIT 1 BY tenant, device_id, scope, csp, target_id
-)
+FROM latest_install_attempts
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 WHERE outcome IN ('in_progress', 'pending', 'retrying')
     AND requested_at <= now() - {stuck_hours:UInt32} * 3600
+    AND ({tenant:String} = '' OR tenant = {tenant:String})
 ORDER BY requested_at, tenant, device_id, scope, csp, target_id;
 
 -- name: causes_new_in_last_hour
@@ -161,13 +134,10 @@ ORDER BY requested_at, tenant, device_id, scope, csp, target_id;
 -- same tenant and CSP failed with in the baseline_days before: a new
 -- failure mode, by devices.
 SELECT
-    tenant, csp, cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    tenant, csp, cause_space AS code_space, cause_code AS code, code_hex, name, category,
     devices, attempts, top_products, first_failed
 FROM (
     SELECT tenant, csp, cause_space, cause_code,
-        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-            '') AS code_hex,
         uniqExact(device_id) AS devices,
         count() AS attempts,
         topK(3)(concat(product, if(version = '', '', concat(' ', version)))) AS top_products,
@@ -186,15 +156,7 @@ FROM (
         )
     GROUP BY tenant, csp, cause_space, cause_code
 )
-ANY LEFT JOIN (
-    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
-        if(win32_code != 0, win32_code, code) AS cause_code,
-        argMax(code_name, code_space = cause_space) AS name,
-        argMax(category, code_space = cause_space) AS cause_category
-    FROM install_events
-    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
-    GROUP BY cause_space, cause_code
-) USING (cause_space, cause_code)
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 ORDER BY devices DESC, attempts DESC, tenant, csp, code_space, code;
 
 -- name: device_history
@@ -204,14 +166,12 @@ ORDER BY devices DESC, attempts DESC, tenant, csp, code_space, code;
 -- outcome, 0 while there is none.
 SELECT
     requested_at, tenant, scope, csp, target_id, product, version, outcome,
-    cause_space AS code_space, cause_code AS code,
-    multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-        cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-        '') AS code_hex,
+    cause_space AS code_space, cause_code AS code, code_hex,
     retries, events, has_command, first_seen, last_seen, finished_at,
     if(toUInt32(finished_at) = 0, 0, toInt64(toUInt32(finished_at)) - toInt64(toUInt32(requested_at))) AS duration_s,
     attempt_id
 FROM install_attempts
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 WHERE device_id = {device_id:String}
     AND ({tenant:String} = '' OR tenant = {tenant:String})
 ORDER BY requested_at DESC, first_seen DESC, target_id
@@ -222,28 +182,11 @@ LIMIT 200;
 -- failed, with the version and the cause: the devices to act on.
 SELECT
     tenant, device_id, scope, csp, target_id, product, version,
-    cause_space AS code_space, cause_code AS code, code_hex, name, cause_category AS category,
+    cause_space AS code_space, cause_code AS code, code_hex, name, category,
     retries, finished_at
-FROM (
-    SELECT tenant, device_id, scope, csp, target_id, product, version, cause_space, cause_code,
-        multiIf(cause_code < 0 AND cause_code >= -2147483648, concat('0x', lower(hex(toUInt32(bitAnd(cause_code, 4294967295))))),
-            cause_space = 'win32' AND cause_code > 0 AND cause_code <= 65535, concat('0x', lower(hex(toUInt32(bitOr(2147942400, cause_code))))),
-            '') AS code_hex,
-        retries, finished_at, outcome
-    FROM install_attempts
-    WHERE (product = {product:String} OR target_id = {product:String})
-        AND ({tenant:String} = '' OR tenant = {tenant:String})
-    ORDER BY requested_at DESC, first_seen DESC, last_seen DESC, attempt_id DESC
-    LIMIT 1 BY tenant, device_id, scope, csp, target_id
-)
-ANY LEFT JOIN (
-    SELECT if(win32_code != 0, 'win32', code_space) AS cause_space,
-        if(win32_code != 0, win32_code, code) AS cause_code,
-        argMax(code_name, code_space = cause_space) AS name,
-        argMax(category, code_space = cause_space) AS cause_category
-    FROM install_events
-    WHERE received_at >= now() - 5184000 AND outcome IN ('failed', 'retrying')
-    GROUP BY cause_space, cause_code
-) USING (cause_space, cause_code)
+FROM latest_install_attempts
+ANY LEFT JOIN install_causes USING (cause_space, cause_code)
 WHERE outcome = 'failed'
+    AND (product = {product:String} OR target_id = {product:String})
+    AND ({tenant:String} = '' OR tenant = {tenant:String})
 ORDER BY finished_at DESC, tenant, device_id, scope, target_id;

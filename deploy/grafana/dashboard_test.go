@@ -7,7 +7,6 @@ package grafana
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -328,13 +327,4 @@ func TestComposeGrafanaService(t *testing.T) {
 	if got := g.Environment[m[1]]; got == "" || got != ch.Environment["CLICKHOUSE_PASSWORD"] {
 		t.Errorf("grafana's %s = %q, clickhouse's password is %q", m[1], got, ch.Environment["CLICKHOUSE_PASSWORD"])
 	}
-}
-
-// fmtRow joins a row's fields as rowsOf does.
-func fmtRow(fields ...any) string {
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = fmt.Sprint(f)
-	}
-	return strings.Join(parts, "|")
 }

@@ -2,10 +2,8 @@ package grafana
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"os"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,98 +11,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
-	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/attempttest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
 
-// timeline writes the events of one device and one MSI or Office target,
-// each a number of seconds after its start, as a device and the MDM server
-// report them (internal/store's tests build the same).
-type timeline struct {
-	at             time.Time
-	tenant, device string
-	csp, target    string
-	events         []event.Event
-}
-
-func (tl *timeline) add(sec int, e event.Event) *timeline {
-	n := len(tl.events)
-	e.EventID = fmt.Sprintf("%s-%s-%s-e%03d", tl.tenant, tl.device, tl.target, n)
-	e.SchemaVersion, e.Tenant, e.DeviceID, e.Scope = 1, tl.tenant, tl.device, event.ScopeDevice
-	e.ReceivedAt = tl.at.Add(time.Duration(sec) * time.Second)
-	e.MsgID, e.CmdID, e.SessionID = "3", int64(n%1000+1), fmt.Sprint(sec)
-	e.CSP, e.TargetID = tl.csp, tl.target
-	if e.CodeSpace != "" {
-		// As ingest classifies a code (normalize).
-		info := codes.Classify(codes.Space(e.CodeSpace), e.Code)
-		e.CodeName, e.Category = info.Name, string(info.Category)
-	}
-	tl.events = append(tl.events, e)
-	return tl
-}
-
-// install is the server's install command: the MSI node's DownloadInstall
-// Exec with an MsiInstallJob of version, or the Office install Exec.
-func (tl *timeline) install(sec int, version string) *timeline {
-	e := event.Event{Kind: event.KindCommand, Command: event.CommandExec, Outcome: event.OutcomeRequested,
-		CmdIDRaw: fmt.Sprint(sec)}
-	if tl.csp == event.CSPOffice {
-		e.Node, e.OfficeConfig = "Install", &event.OfficeConfig{Version: version}
-	} else {
-		e.Node, e.MSIJob = "DownloadInstall", &event.MSIJob{ProductVersion: version}
-	}
-	return tl.add(sec, e)
-}
-
-func (tl *timeline) status(sec int, node string, code int64, outcome string) *timeline {
-	return tl.add(sec, event.Event{Kind: event.KindStatus, Node: node, Code: code, CodeSpace: "omadm", Outcome: outcome})
-}
-
-func (tl *timeline) result(sec int, node, space string, code int64, outcome string) *timeline {
-	return tl.add(sec, event.Event{Kind: event.KindResult, Node: node, Code: code, CodeSpace: space, Outcome: outcome})
-}
-
-// lastError is the MSI node's LastError: an HRESULT, with its Win32 code
-// when it is a FACILITY_WIN32 one.
-func (tl *timeline) lastError(sec int, hresult, win32 int64) *timeline {
-	return tl.add(sec, event.Event{Kind: event.KindResult, Node: "LastError", Code: hresult, CodeSpace: "hresult",
-		Win32Code: win32, Outcome: "failed"})
-}
-
-func (tl *timeline) alert(sec int, code int64, outcome string) *timeline {
-	return tl.add(sec, event.Event{Kind: event.KindAlert, Node: "DownloadInstall", Code: code, CodeSpace: "win32", Outcome: outcome})
-}
-
-func (tl *timeline) inventory(sec int, version string) *timeline {
-	return tl.add(sec, event.Event{Kind: event.KindInventory, Outcome: "unknown",
-		Product: &event.Product{Name: "Orca", Version: version}})
-}
-
-// failedMSI is one failed MSI install as a device reports it, three
-// events: the install alert (1603), MSI Status 60 and LastError 0x80070643.
-func (tl *timeline) failedMSI(sec int) *timeline {
-	return tl.alert(sec, 1603, "failed").
-		result(sec, "Status", "msi_status", 60, "failed").
-		lastError(sec, -2147023293, 1603)
-}
-
 const (
-	targetA      = "PA"
-	targetB      = "PB"
-	targetOffice = "O365"
+	targetA      = attempttest.TargetA
+	targetB      = attempttest.TargetB
+	targetOffice = attempttest.TargetOffice
 	msi          = event.CSPMSI
 	office       = event.CSPOffice
 )
-
-var adminNames = []store.AdminProduct{
-	{Tenant: "t1", CSP: msi, TargetID: targetA, Name: "App A"},
-	{Tenant: "t1", CSP: msi, TargetID: targetB, Name: "App B"},
-	{Tenant: "t1", CSP: office, TargetID: targetOffice, Name: "Microsoft 365 Apps"},
-}
 
 // finish is an install attempt that ended: when, how and why. The time
 // series panels' truth.
@@ -124,67 +45,10 @@ const (
 	cImp   = "hresult 0x86000020"
 )
 
-// fleet is the fleet of internal/store's queries test, relative to now,
-// and the attempts that finished in it. Every failed MSI install is the
-// three events a device sends, so a panel counting events would count each
-// three times.
-//
-//	t1 d01 App A 2.0   3h ago    failed 1603
-//	t1 d02 App A 2.0   3h30 ago  failed 1603
-//	t1 d03 App A 2.0   5h ago    failed 1603, then a new command 2h ago that succeeded
-//	t1 d04 App A 2.0   2h ago    succeeded
-//	t1 d05 App A 2.0   6h ago    pending (the command's 200, nothing since): stuck
-//	t1 d06 App A 1.0   10h ago   succeeded
-//	t1 d07 App A 2.0   8h ago    retrying after 0x80190194: stuck
-//	t1 d08 App B 3.1   4h ago    failed 1618 (the alert alone)
-//	t1 d09 App B 3.1   30m ago   failed 1603
-//	t1 d10 App B 3.1   40m ago   failed 1620
-//	t1 d11 Office      3h ago    failed 17002
-//	t1 d12 App A 2.0   30h ago   failed 1603 (before the 24 h range)
-//	t1 d13 App B 3.1   5h15 ago  failed 0x86000020 (Status 60 and LastError)
-//	t1 d14 App A       2h ago    inventory only: no install
-//	t1 d15 App A 2.0   1h ago    in progress: not stuck yet
-//	t1 d16 App A 2.0   7h ago    pending, then a new command 2h ago that succeeded: not stuck
-//	t2 d01 PA    2.0   3h10 ago  failed 1603 (t2 names no product)
-func fleet(now time.Time) ([]event.Event, []finish) {
-	var evs []event.Event
-	add := func(tenant, device, target string, ago time.Duration, csp string, build func(*timeline)) {
-		tl := &timeline{at: now.Add(-ago), tenant: tenant, device: device, csp: csp, target: target}
-		build(tl)
-		evs = append(evs, tl.events...)
-	}
+// finishes are the attempts of attempttest.Fleet that finished, each a
+// duration before the fleet's now.
+func finishes() []finish {
 	h, m, s := time.Hour, time.Minute, time.Second
-	add("t1", "d01", targetA, 3*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d02", targetA, 3*h+30*m, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d03", targetA, 5*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").failedMSI(100).install(3*3600, "2.0").alert(3*3600+60, 0, "succeeded")
-	})
-	add("t1", "d04", targetA, 2*h, msi, func(tl *timeline) { tl.install(0, "2.0").alert(60, 0, "succeeded") })
-	add("t1", "d05", targetA, 6*h, msi, func(tl *timeline) { tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded") })
-	add("t1", "d06", targetA, 10*h, msi, func(tl *timeline) { tl.install(0, "1.0").alert(60, 0, "succeeded") })
-	add("t1", "d07", targetA, 8*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").result(30, "Status", "msi_status", 30, "failed").lastError(30, -2145844844, 0).
-			result(90, "Status", "msi_status", 20, "in_progress")
-	})
-	add("t1", "d08", targetB, 4*h, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, 1618, "failed") })
-	add("t1", "d09", targetB, 30*m, msi, func(tl *timeline) { tl.install(0, "3.1").failedMSI(100) })
-	add("t1", "d10", targetB, 40*m, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, 1620, "failed") })
-	add("t1", "d11", targetOffice, 3*h, office, func(tl *timeline) {
-		tl.install(0, "16.0.1").status(1, "Install", 202, "in_progress").
-			result(300, "Status", "office_status", 17002, "failed").result(300, "FinalStatus", "office_final", 60, "failed")
-	})
-	add("t1", "d12", targetA, 30*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d13", targetB, 5*h+15*m, msi, func(tl *timeline) {
-		tl.install(0, "3.1").result(100, "Status", "msi_status", 60, "failed").lastError(100, -2046820320, 0) // 0x86000020
-	})
-	add("t1", "d14", targetA, 2*h, msi, func(tl *timeline) { tl.inventory(0, "9.9") })
-	add("t1", "d15", targetA, 1*h, msi, func(tl *timeline) { tl.install(0, "2.0").result(60, "Status", "msi_status", 20, "in_progress") })
-	add("t1", "d16", targetA, 7*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded").
-			install(5*3600, "2.0").alert(5*3600+60, 0, "succeeded")
-	})
-	add("t2", "d01", targetA, 3*h+10*m, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-
 	ok, failed := "succeeded", "failed"
 	finishes := []finish{
 		{"t1", "App A", 3*h - 100*s, failed, c1603},                            // d01
@@ -202,7 +66,7 @@ func fleet(now time.Time) ([]event.Event, []finish) {
 		{"t1", "App A", 2*h - 60*s, ok, ""},                                    // d16's second attempt
 		{"t2", "PA" + store.UnknownProduct, 3*h + 10*m - 100*s, failed, c1603}, // t2 d01
 	}
-	return evs, finishes
+	return finishes
 }
 
 // alertRow is a row of the alerts table (schema/100, 101).
@@ -253,44 +117,6 @@ func insertAlerts(t *testing.T, s *store.Store, now time.Time) {
 	}
 }
 
-// rows runs q and returns its rows, fields joined by "|": a time as UTC
-// "YYYY-MM-DD hh:mm:ss", an array as [a,b].
-func rows(t *testing.T, s *store.Store, q string) []string {
-	t.Helper()
-	rs, err := s.Conn().Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, q)
-	}
-	defer rs.Close()
-	var got []string
-	types := rs.ColumnTypes()
-	for rs.Next() {
-		vals := make([]any, len(types))
-		for i, ct := range types {
-			vals[i] = reflect.New(ct.ScanType()).Interface()
-		}
-		if err := rs.Scan(vals...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			switch x := reflect.ValueOf(v).Elem().Interface().(type) {
-			case time.Time:
-				parts[i] = x.UTC().Format(time.DateTime)
-			case []string:
-				parts[i] = "[" + strings.Join(x, ",") + "]"
-			default:
-				parts[i] = fmt.Sprint(x)
-			}
-		}
-		got = append(got, strings.Join(parts, "|"))
-	}
-	if err := rs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // bucket is the start of the interval of at, as the panels bucket
 // (intDiv(toUInt32(t), $__interval_s) * $__interval_s).
 func bucket(at time.Time, interval time.Duration) string {
@@ -321,7 +147,7 @@ func successSeries(now time.Time, q query, fs []finish, keep func(finish) bool) 
 	var out []string
 	for b, c := range per {
 		rate := math.Round(float64(c.ok)/float64(c.ok+c.failed)*1000) / 1000
-		out = append(out, fmtRow(b, c.ok, c.failed, rate))
+		out = append(out, attempttest.Row(b, c.ok, c.failed, rate))
 	}
 	sort.Strings(out)
 	return out
@@ -339,7 +165,7 @@ func causeSeries(now time.Time, q query, fs []finish, keep func(finish) bool) []
 	}
 	var out []string
 	for k, n := range per {
-		out = append(out, fmtRow(k[0], k[1], n))
+		out = append(out, attempttest.Row(k[0], k[1], n))
 	}
 	sort.Strings(out)
 	return out
@@ -370,17 +196,9 @@ func TestPanelsOnClickHouse(t *testing.T) {
 	d := loadDashboard(t)
 	db := clickhousetest.NewDB(t)
 	s := db.Store(t, nil)
-	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	evs, finishes := fleet(now)
-	for range 2 {
-		if err := s.InsertEvents(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.InsertAdminProducts(ctx, adminNames, now); err != nil {
-		t.Fatal(err)
-	}
+	attempttest.StoreFleet(t, s, now)
+	finishes := finishes()
 	insertAlerts(t, s, now)
 
 	ts := func(ago time.Duration) string { return now.Add(-ago).Format(time.DateTime) }
@@ -437,25 +255,25 @@ func TestPanelsOnClickHouse(t *testing.T) {
 		// product version tenant failed succeeded active devices failure_rate attempts failed_attempts csp target_id
 		"Products and versions by failed devices": {
 			{"all", all, []string{
-				fmtRow("App B", "3.1", "t1", 4, 0, 0, 4, 1, 4, 4, msi, targetB),
+				attempttest.Row("App B", "3.1", "t1", 4, 0, 0, 4, 1, 4, 4, msi, targetB),
 				// d01, d02 failed; d03 failed, then succeeded; d04, d16
 				// succeeded; d05, d07, d15 active. d12 is before the range,
 				// d14 no install.
-				fmtRow("App A", "2.0", "t1", 2, 3, 3, 8, 0.4, 10, 3, msi, targetA),
-				fmtRow("Microsoft 365 Apps", "16.0.1", "t1", 1, 0, 0, 1, 1, 1, 1, office, targetOffice),
-				fmtRow(unknownPA, "2.0", "t2", 1, 0, 0, 1, 1, 1, 1, msi, targetA),
-				fmtRow("App A", "1.0", "t1", 0, 1, 0, 1, 0, 1, 0, msi, targetA),
+				attempttest.Row("App A", "2.0", "t1", 2, 3, 3, 8, 0.4, 10, 3, msi, targetA),
+				attempttest.Row("Microsoft 365 Apps", "16.0.1", "t1", 1, 0, 0, 1, 1, 1, 1, office, targetOffice),
+				attempttest.Row(unknownPA, "2.0", "t2", 1, 0, 0, 1, 1, 1, 1, msi, targetA),
+				attempttest.Row("App A", "1.0", "t1", 0, 1, 0, 1, 0, 1, 0, msi, targetA),
 			}, nil},
 			{"t1 App A", t1AppA, []string{
-				fmtRow("App A", "2.0", "t1", 2, 3, 3, 8, 0.4, 10, 3, msi, targetA),
-				fmtRow("App A", "1.0", "t1", 0, 1, 0, 1, 0, 1, 0, msi, targetA),
+				attempttest.Row("App A", "2.0", "t1", 2, 3, 3, 8, 0.4, 10, 3, msi, targetA),
+				attempttest.Row("App A", "1.0", "t1", 0, 1, 0, 1, 0, 1, 0, msi, targetA),
 			}, nil},
 			// 48 hours reach d12's failure: a third failed device.
 			{"48 h", func() query { q := all; q.From = now.Add(-48 * h); return q }(), nil, func(t *testing.T, got []string) {
-				if want := fmtRow("App B", "3.1", "t1", 4, 0, 0, 4, 1, 4, 4, msi, targetB); len(got) == 0 || got[0] != want {
+				if want := attempttest.Row("App B", "3.1", "t1", 4, 0, 0, 4, 1, 4, 4, msi, targetB); len(got) == 0 || got[0] != want {
 					t.Errorf("top row %q, want %q", got, want)
 				}
-				if want := fmtRow("App A", "2.0", "t1", 3, 3, 3, 9, 0.5, 11, 4, msi, targetA); len(got) < 2 || got[1] != want {
+				if want := attempttest.Row("App A", "2.0", "t1", 3, 3, 3, 9, 0.5, 11, 4, msi, targetA); len(got) < 2 || got[1] != want {
 					t.Errorf("second row %q, want %q", got, want)
 				}
 			}},
@@ -463,38 +281,38 @@ func TestPanelsOnClickHouse(t *testing.T) {
 		// code_hex code_space code name category devices attempts products top_products tenant
 		"Top causes of failed attempts": {
 			{"all", all, []string{
-				fmtRow("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 4, 4, 2, "[App A 2.0,App B 3.1]", "t1"),
-				fmtRow("0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("", "office_status", 17002, "ERROR_COMPLETING_SCENARIO", "installer", 1, 1, 1, "[Microsoft 365 Apps 16.0.1]", "t1"),
-				fmtRow("0x80070652", "win32", 1618, "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("0x80070654", "win32", 1620, "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 1, 1, 1, "[PA (unknown product) 2.0]", "t2"),
+				attempttest.Row("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 4, 4, 2, "[App A 2.0,App B 3.1]", "t1"),
+				attempttest.Row("0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("", "office_status", 17002, "ERROR_COMPLETING_SCENARIO", "installer", 1, 1, 1, "[Microsoft 365 Apps 16.0.1]", "t1"),
+				attempttest.Row("0x80070652", "win32", 1618, "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x80070654", "win32", 1620, "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 1, 1, 1, "[PA (unknown product) 2.0]", "t2"),
 			}, nil},
 			{"t1 App B", t1AppB, []string{
-				fmtRow("0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("0x80070652", "win32", 1618, "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]", "t1"),
-				fmtRow("0x80070654", "win32", 1620, "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", "client", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", "installer", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x80070652", "win32", 1618, "ERROR_INSTALL_ALREADY_RUNNING", "conflict", 1, 1, 1, "[App B 3.1]", "t1"),
+				attempttest.Row("0x80070654", "win32", 1620, "ERROR_INSTALL_PACKAGE_INVALID", "content", 1, 1, 1, "[App B 3.1]", "t1"),
 			}, nil},
 		},
 		// requested_at age_hours tenant device product version outcome code_hex code_space code retries last_seen scope csp target_id
 		"Stuck attempts": {
 			{"all", all, []string{
-				fmtRow(ts(8*h), 8, "t1", "d07", "App A", "2.0", "retrying", "0x80190194", "hresult", -2145844844, 1, ts(8*h-90*sec), event.ScopeDevice, msi, targetA),
-				fmtRow(ts(6*h), 6, "t1", "d05", "App A", "2.0", "pending", "", "", 0, 0, ts(6*h-sec), event.ScopeDevice, msi, targetA),
+				attempttest.Row(ts(8*h), 8, "t1", "d07", "App A", "2.0", "retrying", "0x80190194", "hresult", -2145844844, 1, ts(8*h-90*sec), event.ScopeDevice, msi, targetA),
+				attempttest.Row(ts(6*h), 6, "t1", "d05", "App A", "2.0", "pending", "", "", 0, 0, ts(6*h-sec), event.ScopeDevice, msi, targetA),
 			}, nil},
 			{"t1 App B", t1AppB, nil, nil},
 		},
 		// first_seen severity tenant product version code_hex code_space code code_name attempts devices failed_share summary alert_id
 		"Open alerts": {
 			{"all", all, []string{
-				fmtRow(ts(3*h), "critical", "t1", "App A", "2.0", "0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", 3, 3, 0.6, "summary of a1", "a1"),
-				fmtRow(ts(3*h+10*m), "warning", "t2", "", "", "0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", 1, 1, 1, "summary of a3", "a3"),
-				fmtRow(ts(5*h), "warning", "t1", "", "", "0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", 1, 1, 1, "summary of a4", "a4"),
+				attempttest.Row(ts(3*h), "critical", "t1", "App A", "2.0", "0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", 3, 3, 0.6, "summary of a1", "a1"),
+				attempttest.Row(ts(3*h+10*m), "warning", "t2", "", "", "0x80070643", "win32", 1603, "ERROR_INSTALL_FAILURE", 1, 1, 1, "summary of a3", "a3"),
+				attempttest.Row(ts(5*h), "warning", "t1", "", "", "0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", 1, 1, 1, "summary of a4", "a4"),
 			}, nil},
 			// App B's alert is resolved; t1's code-level alert stays.
 			{"t1 App B", t1AppB, []string{
-				fmtRow(ts(5*h), "warning", "t1", "", "", "0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", 1, 1, 1, "summary of a4", "a4"),
+				attempttest.Row(ts(5*h), "warning", "t1", "", "", "0x86000020", "hresult", -2046820320, "CFGMGR_E_IMPERSONATIONERROR", 1, 1, 1, "summary of a4", "a4"),
 			}, nil},
 		},
 	}
@@ -511,7 +329,7 @@ func TestPanelsOnClickHouse(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", r.name, err)
 				}
-				got := rows(t, s, sql)
+				got := clickhousetest.Rows(t, s.Conn(), sql)
 				if p.Type == "timeseries" {
 					// The plugin turns rows into series in their order: time
 					// first, ascending; within a bucket, any.
@@ -556,7 +374,7 @@ func TestPanelsOnClickHouse(t *testing.T) {
 			t.Errorf("variable %s: %v", v.name, err)
 			continue
 		}
-		if got := rows(t, s, sql); !slices.Equal(got, v.want) {
+		if got := clickhousetest.Rows(t, s.Conn(), sql); !slices.Equal(got, v.want) {
 			t.Errorf("variable %s with %v: %q, want %q", v.name, v.q.Vars["tenant"], got, v.want)
 		}
 	}

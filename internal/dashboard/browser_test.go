@@ -2,7 +2,6 @@ package dashboard_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/http/httptest"
 	"net/url"
@@ -19,16 +18,13 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/dashboard/knownfleet"
-	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 )
-
-// update rewrites testdata/screenshots and docs/screenshots from the
-// browser test.
-var update = flag.Bool("update", false, "write the browser test's screenshots to testdata/screenshots and docs/screenshots")
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
 
@@ -263,7 +259,7 @@ func TestDashboardInBrowser(t *testing.T) {
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
 	dirs := []string{t.ArtifactDir()}
-	if *update {
+	if testkit.Update() {
 		dirs = append(dirs, filepath.Join("testdata", "screenshots"), filepath.Join("..", "..", "docs", "screenshots"))
 	}
 	for _, d := range dirs {

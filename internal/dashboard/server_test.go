@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/dashboard/knownfleet"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // ioTimeout is the error of a read past its connection's deadline, as
@@ -225,7 +225,7 @@ func TestDashboardOpenAlerts(t *testing.T) {
 	open36h, open40d := mk("open-36h", 36*time.Hour), mk("open-40d", 40*24*time.Hour)
 	old, oldEnd := mk("resolved-30h", 40*time.Hour), mk("resolved-30h", 40*time.Hour)
 	oldEnd.Status, oldEnd.ResolvedAt = alerts.Resolved, now.Add(-30*time.Hour)
-	sink := alerts.ClickHouseSink{Conn: st.Conn()}
+	sink := alerts.ClickHouseSink{Store: st}
 	for _, a := range []alerts.Alert{open36h, open40d, old, oldEnd} {
 		if err := sink.Deliver(ctx, a); err != nil {
 			t.Fatal(err)

@@ -85,6 +85,9 @@ var _ flag.Value = (*Format)(nil)
 type Column struct {
 	// Name is the column's machine name, lower_snake_case: the CSV header,
 	// and by convention the key of the same value in the command's JSON.
+	// One thing has one name in every table, so that a spreadsheet joins
+	// two CSV files on it: a product's name is product (name is a code's),
+	// a device is device_id, a target target_id.
 	Name string
 	// Title is the terminal header; empty means Name upper-cased with '_'
 	// as a space ("failed_attempts" is "FAILED ATTEMPTS").

@@ -86,7 +86,7 @@ func TestFormatFlag(t *testing.T) {
 }
 
 func sample() *output.Table {
-	tb := output.NewTable("products", "Products by failed devices", "name:PRODUCT", "version", "failed_devices", "age_seconds:AGE", "since")
+	tb := output.NewTable("products", "Products by failed devices", "product", "version", "failed_devices", "age_seconds:AGE", "since")
 	at := time.Date(2026, 11, 23, 6, 0, 0, 0, time.FixedZone("CET", 3600))
 	tb.Add("App A", "1.0", uint64(12), 10*time.Hour, at)
 	tb.Add("=HYPERLINK(\"x\")", "", -3, 90*time.Minute+400*time.Millisecond, time.Time{})
@@ -123,7 +123,7 @@ func TestWriteCSV(t *testing.T) {
 	if err := output.WriteCSV(&b, sample()); err != nil {
 		t.Fatal(err)
 	}
-	want := "name,version,failed_devices,age_seconds,since\n" +
+	want := "product,version,failed_devices,age_seconds,since\n" +
 		"App A,1.0,12,36000,2026-11-23T05:00:00Z\n" +
 		"\"'=HYPERLINK(\"\"x\"\")\",,-3,5400,\n" +
 		"tab\there\x1b[31m,-1,-2147023293,45,2026-11-23T05:00:00Z\n"

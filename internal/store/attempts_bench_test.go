@@ -8,6 +8,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/attempttest"
 )
 
 // BenchmarkAttempts measures what the report and the spike detector pay per
@@ -32,17 +33,17 @@ func BenchmarkAttempts(b *testing.B) {
 		}
 		for d := range devices {
 			for p := range 4 {
-				tl := newTimeline(event.CSPMSI)
-				tl.at = at.Add(time.Duration(d%3600) * time.Second)
-				tl.target = fmt.Sprintf("PRODUCT-%d", p)
-				tl.install(0, "1.0").status(1, "DownloadInstall", 200, "succeeded").
-					result(60, "Status", "msi_status", 20, "in_progress")
+				tl := attempttest.New(event.CSPMSI)
+				tl.At = at.Add(time.Duration(d%3600) * time.Second)
+				tl.Target = fmt.Sprintf("PRODUCT-%d", p)
+				tl.Install(0, "1.0").Status(1, "DownloadInstall", 200, "succeeded").
+					Result(60, "Status", "msi_status", 20, "in_progress")
 				if (d+p)%5 == 0 {
-					tl.failedMSI(120).get(600).notFound(601, 600)
+					tl.FailedMSI(120).Get(600).NotFound(601, 600)
 				} else {
-					tl.alert(120, "win32", 0, 0, "succeeded").result(121, "Status", "msi_status", 70, "succeeded")
+					tl.Alert(120, "win32", 0, 0, "succeeded").Result(121, "Status", "msi_status", 70, "succeeded")
 				}
-				for _, e := range tl.events {
+				for _, e := range tl.Events {
 					e.DeviceID = fmt.Sprintf("dev-%05d", d)
 					e.EventID = fmt.Sprintf("%s-%d-%s", e.DeviceID, p, e.EventID)
 					batch = append(batch, e)

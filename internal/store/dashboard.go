@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // The read methods of this file serve the dashboard and the HTML report
@@ -304,16 +302,7 @@ func (s *Store) Attempts(ctx context.Context, w Window, f AttemptFilter, limit i
 	}
 	q := `SELECT * FROM (SELECT ` + attemptColumns + ` FROM (` + attempts + `)
 	ORDER BY ` + attemptOrder + ` DESC, target_id DESC LIMIT ?) ORDER BY ` + attemptOrder + `, target_id`
-	out := []Attempt{}
-	err = s.each(ctx, "attempts", q, append(args, limit), func(sc scanner) error {
-		a, err := scanAttempt(sc)
-		if err != nil {
-			return err
-		}
-		out = append(out, a)
-		return nil
-	})
-	return out, err
+	return s.readAttempts(ctx, "attempts", q, append(args, limit))
 }
 
 // FailingDevices lists the devices whose latest attempt of a product
@@ -350,8 +339,14 @@ func (s *Store) FailingDevices(ctx context.Context, w Window, f AttemptFilter, l
 	WHERE outcome = 'failed'
 	ORDER BY finished_at DESC, tenant, device_id, product, version
 	LIMIT ?`
+	return s.readAttempts(ctx, "failing devices", q, append(args, limit))
+}
+
+// readAttempts runs q, which selects attemptColumns, and returns its rows
+// (an empty slice, not nil, when there is none); what names q in errors.
+func (s *Store) readAttempts(ctx context.Context, what, q string, args []any) ([]Attempt, error) {
 	out := []Attempt{}
-	err = s.each(ctx, "failing devices", q, append(args, limit), func(sc scanner) error {
+	err := s.each(ctx, what, q, args, func(sc scanner) error {
 		a, err := scanAttempt(sc)
 		if err != nil {
 			return err
@@ -377,50 +372,4 @@ func (s *Store) Tenants(ctx context.Context, w Window) ([]string, error) {
 			return nil
 		})
 	return out, err
-}
-
-// ReadOnlySetting is the ClickHouse readonly level OpenReadOnly asks for:
-// 2 forbids every write and DDL but lets a query set its own settings,
-// which clickhouse-go needs (it sends max_execution_time with a context
-// deadline); level 1 would refuse those.
-const ReadOnlySetting = 2
-
-// OpenReadOnly opens the store for reading only: it never creates the
-// database (cfg.CreateDatabase is ignored) and every query runs with the
-// session setting readonly = ReadOnlySetting, so the server refuses any
-// INSERT, ALTER, CREATE or DROP whatever the user may do. A user whose
-// profile is already read-only (readonly 1 or 2, the documented set-up)
-// is used as it is, since such a user may not change the setting.
-//
-// Cost: Open plus one query of system.settings.
-func OpenReadOnly(ctx context.Context, cfg Config) (*Store, error) {
-	cfg.CreateDatabase = false
-	st, err := Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	var level string
-	err = st.conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'readonly'").Scan(&level)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("clickhouse readonly setting: %w", err)
-	}
-	if level != "0" {
-		return st, nil
-	}
-	st.Close()
-	o, err := cfg.options(cfg.Database)
-	if err != nil {
-		return nil, err
-	}
-	o.Settings = clickhouse.Settings{"readonly": ReadOnlySetting}
-	conn, err := clickhouse.Open(o)
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse open: %w", err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("clickhouse ping: %w", err)
-	}
-	return &Store{cfg: cfg, conn: conn}, nil
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // TestDashboardReads checks the dashboard's reads over knownFleet against

@@ -12,10 +12,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/schema"
 )
 
@@ -163,13 +164,9 @@ func TestUpgradeFromPlainMergeTree(t *testing.T) {
 		}
 	}
 	// ALTER ... DELETE is a mutation: wait until it has removed the rows.
-	deadline := time.Now().Add(30 * time.Second)
-	for count(t, s, "SELECT count() FROM schema_migrations WHERE version <= 3") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("schema_migrations still lists 001-003")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 30*time.Second, "schema_migrations to drop 001-003", func() bool {
+		return count(t, s, "SELECT count() FROM schema_migrations WHERE version <= 3") == 0
+	})
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

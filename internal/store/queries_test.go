@@ -8,123 +8,26 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/attempttest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/schema"
 )
 
-// Targets of queriesFleet and the administrator's names for them (tenant
-// t1; tenant t2 names nothing).
+// Targets of attempttest.Fleet.
 const (
-	qfA      = "PA"
-	qfB      = "PB"
-	qfOffice = "O365"
+	qfA      = attempttest.TargetA
+	qfB      = attempttest.TargetB
+	qfOffice = attempttest.TargetOffice
 )
-
-var qfNames = []store.AdminProduct{
-	{Tenant: "t1", CSP: event.CSPMSI, TargetID: qfA, Name: "App A"},
-	{Tenant: "t1", CSP: event.CSPMSI, TargetID: qfB, Name: "App B"},
-	{Tenant: "t1", CSP: event.CSPOffice, TargetID: qfOffice, Name: "Microsoft 365 Apps"},
-}
-
-// queriesFleet is a fleet whose attempts are known, relative to now. Every
-// failed MSI install is the three events a device sends (failedMSI), so a
-// query counting events would count each three times.
-//
-//	t1 d01 App A 2.0   3h ago    failed 1603
-//	t1 d02 App A 2.0   3h30 ago  failed 1603
-//	t1 d03 App A 2.0   5h ago    failed 1603, then a new command 2h ago that succeeded
-//	t1 d04 App A 2.0   2h ago    succeeded
-//	t1 d05 App A 2.0   6h ago    pending (the command's 200, nothing since): stuck
-//	t1 d06 App A 1.0   10h ago   succeeded
-//	t1 d07 App A 2.0   8h ago    retrying after 0x80190194: stuck
-//	t1 d08 App B 3.1   4h ago    failed 1618 (the alert alone)
-//	t1 d09 App B 3.1   30m ago   failed 1603 (not new: 1603 failed in the 7 days before)
-//	t1 d10 App B 3.1   40m ago   failed 1620 (new in the last hour)
-//	t1 d11 Office      3h ago    failed 17002
-//	t1 d12 App A 2.0   30h ago   failed 1603 (before the 24 h window)
-//	t1 d13 App B 3.1   5h15 ago  failed 0x86000020 (Status 60 and LastError)
-//	t1 d14 App A       2h ago    inventory only: no install
-//	t1 d15 App A 2.0   1h ago    in progress: not stuck yet
-//	t1 d16 App A 2.0   7h ago    pending, then a new command 2h ago that succeeded: not stuck
-//	t2 d01 PA    2.0   3h10 ago  failed 1603 (t2 names no product)
-func queriesFleet(now time.Time) []event.Event {
-	var evs []event.Event
-	add := func(tenant, device, target string, ago time.Duration, csp string, build func(*timeline)) {
-		tl := newTimeline(csp)
-		tl.at, tl.target = now.Add(-ago), target
-		build(tl)
-		for _, e := range tl.events {
-			e.Tenant, e.DeviceID = tenant, device
-			e.EventID = fmt.Sprintf("%s-%s-%s-%s", tenant, device, target, e.EventID)
-			if e.CodeSpace != "" {
-				// As ingest classifies a code (normalize).
-				info := codes.Classify(codes.Space(e.CodeSpace), e.Code)
-				e.CodeName, e.Category = info.Name, string(info.Category)
-			}
-			evs = append(evs, e)
-		}
-	}
-	msi, office, h := event.CSPMSI, event.CSPOffice, time.Hour
-	add("t1", "d01", qfA, 3*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d02", qfA, 3*h+30*time.Minute, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d03", qfA, 5*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").failedMSI(100).install(3*3600, "2.0").alert(3*3600+60, "win32", 0, 0, "succeeded")
-	})
-	add("t1", "d04", qfA, 2*h, msi, func(tl *timeline) { tl.install(0, "2.0").alert(60, "win32", 0, 0, "succeeded") })
-	add("t1", "d05", qfA, 6*h, msi, func(tl *timeline) { tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded") })
-	add("t1", "d06", qfA, 10*h, msi, func(tl *timeline) { tl.install(0, "1.0").alert(60, "win32", 0, 0, "succeeded") })
-	add("t1", "d07", qfA, 8*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").result(30, "Status", "msi_status", 30, "failed").lastError(30, -2145844844, 0).
-			result(90, "Status", "msi_status", 20, "in_progress")
-	})
-	add("t1", "d08", qfB, 4*h, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, "win32", 1618, 0, "failed") })
-	add("t1", "d09", qfB, 30*time.Minute, msi, func(tl *timeline) { tl.install(0, "3.1").failedMSI(100) })
-	add("t1", "d10", qfB, 40*time.Minute, msi, func(tl *timeline) { tl.install(0, "3.1").alert(100, "win32", 1620, 0, "failed") })
-	add("t1", "d11", qfOffice, 3*h, office, func(tl *timeline) {
-		tl.install(0, "16.0.1").status(1, "Install", 202, "in_progress").
-			result(300, "Status", "office_status", 17002, "failed").result(300, "FinalStatus", "office_final", 60, "failed")
-	})
-	add("t1", "d12", qfA, 30*h, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	add("t1", "d13", qfB, 5*h+15*time.Minute, msi, func(tl *timeline) {
-		tl.install(0, "3.1").result(100, "Status", "msi_status", 60, "failed").lastError(100, -2046820320, 0) // 0x86000020
-	})
-	add("t1", "d14", qfA, 2*h, msi, func(tl *timeline) { tl.inventory(0, "9.9") })
-	add("t1", "d15", qfA, 1*h, msi, func(tl *timeline) { tl.install(0, "2.0").result(60, "Status", "msi_status", 20, "in_progress") })
-	add("t1", "d16", qfA, 7*h, msi, func(tl *timeline) {
-		tl.install(0, "2.0").status(1, "DownloadInstall", 200, "succeeded").
-			install(5*3600, "2.0").alert(5*3600+60, "win32", 0, 0, "succeeded")
-	})
-	add("t2", "d01", qfA, 3*h+10*time.Minute, msi, func(tl *timeline) { tl.install(0, "2.0").failedMSI(100) })
-	return evs
-}
-
-// storeQueriesFleet stores queriesFleet twice, as a replica paused with its
-// INSERT open and the replica its messages were redelivered to both store
-// them (every query must count each event once, schema/001), and the
-// administrator's names.
-func storeQueriesFleet(t *testing.T, s *store.Store, now time.Time) {
-	t.Helper()
-	ctx := context.Background()
-	evs := queriesFleet(now)
-	for range 2 {
-		if err := s.InsertEvents(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.InsertAdminProducts(ctx, qfNames, now); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // runAdminQuery renders the query name of schema/queries.sql with args, as
 // `aggregator sql` does, runs it and returns its rows (rowsOf).
@@ -141,72 +44,55 @@ func runAdminQuery(t *testing.T, s *store.Store, name string, args map[string]st
 	return rowsOf(t, s, sql)
 }
 
-// rowsOf runs q and returns its rows, fields joined by "|": a time as UTC
-// "YYYY-MM-DD hh:mm:ss", an array as [a,b], an attempt_id (16 hex digits)
-// as <id>.
+// rowsOf runs q and returns its rows as clickhousetest.Rows does, with an
+// attempt_id (16 hex digits, a hash) as <id>.
 func rowsOf(t *testing.T, s *store.Store, q string) []string {
+	t.Helper()
+	rows := clickhousetest.Rows(t, s.Conn(), q)
+	if len(rows) == 0 || !strings.Contains(q, "attempt_id") {
+		// Only a query that names the column can return it: the others
+		// are not run a second time for their column names.
+		return rows
+	}
+	col := slices.Index(columnNames(t, s, q), "attempt_id")
+	if col < 0 {
+		return rows
+	}
+	for i, r := range rows {
+		fields := strings.Split(r, "|")
+		if attemptID.MatchString(fields[col]) {
+			fields[col] = "<id>"
+		}
+		rows[i] = strings.Join(fields, "|")
+	}
+	return rows
+}
+
+// columnNames returns the names of the columns q returns.
+func columnNames(t *testing.T, s *store.Store, q string) []string {
 	t.Helper()
 	rows, err := s.Conn().Query(context.Background(), q)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, q)
 	}
 	defer rows.Close()
-	var got []string
-	types := rows.ColumnTypes()
-	for rows.Next() {
-		vals := make([]any, len(types))
-		for i, ct := range types {
-			vals[i] = newScanTarget(ct.ScanType())
-		}
-		if err := rows.Scan(vals...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			switch x := deref(v).(type) {
-			case time.Time:
-				parts[i] = x.UTC().Format(time.DateTime)
-			case []string:
-				parts[i] = "[" + strings.Join(x, ",") + "]"
-			default:
-				parts[i] = fmt.Sprint(x)
-			}
-			if types[i].Name() == "attempt_id" && attemptID.MatchString(parts[i]) {
-				parts[i] = "<id>"
-			}
-		}
-		got = append(got, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return rows.Columns()
 }
 
 var attemptID = regexp.MustCompile(`^[0-9a-f]{1,16}$`)
 
-func newScanTarget(t reflect.Type) any { return reflect.New(t).Interface() }
-
-func deref(p any) any { return reflect.ValueOf(p).Elem().Interface() }
-
 // Every analysis of schema/queries.sql, rendered as `aggregator sql`
-// renders it, runs on this server against queriesFleet and finds exactly
+// renders it, runs on this server against attempttest.Fleet and finds exactly
 // the rows the fleet holds, counted in attempts and devices: one failed MSI
 // install is one failed attempt on one failed device.
 func TestAdminQueries(t *testing.T) {
 	s := open(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	storeQueriesFleet(t, s, now)
+	attempttest.StoreFleet(t, s, now)
 	ts := func(ago time.Duration) string { return now.Add(-ago).Format(time.DateTime) }
 	h, m, sec := time.Hour, time.Minute, time.Second
 	msi, office, dev := event.CSPMSI, event.CSPOffice, event.ScopeDevice
-	row := func(fields ...any) string {
-		parts := make([]string, len(fields))
-		for i, f := range fields {
-			parts[i] = fmt.Sprint(f)
-		}
-		return strings.Join(parts, "|")
-	}
+	row := attempttest.Row
 	type run struct {
 		args map[string]string
 		want []string
@@ -332,44 +218,41 @@ func TestAdminQueries(t *testing.T) {
 	}
 }
 
-// The HRESULT form of a code in queries.sql is codes.AppendHex's, for an
-// HRESULT, and HRESULT_FROM_WIN32 for a Win32 code.
-func TestAdminQueriesCodeHex(t *testing.T) {
-	// Every query spells the expression alike (18.16 has no user functions).
-	var expr string
-	for i, part := range strings.Split(schema.Queries(), "multiIf(cause_code < 0")[1:] {
-		e := strings.Join(strings.Fields("multiIf(cause_code < 0"+part[:strings.Index(part, " AS code_hex")]), " ")
-		if i > 0 && e != expr {
-			t.Fatalf("code_hex expressions differ:\n%s\n%s", expr, e)
-		}
-		expr = e
-	}
-	if expr == "" {
-		t.Fatal("no code_hex expression in queries.sql")
-	}
+// The HRESULT form of a cause (install_causes, schema/009) is
+// codes.AppendHex's, for an HRESULT, and HRESULT_FROM_WIN32 for a Win32
+// code; its label names the code as a chart shows it.
+func TestInstallCausesCodeHex(t *testing.T) {
 	s := open(t)
 	cases := []struct {
-		space string
-		code  int64
-		want  string
+		space      string
+		code       int64
+		hex, label string
 	}{
-		{"hresult", -2147023293, string(codes.AppendHex(nil, -2147023293))},
-		{"hresult", -2046820320, string(codes.AppendHex(nil, -2046820320))},
-		{"hresult", -2147483648, "0x80000000"},
-		{"win32", 1603, "0x80070643"},
-		{"win32", 5, "0x80070005"},
-		{"win32", 65535, "0x8007ffff"},
-		{"win32", 0, ""},
-		{"office_status", 17002, ""},
-		{"omadm", 404, ""},
-		{"office_status", -2147023293, "0x80070643"},
-		{"hresult", -2147483649, ""}, // not a 32-bit value
+		{"hresult", -2147023293, string(codes.AppendHex(nil, -2147023293)), "hresult 0x80070643"},
+		{"hresult", -2046820320, string(codes.AppendHex(nil, -2046820320)), "hresult 0x86000020"},
+		{"hresult", -2147483648, "0x80000000", "hresult 0x80000000"},
+		{"win32", 1603, "0x80070643", "win32 1603 (0x80070643)"},
+		{"win32", 5, "0x80070005", "win32 5 (0x80070005)"},
+		{"win32", 65535, "0x8007ffff", "win32 65535 (0x8007ffff)"},
+		{"win32", 0, "", "win32 0"},
+		{"office_status", 17002, "", "office_status 17002"},
+		{"omadm", 404, "", "omadm 404"},
+		{"office_status", -2147023293, "0x80070643", "office_status 0x80070643"},
+		{"hresult", -2147483649, "", "hresult -2147483649"}, // not a 32-bit value
+	}
+	tl := attempttest.New(event.CSPMSI)
+	tl.At = time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	for i, c := range cases {
+		tl.Result(i, "Status", c.space, c.code, "failed")
+	}
+	if err := s.InsertEvents(context.Background(), tl.Events); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range cases {
-		q := fmt.Sprintf("SELECT %s FROM (SELECT '%s' AS cause_space, toInt64(%d) AS cause_code)", expr, c.space, c.code)
-		got := rowsOf(t, s, q)
-		if len(got) != 1 || got[0] != c.want {
-			t.Errorf("%s %d: %q, want %q", c.space, c.code, got, c.want)
+		q := fmt.Sprintf("SELECT code_hex, label FROM install_causes WHERE cause_space = '%s' AND cause_code = %d", c.space, c.code)
+		want := []string{c.hex + "|" + c.label}
+		if got := clickhousetest.Rows(t, s.Conn(), q); !slices.Equal(got, want) {
+			t.Errorf("%s %d: %q, want %q", c.space, c.code, got, want)
 		}
 	}
 }
@@ -388,7 +271,7 @@ func TestAdminQueriesInClickHouseClient(t *testing.T) {
 	db := clickhousetest.NewDB(t)
 	s := db.Store(t, nil)
 	now := time.Now().UTC().Truncate(time.Second)
-	storeQueriesFleet(t, s, now)
+	attempttest.StoreFleet(t, s, now)
 	host, port, err := net.SplitHostPort(db.Addr)
 	if err != nil {
 		t.Fatal(err)

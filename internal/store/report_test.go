@@ -9,6 +9,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/attempttest"
 )
 
 // knownFleet is a fleet whose report is worked out by hand in
@@ -184,11 +185,11 @@ var rfNow = rfStart.Add(10 * time.Hour)
 // fleet gathers timelines of several devices, tenants and targets.
 type fleet struct{ evs []event.Event }
 
-// add takes tl's events (built with the attempts_test.go builders, for d1
+// add takes tl's events (built with attempttest, for d1
 // of t1) for device of tenant and, when tl names one, target, with event
 // ids of their own.
-func (f *fleet) add(tenant, device, target string, tl *timeline) {
-	for i, e := range tl.events {
+func (f *fleet) add(tenant, device, target string, tl *attempttest.Timeline) {
+	for i, e := range tl.Events {
 		e.Tenant, e.DeviceID = tenant, device
 		if e.TargetID != "" {
 			e.TargetID = target
@@ -196,20 +197,6 @@ func (f *fleet) add(tenant, device, target string, tl *timeline) {
 		e.EventID = fmt.Sprintf("%s/%s/%s/%03d", tenant, device, target, i)
 		f.evs = append(f.evs, e)
 	}
-}
-
-// failedMSI1618 is a failed MSI install as a device reports it when another
-// install is running: the install alert 1618, Status 60, LastError
-// 0x80070652.
-func (tl *timeline) failedMSI1618(sec int) *timeline {
-	return tl.alert(sec, "win32", 1618, 0, "failed").
-		result(sec, "Status", "msi_status", 60, "failed").
-		lastError(sec, -2147023278, 1618)
-}
-
-// succeededMSI is a successful MSI install: the alert 0 and Status 70.
-func (tl *timeline) succeededMSI(sec int) *timeline {
-	return tl.alert(sec, "win32", 0, 0, "succeeded").result(sec, "Status", "msi_status", 70, "succeeded")
 }
 
 // reportFleet is a fleet whose report is known: Contoso VPN (MSI) in two
@@ -221,37 +208,37 @@ func reportFleet() []event.Event {
 	msi, office := event.CSPMSI, event.CSPOffice
 	const v1, v2, o = "2.0.1", "2.0.2", "16.0.18129.20158"
 	var f fleet
-	vpn := func(device string, tl *timeline) { f.add("t1", device, rfVPN, tl) }
-	off := func(device string, tl *timeline) { f.add("t1", device, rfOffice, tl) }
+	vpn := func(device string, tl *attempttest.Timeline) { f.add("t1", device, rfVPN, tl) }
+	off := func(device string, tl *attempttest.Timeline) { f.add("t1", device, rfOffice, tl) }
 	// Contoso VPN 2.0.1.
-	vpn("d01", newTimeline(msi).install(0, v1).failedMSI(100))
-	vpn("d02", newTimeline(msi).install(0, v1).failedMSI(120))
+	vpn("d01", attempttest.New(msi).Install(0, v1).FailedMSI(100))
+	vpn("d02", attempttest.New(msi).Install(0, v1).FailedMSI(120))
 	// Failed, then succeeded on a new command: a succeeded device.
-	vpn("d03", newTimeline(msi).install(0, v1).failedMSI(100).install(3600, v1).succeededMSI(3700))
-	vpn("d04", newTimeline(msi).install(0, v1).succeededMSI(200))
+	vpn("d03", attempttest.New(msi).Install(0, v1).FailedMSI(100).Install(3600, v1).SucceededMSI(3700))
+	vpn("d04", attempttest.New(msi).Install(0, v1).SucceededMSI(200))
 	// Retrying a download since the start: active, and stuck.
-	vpn("d05", newTimeline(msi).install(0, v1).result(30, "Status", "msi_status", 30, "failed").
-		lastError(30, -2145844844, 0).result(90, "Status", "msi_status", 25, "retrying").
-		result(150, "Status", "msi_status", 20, "in_progress"))
-	vpn("d10", newTimeline(msi).install(0, v1).failedMSI1618(300))
+	vpn("d05", attempttest.New(msi).Install(0, v1).Result(30, "Status", "msi_status", 30, "failed").
+		LastError(30, -2145844844, 0).Result(90, "Status", "msi_status", 25, "retrying").
+		Result(150, "Status", "msi_status", 20, "in_progress"))
+	vpn("d10", attempttest.New(msi).Install(0, v1).FailedMSI1618(300))
 	// Contoso VPN 2.0.2.
-	vpn("d06", newTimeline(msi).install(0, v2).status(1, "DownloadInstall", 200, "succeeded"))                    // pending 10h: stuck
-	vpn("d07", newTimeline(msi).install(7*3600, v2).result(7*3600+60, "Status", "msi_status", 20, "in_progress")) // 3h: not stuck
-	vpn("d08", newTimeline(msi).install(0, v2).failedMSI(400))
-	vpn("d09", newTimeline(msi).install(0, v2).succeededMSI(400))
+	vpn("d06", attempttest.New(msi).Install(0, v2).Status(1, "DownloadInstall", 200, "succeeded"))                    // pending 10h: stuck
+	vpn("d07", attempttest.New(msi).Install(7*3600, v2).Result(7*3600+60, "Status", "msi_status", 20, "in_progress")) // 3h: not stuck
+	vpn("d08", attempttest.New(msi).Install(0, v2).FailedMSI(400))
+	vpn("d09", attempttest.New(msi).Install(0, v2).SucceededMSI(400))
 	// Microsoft 365 Apps.
-	off("d01", newTimeline(office).install(0, o).status(1, "Install", 202, "in_progress").
-		result(900, "Status", "office_status", 17002, "failed").result(900, "FinalStatus", "office_final", 60, "failed"))
-	off("d02", newTimeline(office).install(0, o).result(900, "Status", "office_status", 0, "succeeded").
-		result(900, "FinalStatus", "office_final", 70, "succeeded"))
-	off("d03", newTimeline(office).install(3600, o).status(3601, "Install", 202, "in_progress").
-		result(4000, "Status", "office_status", 997, "in_progress")) // 9h: stuck
+	off("d01", attempttest.New(office).Install(0, o).Status(1, "Install", 202, "in_progress").
+		Result(900, "Status", "office_status", 17002, "failed").Result(900, "FinalStatus", "office_final", 60, "failed"))
+	off("d02", attempttest.New(office).Install(0, o).Result(900, "Status", "office_status", 0, "succeeded").
+		Result(900, "FinalStatus", "office_final", 70, "succeeded"))
+	off("d03", attempttest.New(office).Install(3600, o).Status(3601, "Install", 202, "in_progress").
+		Result(4000, "Status", "office_status", 997, "in_progress")) // 9h: stuck
 	// Left out: another tenant (in the all-tenants report only), an
 	// attempt that ended 30 hours ago, before the 24-hour window, and an
 	// OMA-DM status that names a target but no CSP.
-	f.add("t2", "x01", rfVPN, newTimeline(msi).install(0, v1).failedMSI(100))
-	vpn("d11", newTimeline(msi).install(-31*3600, "2.0.0").failedMSI(-30*3600))
-	f.add("t1", "d12", "ORPHAN", newTimeline(msi).add(50, event.Event{Kind: event.KindStatus, CSP: "", TargetID: "ORPHAN",
+	f.add("t2", "x01", rfVPN, attempttest.New(msi).Install(0, v1).FailedMSI(100))
+	vpn("d11", attempttest.New(msi).Install(-31*3600, "2.0.0").FailedMSI(-30*3600))
+	f.add("t1", "d12", "ORPHAN", attempttest.New(msi).Add(50, event.Event{Kind: event.KindStatus, CSP: "", TargetID: "ORPHAN",
 		CmdRefRaw: "x", Code: 418, CodeSpace: "omadm", Outcome: "failed"}))
 	return f.evs
 }
@@ -461,10 +448,10 @@ func TestCauseHex(t *testing.T) {
 func TestReportListsAttemptsStuckBeforeTheWindow(t *testing.T) {
 	s := open(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	old := newTimeline(event.CSPMSI)
-	old.at = now.Add(-30 * time.Hour)
-	old.install(0, "1.0").status(1, "DownloadInstall", 200, "succeeded")
-	if err := s.InsertEvents(context.Background(), old.events); err != nil {
+	old := attempttest.New(event.CSPMSI)
+	old.At = now.Add(-30 * time.Hour)
+	old.Install(0, "1.0").Status(1, "DownloadInstall", 200, "succeeded")
+	if err := s.InsertEvents(context.Background(), old.Events); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.FleetReport(context.Background(), store.ReportOptions{Now: now, Since: 24 * time.Hour, StuckAfter: 4 * time.Hour})

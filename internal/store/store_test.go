@@ -13,10 +13,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/event/eventtest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
@@ -495,13 +496,9 @@ func TestInsertStreamsBlocks(t *testing.T) {
 		in.Abort() // a second Abort is harmless
 		// The server may still be reading the statement: wait until it is
 		// over before counting.
-		deadline := time.Now().Add(10 * time.Second)
-		for count(t, s, "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO install_events%'") > 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("aborted insert still running after 10s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 10*time.Second, "the aborted insert to end", func() bool {
+			return count(t, s, "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO install_events%'") == 0
+		})
 		if n := count(t, s, "SELECT count() FROM install_events"); n != want && n != want+uint64(len(aborted)) {
 			t.Fatalf("%d rows after the abort: part of the aborted insert is stored (before it %d, it held %d)", n, want, len(aborted))
 		}

@@ -2,19 +2,17 @@ package store_test
 
 import (
 	"context"
-	"flag"
 	"slices"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/event"
-	"os"
-	"strings"
-	"testing"
-
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/attempttest"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
-
-var update = flag.Bool("update", false, "rewrite schema/008_install_attempts.sql from store.AttemptsView")
 
 const attemptsViewFile = "../../schema/008_install_attempts.sql"
 
@@ -29,19 +27,8 @@ const attemptsViewHeader = `-- install_attempts: one row per install attempt (DE
 // alerts run, not a copy of it.
 func TestAttemptsViewFile(t *testing.T) {
 	want := attemptsViewHeader + store.AttemptsView()
-	if *update {
-		if err := os.WriteFile(attemptsViewFile, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(attemptsViewFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Fatalf("%s differs from store.AttemptsView; regenerate with -update", attemptsViewFile)
-	}
-	if strings.Count(string(got), ";\n") != 1 {
+	testkit.Golden(t, attemptsViewFile, []byte(want))
+	if strings.Count(want, ";\n") != 1 {
 		t.Fatal("the view must be one statement ending a line with ';'")
 	}
 }
@@ -49,17 +36,17 @@ func TestAttemptsViewFile(t *testing.T) {
 // The view reads what the query reads for a window ending now.
 func TestAttemptsViewReadsTheQuery(t *testing.T) {
 	s := open(t)
-	tl := newTimeline(event.CSPMSI)
-	tl.at = time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
-	tl.install(0, "2.0.1").failedMSI(100).install(1000, "2.0.2").
-		result(1100, "Status", "msi_status", 20, "in_progress").alert(1200, "win32", 0, 0, "succeeded")
-	if err := s.InsertEvents(context.Background(), tl.events); err != nil {
+	tl := attempttest.New(event.CSPMSI)
+	tl.At = time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	tl.Install(0, "2.0.1").FailedMSI(100).Install(1000, "2.0.2").
+		Result(1100, "Status", "msi_status", 20, "in_progress").Alert(1200, "win32", 0, 0, "succeeded")
+	if err := s.InsertEvents(context.Background(), tl.Events); err != nil {
 		t.Fatal(err)
 	}
 	cols := "attempt_id, has_command, requested_at, outcome, cause_space, cause_code, retries, events, product, version"
-	fromQuery := queryRows(t, s, "SELECT "+cols+" FROM "+store.AttemptsSQL(
+	fromQuery := clickhousetest.Rows(t, s.Conn(), "SELECT "+cols+" FROM "+store.AttemptsSQL(
 		"now() - 86400", "now() + 60", "now() - 172800")+" ORDER BY requested_at")
-	fromView := queryRows(t, s, "SELECT "+cols+" FROM install_attempts ORDER BY requested_at")
+	fromView := clickhousetest.Rows(t, s.Conn(), "SELECT "+cols+" FROM install_attempts ORDER BY requested_at")
 	if len(fromQuery) != 2 || !slices.Equal(fromQuery, fromView) {
 		t.Fatalf("query %q\nview  %q", fromQuery, fromView)
 	}

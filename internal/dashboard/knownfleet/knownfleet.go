@@ -157,7 +157,7 @@ func Load(ctx context.Context, st *store.Store, now time.Time) error {
 	if err := st.InsertAdminProducts(ctx, Products(), now); err != nil {
 		return fmt.Errorf("known fleet: %w", err)
 	}
-	sink := alerts.ClickHouseSink{Conn: st.Conn()}
+	sink := alerts.ClickHouseSink{Store: st}
 	for _, a := range Alerts(now) {
 		if err := sink.Deliver(ctx, a); err != nil {
 			return fmt.Errorf("known fleet: %w", err)

@@ -150,26 +150,8 @@ const (
 func (f *Fleet) serverMessage(d *device, at time.Time) *ServerMessage {
 	s, r := &f.srv, f.srng
 	w := writer{b: make([]byte, 0, 4096), pretty: r.Float64() < serverPretty}
-	if d.syncml11 {
-		w.openAttr("SyncML", ` xmlns="SYNCML:SYNCML1.1"`)
-		w.open("SyncHdr")
-		w.leaf("VerDTD", "", "1.1")
-		w.leaf("VerProto", "", "DM/1.1")
-	} else {
-		w.openAttr("SyncML", ` xmlns="SYNCML:SYNCML1.2"`)
-		w.open("SyncHdr")
-		w.leaf("VerDTD", "", "1.2")
-		w.leaf("VerProto", "", "DM/1.2")
-	}
 	session, msgID := strconv.FormatInt(int64(d.session), 16), strconv.Itoa(s.msgID)
-	w.leaf("SessionID", "", session)
-	w.leaf("MsgID", "", msgID)
-	w.open("Target")
-	w.value("LocURI", "", d.id, false)
-	w.close("Target")
-	w.open("Source")
-	w.value("LocURI", "", f.server, false)
-	w.close("Source")
+	w.syncHdr(d.syncml11, session, msgID, d.id, f.server)
 	w.close("SyncHdr")
 	w.open("SyncBody")
 	for i, a := range s.acks {

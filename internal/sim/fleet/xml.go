@@ -121,3 +121,26 @@ func (w *writer) raw(tag, markup string) {
 	w.b = append(w.b, tag...)
 	w.b = append(w.b, '>')
 }
+
+// syncHdr writes the root element of a SyncML 1.1 or 1.2 message and its
+// SyncHdr up to the Source (target and source are LocURIs); the caller
+// closes SyncHdr, after any Meta. Device and server messages share it, so
+// that both speak the same version the same way.
+func (w *writer) syncHdr(syncml11 bool, session, msgID, target, source string) {
+	ver := "1.2"
+	if syncml11 {
+		ver = "1.1"
+	}
+	w.openAttr("SyncML", ` xmlns="SYNCML:SYNCML`+ver+`"`)
+	w.open("SyncHdr")
+	w.leaf("VerDTD", "", ver)
+	w.leaf("VerProto", "", "DM/"+ver)
+	w.leaf("SessionID", "", session)
+	w.leaf("MsgID", "", msgID)
+	w.open("Target")
+	w.value("LocURI", "", target, false)
+	w.close("Target")
+	w.open("Source")
+	w.value("LocURI", "", source, false)
+	w.close("Source")
+}
