@@ -29,9 +29,10 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/alerts/sink/alertmanager"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/testkit/externaltest"
 )
 
 const (
@@ -352,7 +353,7 @@ func exportedSeries(t *testing.T) []series {
 	}
 	// An Alertmanager sink too: the resends series exist only for a sink
 	// that resends. Nothing is posted: the engine is not run.
-	am, err := alerts.NewAlertmanager(alerts.AlertmanagerOptions{URLs: []string{"http://127.0.0.1:9/"}, Horizon: 10 * time.Minute})
+	am, err := alertmanager.New(alertmanager.Options{URLs: []string{"http://127.0.0.1:9/"}, Horizon: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

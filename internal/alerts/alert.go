@@ -17,6 +17,17 @@
 // ClickHouse, which rebuilds its baselines and open alerts, and adopts the
 // alerts the shared state says are open, so a restart mid-spike sends nothing
 // twice.
+//
+// Layout. The detector (detector.go, with alert.go, config.go, override.go)
+// does no I/O: counts in, transitions out. The engine schedules the buckets
+// (engine.go), claims transitions in the shared state (claim.go, state.go)
+// and drives the sinks (deliver.go); it reads ClickHouse only through store
+// methods (source.go: store.AttemptCounts; history.go: the alerts table).
+// sinks.go defines Sink and the two sinks every replica has (the alert
+// subject, the alerts table is in history.go); the HTTP sinks are one
+// package each under internal/alerts/sink, sharing one retrier
+// (internal/alerts/sink/post), and internal/alerts/sink assembles them from
+// a Config.
 package alerts
 
 import (
@@ -360,4 +371,52 @@ func detailSQL(a *Alert, source string, from time.Time) string {
 func quote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 	return "'" + r.Replace(s) + "'"
+}
+
+// Facts are the alert's fields as label/value pairs, in the order chat
+// messages and Alertmanager's description show them.
+func (a *Alert) Facts() [][2]string {
+	code := strconv.FormatInt(a.Code, 10)
+	if a.CodeHex != "" && a.CodeSpace != codes.SpaceHRESULT {
+		code += " (" + a.CodeHex + ")"
+	} else if a.CodeHex != "" {
+		code = a.CodeHex
+	}
+	if a.CodeName != "" {
+		code += " " + a.CodeName
+	}
+	status := string(a.Status)
+	if a.Status == Firing && a.Severity != "" {
+		status += ", " + string(a.Severity)
+	}
+	out := [][2]string{
+		{"Status", status},
+		{"Tenant", a.Tenant},
+	}
+	if p := a.product(); p != "" {
+		out = append(out, [2]string{"Product", p + " (" + a.CSP + ")"})
+	} else {
+		out = append(out, [2]string{"Product", "all products (code level)"})
+	}
+	out = append(out,
+		[2]string{"Cause", code + " [" + string(a.CodeSpace) + "]"},
+		[2]string{"Category", a.Category},
+		[2]string{"Devices", fmt.Sprintf("%d (baseline %.1f), e.g. %s", a.Devices, a.DeviceBaseline, strings.Join(a.SampleDevices, ", "))},
+		[2]string{"Failed attempts", fmt.Sprintf("%d in %ds (peak %d), baseline %.1f, threshold %.1f×", a.Attempts, a.BucketSeconds, a.Peak, a.Baseline, a.Factor)},
+		[2]string{"First seen", a.FirstSeen.UTC().Format(time.RFC3339)},
+	)
+	if !a.ResolvedAt.IsZero() {
+		out = append(out, [2]string{"Resolved", a.ResolvedAt.UTC().Format(time.RFC3339)})
+	}
+	return out
+}
+
+// Cause is the alert's code space and code, "win32 1603", an HRESULT in
+// hex: "hresult 0x87d1041c".
+func (a *Alert) Cause() string {
+	c := strconv.FormatInt(a.Code, 10)
+	if a.CodeSpace == codes.SpaceHRESULT && a.CodeHex != "" {
+		c = a.CodeHex
+	}
+	return string(a.CodeSpace) + " " + c
 }

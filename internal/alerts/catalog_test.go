@@ -1,7 +1,8 @@
-package alerts
+package alerts_test
 
 import (
 	"fmt"
+	"github.com/cspwatch/cspwatch/internal/alerts"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestEngineNamesProductFromCatalog(t *testing.T) {
 		r.evaluate(i, e)
 	}
 	r.check("after the spike and the cooldown", 1, 1)
-	key := Key{Level: LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1.5"}
+	key := alerts.Key{Level: alerts.LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1.5"}
 	for _, a := range r.hook.delivered(t) {
 		if a.ProductName != "Contoso Bad App" || a.ProductVersion != "2.1.5" || a.VersionFromCatalog {
 			t.Errorf("%s: product %q %q (from catalog at claim %v), want Contoso Bad App 2.1.5 from the attempts", a.Status, a.ProductName, a.ProductVersion, a.VersionFromCatalog)
@@ -61,18 +62,18 @@ func TestEngineNamesProductFromCatalog(t *testing.T) {
 		if !strings.Contains(a.Summary, "Contoso Bad App 2.1.5") {
 			t.Errorf("%s summary %q lacks the product", a.Status, a.Summary)
 		}
-		if a.ID != alertID(key, bucketStart(30)) {
-			t.Errorf("%s id %s, want the key's %s", a.Status, a.ID, alertID(key, bucketStart(30)))
+		if a.ID != alerts.AlertID(key, bucketStart(30)) {
+			t.Errorf("%s id %s, want the key's %s", a.Status, a.ID, alerts.AlertID(key, bucketStart(30)))
 		}
 		if !strings.Contains(a.Query, "version = '2.1.5'") {
 			t.Errorf("details query lacks the version:\n%s", a.Query)
 		}
 	}
-	list, err := ListAlerts(r.ctx, r.st.Conn(), ListOptions{Since: bucketStart(0)})
+	list, err := alerts.List(r.ctx, r.st, alerts.ListOptions{Since: bucketStart(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Status != Resolved || list[0].Key() != key || list[0].VersionFromCatalog || list[0].ProductName != "Contoso Bad App" {
+	if len(list) != 1 || list[0].Status != alerts.Resolved || list[0].Key() != key || list[0].VersionFromCatalog || list[0].ProductName != "Contoso Bad App" {
 		t.Fatalf("alerts table: %+v, want the resolved alert of %+v", list, key)
 	}
 }
@@ -98,7 +99,7 @@ func TestEngineUnknownProduct(t *testing.T) {
 	// their key), the next alert of the target says so.
 	r.evaluate(31, e)
 	r.evaluate(32, e)
-	if got, err := (ClickHouseSource{Conn: r.st.Conn()}).ProductName(r.ctx, "contoso", event.CSPMSI, "{BAD}"); err != nil || got != "" {
+	if got, err := (alerts.ClickHouseSource{Store: r.st}).ProductName(r.ctx, "contoso", event.CSPMSI, "{BAD}"); err != nil || got != "" {
 		t.Fatalf("ProductName = %q, %v before any inventory", got, err)
 	}
 	r.seq++
@@ -108,7 +109,7 @@ func TestEngineUnknownProduct(t *testing.T) {
 		Node: "Name", Outcome: "unknown", Product: &event.Product{Name: "Bad App", Version: "2.0"},
 	})
 	r.flush()
-	if got, err := (ClickHouseSource{Conn: r.st.Conn()}).ProductName(r.ctx, "contoso", event.CSPMSI, "{BAD}"); err != nil || got != "Bad App" {
+	if got, err := (alerts.ClickHouseSource{Store: r.st}).ProductName(r.ctx, "contoso", event.CSPMSI, "{BAD}"); err != nil || got != "Bad App" {
 		t.Fatalf("ProductName = %q, %v after another device's inventory", got, err)
 	}
 	// The resolve is named as its firing was, not as the catalog names the

@@ -2,17 +2,15 @@ package alerts
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"net/url"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 // Config holds the spike detector's thresholds, its coordination settings and
@@ -108,7 +106,7 @@ type Config struct {
 	// every member of an HA cluster; none is off. AlertmanagerUser and
 	// AlertmanagerPassword (basic auth) or AlertmanagerToken (bearer) are
 	// sent when set. AlertmanagerHorizon is how far past each post a firing
-	// alert's endsAt is set (AlertmanagerSink); 0 means 4 buckets, at least
+	// alert's endsAt is set (sink/alertmanager); 0 means 4 buckets, at least
 	// 5 minutes.
 	AlertmanagerURLs     []string
 	AlertmanagerUser     string
@@ -239,7 +237,7 @@ func (c Config) Validate() error {
 		return errors.New("alerts: alertmanager password without user")
 	}
 	for _, u := range c.AlertmanagerURLs {
-		if _, err := alertmanagerEndpoint(u); err != nil {
+		if _, err := AlertmanagerEndpoint(u); err != nil {
 			return fmt.Errorf("alerts: %w", err)
 		}
 	}
@@ -249,7 +247,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.WebhookSecret != "" {
-		if _, err := secretKey(c.WebhookSecret); err != nil {
+		if _, err := webhooksig.ParseSecret(c.WebhookSecret); err != nil {
 			return fmt.Errorf("alerts: webhook secret: %w", err)
 		}
 	}
@@ -272,332 +270,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Override changes the thresholds for one code. A zero Factor, MinDevices or
-// Floor keeps the general setting.
-type Override struct {
-	// Space restricts the override to one code space; empty matches the code
-	// in every space. HRESULTs of FACILITY_WIN32 are keyed by their Win32
-	// code in space win32, as the detector counts them.
-	Space      codes.Space
-	Code       int64
-	Disabled   bool
-	Factor     float64
-	MinDevices int
-	// DeviceFactor: the bucket's distinct devices must also exceed
-	// DeviceFactor × their baseline, so that a few devices failing in a loop
-	// on a code many devices report anyway do not fire.
-	DeviceFactor float64
-	Floor        float64
-}
-
-func (o Override) target() string {
-	if o.Space == "" {
-		return strconv.FormatInt(o.Code, 10)
-	}
-	return string(o.Space) + "/" + strconv.FormatInt(o.Code, 10)
-}
-
-// String is the ParseOverride form of o.
-func (o Override) String() string {
-	if o.Disabled {
-		return o.target() + ":off"
-	}
-	var parts []string
-	if o.Factor != 0 {
-		parts = append(parts, "factor="+strconv.FormatFloat(o.Factor, 'g', -1, 64))
-	}
-	if o.MinDevices != 0 {
-		parts = append(parts, "min_devices="+strconv.Itoa(o.MinDevices))
-	}
-	if o.Floor != 0 {
-		parts = append(parts, "floor="+strconv.FormatFloat(o.Floor, 'g', -1, 64))
-	}
-	return o.target() + ":" + strings.Join(parts, ",")
-}
-
-func (o Override) validate() error {
-	switch {
-	case o.Factor != 0 && (math.IsNaN(o.Factor) || o.Factor <= 1):
-		return fmt.Errorf("alerts: override %s: factor %v, want above 1", o.target(), o.Factor)
-	case o.MinDevices < 0:
-		return fmt.Errorf("alerts: override %s: negative min devices", o.target())
-	case o.Floor < 0 || math.IsNaN(o.Floor):
-		return fmt.Errorf("alerts: override %s: negative floor", o.target())
-	}
-	return nil
-}
-
-// ParseOverride reads "CODE:off" or "CODE:factor=F,min_devices=N,floor=X"
-// where CODE is a decimal code, a hex HRESULT (0x80070643, which means Win32
-// 1603), or SPACE/CODE to name one code space (msi_status/60).
-func ParseOverride(s string) (Override, error) {
-	target, settings, ok := strings.Cut(strings.TrimSpace(s), ":")
-	if !ok || settings == "" {
-		return Override{}, fmt.Errorf("override %q: want CODE:off or CODE:key=value,...", s)
-	}
-	var o Override
-	codeText := target
-	if sp, c, ok := strings.Cut(target, "/"); ok {
-		o.Space, codeText = codes.Space(sp), c
-		switch o.Space {
-		case codes.SpaceOfficeStatus, codes.SpaceOfficeFinal, codes.SpaceMSIStatus, codes.SpaceWin32, codes.SpaceHRESULT, codes.SpaceOMADM:
-		default:
-			return Override{}, fmt.Errorf("override %q: unknown code space %q", s, sp)
-		}
-	}
-	v, err := parseCode(codeText)
-	if err != nil {
-		return Override{}, fmt.Errorf("override %q: %w", s, err)
-	}
-	o.Space, o.Code = normaliseCode(o.Space, v)
-	if settings == "off" {
-		o.Disabled = true
-		return o, o.validate()
-	}
-	for kv := range strings.SplitSeq(settings, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok {
-			return Override{}, fmt.Errorf("override %q: %q is not key=value", s, kv)
-		}
-		var err error
-		switch k {
-		case "factor":
-			o.Factor, err = strconv.ParseFloat(val, 64)
-		case "min_devices":
-			o.MinDevices, err = strconv.Atoi(val)
-		case "floor":
-			o.Floor, err = strconv.ParseFloat(val, 64)
-		default:
-			return Override{}, fmt.Errorf("override %q: unknown setting %q (factor, min_devices, floor)", s, k)
-		}
-		if err != nil {
-			return Override{}, fmt.Errorf("override %q: %s: %w", s, k, err)
-		}
-	}
-	return o, o.validate()
-}
-
-// parseCode reads a decimal code (negative for an HRESULT sent as int32) or
-// a 0x hex HRESULT.
-func parseCode(s string) (int64, error) {
-	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
-		u, err := strconv.ParseUint(h, 16, 32)
-		if err != nil {
-			return 0, fmt.Errorf("code %q: %w", s, err)
-		}
-		return int64(int32(uint32(u))), nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("code %q: %w", s, err)
-	}
-	return v, nil
-}
-
-// normaliseCode maps a FACILITY_WIN32 HRESULT to its Win32 code, the way the
-// detector's query groups failures; other codes pass unchanged.
-func normaliseCode(space codes.Space, v int64) (codes.Space, int64) {
-	if v < 0 && v >= math.MinInt32 && uint32(v)&0xFFFF0000 == 0x80070000 {
-		return codes.SpaceWin32, int64(uint32(v) & 0xFFFF)
-	}
-	return space, v
-}
-
-type ruleKey struct {
-	space codes.Space
-	code  int64
-}
-
-// rule is the effective thresholds for one code.
-type rule struct {
-	disabled   bool
-	factor     float64
-	minDevices uint64
-	floor      float64
-}
-
-// rules resolves overrides once; an override naming a space wins over one
-// naming only the code.
-type rules struct {
-	def   rule
-	exact map[ruleKey]Override
-	any   map[int64]Override
-}
-
-func newRules(c Config) rules {
-	r := rules{
-		def:   rule{factor: c.Factor, minDevices: uint64(c.MinDevices), floor: c.Floor},
-		exact: map[ruleKey]Override{},
-		any:   map[int64]Override{},
-	}
-	for _, o := range c.Overrides {
-		if o.Space == "" {
-			r.any[o.Code] = o
-		} else {
-			r.exact[ruleKey{o.Space, o.Code}] = o
-		}
-	}
-	return r
-}
-
-func (r rules) lookup(space codes.Space, code int64) rule {
-	o, ok := r.exact[ruleKey{space, code}]
-	if !ok {
-		o, ok = r.any[code]
-	}
-	out := r.def
-	if !ok {
-		return out
-	}
-	out.disabled = o.Disabled
-	if o.Factor != 0 {
-		out.factor = o.Factor
-	}
-	if o.MinDevices != 0 {
-		out.minDevices = uint64(o.MinDevices)
-	}
-	if o.Floor != 0 {
-		out.floor = o.Floor
-	}
-	return out
-}
-
-// overrideFlag is the flag.Value of repeated -alert-override flags; the
-// first use replaces the defaults.
-type overrideFlag struct {
-	dst *[]Override
-	set bool
-}
-
-func (f *overrideFlag) String() string {
-	if f.dst == nil {
-		return ""
-	}
-	s := make([]string, len(*f.dst))
-	for i, o := range *f.dst {
-		s[i] = o.String()
-	}
-	sort.Strings(s)
-	return strings.Join(s, " ")
-}
-
-func (f *overrideFlag) Set(v string) error {
-	if !f.set {
-		*f.dst = nil
-		f.set = true
-	}
-	for part := range strings.FieldsSeq(strings.ReplaceAll(v, ";", " ")) {
-		o, err := ParseOverride(part)
-		if err != nil {
-			return err
-		}
-		*f.dst = append(*f.dst, o)
-	}
-	return nil
-}
-
-// RegisterFlags defines the -alert-* flags on fs, writing into c; call it
-// before fs.Parse on a Config holding the defaults. -alert-override may be
-// repeated (or hold several overrides separated by spaces or ";"); its first
-// use replaces the default overrides.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.DurationVar(&c.Bucket, "alert-bucket", c.Bucket, "spike detection bucket length")
-	fs.DurationVar(&c.Lateness, "alert-lateness", c.Lateness, "wait after a bucket closes before evaluating it")
-	fs.DurationVar(&c.Window, "alert-window", c.Window, "trailing history read at start to rebuild baselines")
-	fs.DurationVar(&c.WarmUp, "alert-warm-up", c.WarmUp, "learning time from the first data before any alert")
-	fs.DurationVar(&c.HalfLife, "alert-half-life", c.HalfLife, "EWMA baseline half-life")
-	fs.Float64Var(&c.Floor, "alert-floor", c.Floor, "lowest baseline, failed attempts (and devices) per bucket")
-	fs.Float64Var(&c.Factor, "alert-factor", c.Factor, "fire when failed attempts exceed factor × their baseline")
-	fs.IntVar(&c.MinDevices, "alert-min-devices", c.MinDevices, "fire only when at least this many distinct devices failed")
-	fs.Float64Var(&c.DeviceFactor, "alert-device-factor", c.DeviceFactor, "fire only when distinct devices exceed this × their baseline (0: the factor)")
-	fs.Float64Var(&c.ResolveFactor, "alert-resolve-factor", c.ResolveFactor, "an open alert stays hot while failed attempts exceed this × its baseline")
-	fs.Float64Var(&c.MinShare, "alert-min-share", c.MinShare, "a product-level alert fires only when this share of its version's finished attempts failed with the cause")
-	fs.Float64Var(&c.MinCodeShare, "alert-min-code-share", c.MinCodeShare, "a code-level alert fires only when this share of the tenant's finished attempts failed with the cause")
-	fs.DurationVar(&c.Lookback, "alert-lookback", c.Lookback, "events read before each bucket to rebuild its install attempts (their commands)")
-	fs.IntVar(&c.CriticalDevices, "alert-critical-devices", c.CriticalDevices, "an alert is critical from this many failed devices in its bucket")
-	fs.Float64Var(&c.CriticalShare, "alert-critical-share", c.CriticalShare, "an alert is critical when this share of the finished attempts of its product version (code level: tenant) failed")
-	fs.DurationVar(&c.Cooldown, "alert-cooldown", c.Cooldown, "time below the resolve threshold before an alert resolves")
-	fs.Float64Var(&c.CodeShare, "alert-code-share", c.CodeShare, "suppress a code-level alert when open product alerts hold this share of its failed attempts")
-	fs.Var(&overrideFlag{dst: &c.Overrides}, "alert-override", `per-code thresholds, e.g. "3010:off" "1603:factor=2,min_devices=3" "msi_status/60:off" (repeatable; replaces the defaults)`)
-	fs.StringVar(&c.StateBucket, "alert-state-bucket", c.StateBucket, "JetStream key-value bucket of alert state shared by replicas")
-	fs.IntVar(&c.StateReplicas, "alert-state-replicas", c.StateReplicas, "replicas of the alert state bucket")
-	fs.DurationVar(&c.ClaimLease, "alert-claim-lease", c.ClaimLease, "time a replica has to deliver an alert it claimed before another takes over")
-	fs.DurationVar(&c.Retention, "alert-retention", c.Retention, "how long resolved alert state is kept")
-	fs.StringVar(&c.Replica, "alert-replica", c.Replica, "this replica's name in the alert state")
-	fs.StringVar(&c.WebhookURL, "alert-webhook-url", c.WebhookURL, "generic JSON webhook for alerts (Standard Webhooks signature)")
-	fs.StringVar(&c.WebhookSecret, "alert-webhook-secret", c.WebhookSecret, "signing secret of the generic webhook (whsec_<base64> or raw, 16 bytes or more)")
-	fs.StringVar(&c.SlackURL, "alert-slack-url", c.SlackURL, "Slack incoming-webhook URL")
-	fs.StringVar(&c.TeamsURL, "alert-teams-url", c.TeamsURL, "Microsoft Teams incoming-webhook or Workflows URL (Adaptive Card)")
-	fs.Var(&listFlag{dst: &c.AlertmanagerURLs}, "alert-alertmanager-url", "Alertmanager base URL (http://am:9093) to post alerts to through its API v2; repeatable or comma-separated, every member of an HA cluster")
-	fs.StringVar(&c.AlertmanagerUser, "alert-alertmanager-user", c.AlertmanagerUser, "basic-auth user for the Alertmanagers")
-	fs.StringVar(&c.AlertmanagerPassword, "alert-alertmanager-password", c.AlertmanagerPassword, "basic-auth password for the Alertmanagers (prefer the environment variable)")
-	fs.StringVar(&c.AlertmanagerToken, "alert-alertmanager-token", c.AlertmanagerToken, "bearer token for the Alertmanagers (prefer the environment variable)")
-	fs.DurationVar(&c.AlertmanagerHorizon, "alert-alertmanager-horizon", c.AlertmanagerHorizon, "endsAt of a firing alert, past each post (it is reposted every bucket); 0: 4 buckets, at least 5m")
-	fs.StringVar(&c.DashboardURL, "alert-dashboard-url", c.DashboardURL, "the dashboard's base URL as people reach it, for links in alerts (Alertmanager generatorURL)")
-	fs.IntVar(&c.NotifyAttempts, "alert-notify-attempts", c.NotifyAttempts, "tries per notification")
-	fs.DurationVar(&c.NotifyBackoff, "alert-notify-backoff", c.NotifyBackoff, "first wait between notification tries, doubled per try")
-	fs.DurationVar(&c.NotifyMaxBackoff, "alert-notify-max-backoff", c.NotifyMaxBackoff, "longest wait between notification tries")
-	fs.DurationVar(&c.NotifyTimeout, "alert-notify-timeout", c.NotifyTimeout, "time limit of one notification request")
-}
-
-// ScaleToBucket sets each time setting that given reports as not set (by
-// the -alert-* flag name) to its default measured in buckets, so that
-// changing only -alert-bucket keeps a consistent configuration: lateness a
-// quarter of a bucket, cooldown 5 buckets, warm-up 15, half-life 60, window
-// 360. With the default one-minute bucket these are the defaults.
-func (c *Config) ScaleToBucket(given func(flag string) bool) {
-	scale := []struct {
-		flag string
-		dst  *time.Duration
-		per  float64
-	}{
-		{"alert-lateness", &c.Lateness, 0.25},
-		{"alert-cooldown", &c.Cooldown, 5},
-		{"alert-warm-up", &c.WarmUp, 15},
-		{"alert-half-life", &c.HalfLife, 60},
-		{"alert-window", &c.Window, 360},
-	}
-	for _, s := range scale {
-		if !given(s.flag) {
-			*s.dst = time.Duration(float64(c.Bucket) * s.per)
-		}
-	}
-}
-
-// alertmanagerHorizon is AlertmanagerHorizon, or when 0 four buckets and at
+// AlertmanagerHorizonOrDefault is AlertmanagerHorizon, or when 0 four buckets and at
 // least 5 minutes: Prometheus sets endsAt four resend periods ahead.
-func (c Config) alertmanagerHorizon() time.Duration {
+func (c Config) AlertmanagerHorizonOrDefault() time.Duration {
 	if c.AlertmanagerHorizon > 0 {
 		return c.AlertmanagerHorizon
 	}
 	return max(4*c.Bucket, 5*time.Minute)
-}
-
-// listFlag is the flag.Value of a repeatable, comma-separated list; the
-// first use replaces the default.
-type listFlag struct {
-	dst *[]string
-	set bool
-}
-
-func (f *listFlag) String() string {
-	if f.dst == nil {
-		return ""
-	}
-	return strings.Join(*f.dst, ",")
-}
-
-func (f *listFlag) Set(v string) error {
-	if !f.set {
-		*f.dst = nil
-		f.set = true
-	}
-	for part := range strings.SplitSeq(v, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*f.dst = append(*f.dst, part)
-		}
-	}
-	return nil
 }
 
 // lookback is Lookback, DefaultLookback when zero.
@@ -614,4 +293,26 @@ func (c Config) severity(a *Alert) Severity {
 		return Critical
 	}
 	return Warning
+}
+
+// alertmanagerPath is Alertmanager's API v2 endpoint for posting alerts.
+const alertmanagerPath = "/api/v2/alerts"
+
+// AlertmanagerEndpoint is the /api/v2/alerts URL of an Alertmanager given
+// by its base (http://am:9093, with its --web.route-prefix if any); a URL
+// that ends in /api/v2/alerts already is kept. Validate checks every
+// AlertmanagerURLs entry with it.
+func AlertmanagerEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("alertmanager url %q: want http(s)://host[:port][/prefix]", raw)
+	}
+	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), alertmanagerPath) {
+		u.Path = strings.TrimRight(u.Path, "/") + alertmanagerPath
+	}
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u, nil
 }

@@ -1,4 +1,4 @@
-package alerts
+package alerts_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/alerts/sink"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,11 +25,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
@@ -138,16 +141,16 @@ func (h *hookServer) setFailAll(v bool) {
 }
 
 // delivered returns the alerts of the requests answered 2xx.
-func (h *hookServer) delivered(t *testing.T) []Alert {
+func (h *hookServer) delivered(t *testing.T) []alerts.Alert {
 	t.Helper()
-	var out []Alert
+	var out []alerts.Alert
 	for _, r := range h.requests() {
 		if r.status >= 300 {
 			continue
 		}
 		var msg struct {
-			Type string `json:"type"`
-			Data Alert  `json:"data"`
+			Type string       `json:"type"`
+			Data alerts.Alert `json:"data"`
 		}
 		if err := json.Unmarshal(r.body, &msg); err != nil {
 			t.Fatalf("webhook body: %v", err)
@@ -203,11 +206,11 @@ const (
 	testLateness = 10 * time.Second
 )
 
-func bucketStart(i int) time.Time { return t0.Add(time.Duration(i) * testBucket) }
+func bucketStart(i int) time.Time { return alerts.T0.Add(time.Duration(i) * testBucket) }
 func settleOf(i int) time.Time    { return bucketStart(i + 1).Add(testLateness) }
 
-func engineConfig(replica, hookURL string) Config {
-	c := DefaultConfig()
+func engineConfig(replica, hookURL string) alerts.Config {
+	c := alerts.DefaultConfig()
 	c.Replica = replica
 	c.Bucket, c.Lateness = testBucket, testLateness
 	c.Window, c.WarmUp, c.HalfLife = 2*time.Hour, 10*time.Minute, 30*time.Minute
@@ -219,22 +222,22 @@ func engineConfig(replica, hookURL string) Config {
 
 // replica is one engine and what a test reads of it.
 type replica struct {
-	*Engine
+	*alerts.Engine
 	reg *prometheus.Registry
 	// ctx ends when the test ends or cancel is called (the process stops).
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-func (r *rig) engine(name string, cfg Config) *replica {
+func (r *rig) engine(name string, cfg alerts.Config) *replica {
 	r.t.Helper()
-	sinks, err := NewSinks(cfg, r.js, r.st.Conn(), nil)
+	sinks, err := sink.FromConfig(cfg, r.js, r.st, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	var logs syncBuffer
 	reg := prometheus.NewRegistry()
-	e, err := NewEngine(EngineOptions{Config: cfg, Source: ClickHouseSource{Conn: r.st.Conn()}, JetStream: r.js,
+	e, err := alerts.NewEngine(alerts.EngineOptions{Config: cfg, Source: alerts.ClickHouseSource{Store: r.st}, JetStream: r.js,
 		Sinks: sinks, Clock: r.clock, Log: zerolog.New(&logs).With().Str("replica", name).Logger(), Registerer: reg})
 	if err != nil {
 		r.t.Fatal(err)
@@ -250,13 +253,13 @@ func (r *rig) engine(name string, cfg Config) *replica {
 }
 
 // started returns an engine that has replayed the window and reconciled.
-func (r *rig) started(name string, cfg Config) *replica {
+func (r *rig) started(name string, cfg alerts.Config) *replica {
 	r.t.Helper()
 	e := r.engine(name, cfg)
-	if err := e.start(e.ctx); err != nil {
+	if err := e.Start(e.ctx); err != nil {
 		r.t.Fatal(err)
 	}
-	e.drain()
+	e.Drain()
 	return e
 }
 
@@ -268,11 +271,11 @@ func (r *rig) evaluate(i int, replicas ...*replica) {
 	errs := make([]error, len(replicas))
 	var wg sync.WaitGroup
 	for j, e := range replicas {
-		wg.Go(func() { errs[j] = e.step(e.ctx) })
+		wg.Go(func() { errs[j] = e.Step(e.ctx) })
 	}
 	wg.Wait()
 	for _, e := range replicas {
-		e.drain()
+		e.Drain()
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -346,7 +349,7 @@ func (r *rig) subjectMessages() uint64 {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	subj := Subject("contoso")
+	subj := alerts.Subject("contoso")
 	info, err := s.Info(r.ctx, jetstream.WithSubjectFilter(subj))
 	if err != nil {
 		r.t.Fatal(err)
@@ -354,17 +357,17 @@ func (r *rig) subjectMessages() uint64 {
 	return info.State.Subjects[subj]
 }
 
-func (r *rig) lastOnSubject() Alert {
+func (r *rig) lastOnSubject() alerts.Alert {
 	r.t.Helper()
 	s, err := r.js.Stream(r.ctx, bus.AlertStreamName)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	m, err := s.GetLastMsgForSubject(r.ctx, Subject("contoso"))
+	m, err := s.GetLastMsgForSubject(r.ctx, alerts.Subject("contoso"))
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var a Alert
+	var a alerts.Alert
 	if err := json.Unmarshal(m.Data, &a); err != nil {
 		r.t.Fatal(err)
 	}
@@ -373,7 +376,7 @@ func (r *rig) lastOnSubject() Alert {
 
 // tableRows counts the alerts table's rows of a status, without FINAL: a
 // duplicate delivery would show as a second row until a merge.
-func (r *rig) tableRows(status Status) uint64 {
+func (r *rig) tableRows(status alerts.Status) uint64 {
 	r.t.Helper()
 	var n uint64
 	if err := r.st.Conn().QueryRow(r.ctx, "SELECT count() FROM alerts WHERE status = ?", string(status)).Scan(&n); err != nil {
@@ -387,7 +390,7 @@ func (r *rig) check(when string, firing, resolved int) {
 	r.t.Helper()
 	var hf, hr int
 	for _, a := range r.hook.delivered(r.t) {
-		if a.Status == Firing {
+		if a.Status == alerts.Firing {
 			hf++
 		} else {
 			hr++
@@ -397,9 +400,9 @@ func (r *rig) check(when string, firing, resolved int) {
 		r.t.Errorf("%s: webhook got %d firing and %d resolved, want %d and %d", when, hf, hr, firing, resolved)
 	}
 	if got := r.subjectMessages(); got != uint64(firing+resolved) {
-		r.t.Errorf("%s: %d messages on %s, want %d", when, got, Subject("contoso"), firing+resolved)
+		r.t.Errorf("%s: %d messages on %s, want %d", when, got, alerts.Subject("contoso"), firing+resolved)
 	}
-	if f, rs := r.tableRows(Firing), r.tableRows(Resolved); f != uint64(firing) || rs != uint64(resolved) {
+	if f, rs := r.tableRows(alerts.Firing), r.tableRows(alerts.Resolved); f != uint64(firing) || rs != uint64(resolved) {
 		r.t.Errorf("%s: alerts table has %d firing and %d resolved rows, want %d and %d", when, f, rs, firing, resolved)
 	}
 }
@@ -453,7 +456,7 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"level", a.Level, LevelProduct},
+		{"level", a.Level, alerts.LevelProduct},
 		{"tenant", a.Tenant, "contoso"},
 		{"csp", a.CSP, event.CSPMSI},
 		{"target", a.TargetID, "{BAD}"},
@@ -464,7 +467,7 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 		{"attempts", a.Attempts, uint64(40)},
 		{"devices", a.Devices, uint64(25)},
 		{"finished (every attempt of {BAD} 2.1 failed)", a.Finished, uint64(40)},
-		{"severity", a.Severity, Critical},
+		{"severity", a.Severity, alerts.Critical},
 		{"advice", a.Advice, codes.Classify(codes.SpaceWin32, 1603).Advice},
 		{"samples", len(a.SampleDevices), 3},
 		{"first seen", a.FirstSeen, bucketStart(30)},
@@ -492,7 +495,7 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 	if listed != 3*a.Attempts || devices != a.Devices {
 		t.Errorf("detail query lists %d attempts on %d devices, want 3 buckets of %d on %d", listed, devices, a.Attempts, a.Devices)
 	}
-	if got := r.lastOnSubject(); got.ID != a.ID || got.Status != Firing {
+	if got := r.lastOnSubject(); got.ID != a.ID || got.Status != alerts.Firing {
 		t.Errorf("subject holds %s %s, want %s firing", got.ID, got.Status, a.ID)
 	}
 
@@ -505,7 +508,7 @@ func TestEngineSpikeFiresOnceThenResolves(t *testing.T) {
 	}
 	r.check("after the cooldown", 1, 1)
 	res := r.hook.delivered(t)[1]
-	if res.ID != a.ID || res.Status != Resolved || res.Peak != 40 || !res.ResolvedAt.Equal(bucketStart(35)) {
+	if res.ID != a.ID || res.Status != alerts.Resolved || res.Peak != 40 || !res.ResolvedAt.Equal(bucketStart(35)) {
 		t.Errorf("resolve %s %s peak %d resolved at %v, want %s resolved peak 40 at %v", res.ID, res.Status, res.Peak, res.ResolvedAt, a.ID, bucketStart(35))
 	}
 	for _, m := range []struct {
@@ -539,16 +542,16 @@ func TestEngineRunWaitsForEachBucket(t *testing.T) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	waitUntil(t, "Run to wait for bucket 30", func() bool { return r.clock.waiting() > 0 })
+	testkit.WaitFor(t, 20*time.Second, "Run to wait for bucket 30", func() bool { return r.clock.waiting() > 0 })
 	r.check("started", 0, 0)
 	r.clock.Set(settleOf(30).Add(-time.Second))
 	if r.clock.waiting() != 1 {
 		t.Fatal("Run evaluated bucket 30 before its lateness passed")
 	}
 	r.clock.Set(settleOf(30))
-	waitUntil(t, "the firing alert at the webhook", func() bool { return len(r.hook.delivered(t)) == 1 })
-	waitUntil(t, "Run to wait for bucket 31", func() bool { return r.clock.waiting() > 0 })
-	e.drain()
+	testkit.WaitFor(t, 20*time.Second, "the firing alert at the webhook", func() bool { return len(r.hook.delivered(t)) == 1 })
+	testkit.WaitFor(t, 20*time.Second, "Run to wait for bucket 31", func() bool { return r.clock.waiting() > 0 })
+	e.Drain()
 	r.check("bucket 30", 1, 0)
 	cancel()
 	select {
@@ -558,17 +561,6 @@ func TestEngineRunWaitsForEachBucket(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after its context ended")
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -608,7 +600,7 @@ func TestEngineRestartMidSpikeSendsNothingTwice(t *testing.T) {
 
 	r.clock.Set(settleOf(31))
 	b := r.started("a-restarted", engineConfig("a-restarted", r.hook.URL))
-	if open := b.det.Open(); len(open) != 1 || open[0].ID != r.hook.delivered(t)[0].ID {
+	if open := b.Detector().Open(); len(open) != 1 || open[0].ID != r.hook.delivered(t)[0].ID {
 		t.Fatalf("after the replay the detector holds %v open, want the delivered alert", open)
 	}
 	r.check("after the restart", 1, 0)
@@ -673,7 +665,7 @@ func TestEngineWebhookFailingTwiceDeliversOnThirdTry(t *testing.T) {
 		}
 	}
 	delivered := r.hook.delivered(t)[0]
-	rec, _, err := e.state.get(r.ctx, stateKey(keyFromAlert(&delivered)))
+	rec, err := e.StateRecord(r.ctx, alerts.StateKey(alerts.KeyFromAlert(&delivered)))
 	if err != nil || rec == nil || len(rec.Pending) != 0 {
 		t.Fatalf("state record %+v (err %v), want nothing pending", rec, err)
 	}
@@ -698,16 +690,16 @@ func TestEngineTakesOverUnfinishedDelivery(t *testing.T) {
 		t.Fatalf("webhook got %d alerts while failing", got)
 	}
 	r.clock.Set(settleOf(30).Add(cfg.ClaimLease / 2))
-	if err := b.step(b.ctx); err != nil {
+	if err := b.Step(b.ctx); err != nil {
 		t.Fatal(err)
 	}
-	b.drain()
+	b.Drain()
 	if got := len(r.hook.delivered(t)); got != 0 {
 		t.Fatalf("delivery taken over before the lease passed (%d)", got)
 	}
 	r.evaluate(31, b)
 	got := r.hook.delivered(t)
-	if len(got) != 1 || got[0].Status != Firing || got[0].TargetID != "{BAD}" {
+	if len(got) != 1 || got[0].Status != alerts.Firing || got[0].TargetID != "{BAD}" {
 		t.Fatalf("webhook got %v after the lease, want the firing alert once", got)
 	}
 	r.check("taken over", 1, 0)
@@ -735,7 +727,7 @@ func TestEngineCodeLevelSpikeAcrossProducts(t *testing.T) {
 		t.Fatalf("webhook got %d alerts, want 1", len(got))
 	}
 	a := got[0]
-	if a.Level != LevelCode || a.Code != 1620 || a.TargetID != "" || a.CSP != "" || a.Attempts != 60 || a.Devices != 60 {
+	if a.Level != alerts.LevelCode || a.Code != 1620 || a.TargetID != "" || a.CSP != "" || a.Attempts != 60 || a.Devices != 60 {
 		t.Errorf("alert %s code %d csp %q target %q attempts %d devices %d, want code-level 1620 with 60 attempts on 60 devices",
 			a.Level, a.Code, a.CSP, a.TargetID, a.Attempts, a.Devices)
 	}
@@ -780,9 +772,9 @@ func TestEngineStateExpiresAfterRetention(t *testing.T) {
 	if tries < 5 {
 		t.Errorf("the failing webhook was tried %d times over 5 buckets, want once per bucket at least", tries)
 	}
-	k := Key{Level: LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1"}
-	rec, _, err := e.state.get(r.ctx, stateKey(k))
-	if err != nil || rec == nil || rec.Alert.Status != Resolved || !slices.Equal(rec.Pending, []string{"webhook"}) {
+	k := alerts.Key{Level: alerts.LevelProduct, Tenant: "contoso", CSP: event.CSPMSI, Space: codes.SpaceWin32, Code: 1603, Target: "{BAD}", Version: "2.1"}
+	rec, err := e.StateRecord(r.ctx, alerts.StateKey(k))
+	if err != nil || rec == nil || rec.Alert.Status != alerts.Resolved || !slices.Equal(rec.Pending, []string{"webhook"}) {
 		t.Fatalf("state %+v (err %v), want the resolve pending for the webhook", rec, err)
 	}
 	r.evaluate(45, e) // more than the retention after the resolve
@@ -790,7 +782,7 @@ func TestEngineStateExpiresAfterRetention(t *testing.T) {
 		t.Errorf("abandoned webhook deliveries = %v, want 1", got)
 	}
 	r.evaluate(46, e)
-	if rec, _, err := e.state.get(r.ctx, stateKey(k)); err != nil || rec != nil {
+	if rec, err := e.StateRecord(r.ctx, alerts.StateKey(k)); err != nil || rec != nil {
 		t.Fatalf("state %+v (err %v) after the retention, want none", rec, err)
 	}
 	if got := len(r.hook.delivered(t)); got != 0 {

@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
-	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/normalize"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/store"
 	"github.com/cspwatch/cspwatch/internal/syncml"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // demoFleet is `make demo`'s traffic (cmd/demo): a fleet of 5,000 devices
@@ -145,7 +145,7 @@ func TestFleetAlertsOnlyTheInjectedSpike(t *testing.T) {
 				d := demoFleet{seed: seed, devices: 5000, messages: 24000, step: 2500 * time.Microsecond, spike: spike}
 				end := d.store(t, st)
 				cfg := demoConfig()
-				src := ClickHouseSource{Conn: st.Conn()}
+				src := ClickHouseSource{Store: st}
 				to := align(end, cfg.Bucket).Add(4 * cfg.Bucket) // the spike's cooldown after the traffic ends
 				live, replay := NewDetector(cfg, nil), NewDetector(cfg, nil)
 				var got, replayed []Alert

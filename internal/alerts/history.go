@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/store"
 )
 
 // ListOptions select alerts from the alerts table.
@@ -28,83 +27,22 @@ type ListOptions struct {
 	Limit int
 }
 
-// ListAlerts reads the alerts table with FINAL, so that a transition
-// delivered twice counts once, and returns one Alert per spike in its latest
-// status, oldest first. The query reads the table's rows since o.Since
-// (and, with o.IncludeOpen, those of every alert not resolved); the table
-// holds a handful of rows per spike.
-func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, error) {
-	table := o.Table
-	if table == "" {
-		table = "alerts"
-	}
-	limit := o.Limit
-	if limit <= 0 {
-		limit = 10000
-	}
-	tenant := ""
-	if o.Tenant != "" {
-		tenant = " AND tenant = ?"
-	}
-	q := "SELECT " + alertColumns + " FROM " + table + " FINAL WHERE (at >= toDateTime(?)"
-	args := []any{o.Since.Unix()}
-	if o.IncludeOpen {
-		// The open alerts: no resolved row. The subquery reads two short
-		// columns of the whole table, a handful of rows per spike.
-		q += " OR alert_id IN (SELECT alert_id FROM " + table + " FINAL WHERE 1 = 1" + tenant +
-			" GROUP BY alert_id HAVING countIf(status = 'resolved') = 0)"
-		if o.Tenant != "" {
-			args = append(args, o.Tenant)
-		}
-	}
-	q += ")" + tenant
-	if o.Tenant != "" {
-		args = append(args, o.Tenant)
-	}
-	q += fmt.Sprintf(" ORDER BY first_seen, alert_id, status LIMIT %d", limit)
-	rows, err := conn.Query(ctx, q, args...)
+// List reads the alerts table (store.AlertRows, with FINAL, so that a
+// transition delivered twice counts once) and returns one Alert per spike
+// in its latest status, oldest first. It reads the table's rows since
+// o.Since (and, with o.IncludeOpen, those of every alert not resolved); the
+// table holds a handful of rows per spike.
+func List(ctx context.Context, st *store.Store, o ListOptions) ([]Alert, error) {
+	rows, err := st.AlertRows(ctx, store.AlertRowsOptions{Since: o.Since, IncludeOpen: o.IncludeOpen, Tenant: o.Tenant, Table: o.Table, Limit: o.Limit})
 	if err != nil {
-		return nil, fmt.Errorf("alerts list: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var (
 		out   []Alert
 		index = map[string]int{}
 	)
-	for rows.Next() {
-		var (
-			a                         Alert
-			status, level, space      string
-			severity                  string
-			at, firstSeen, resolvedAt time.Time
-			bucketSeconds             uint32
-		)
-		err := rows.Scan(&a.ID, &status, &level, &at, &a.Tenant, &a.CSP, &a.TargetID, &a.ProductName, &a.ProductVersion,
-			&space, &a.Code, &a.CodeHex, &a.CodeName, &a.CodeDescription, &a.Category,
-			&a.Failures, &a.Devices, &a.Peak, &a.Baseline, &a.Factor, &a.SampleDevices,
-			&firstSeen, &resolvedAt, &bucketSeconds, &a.Summary, &a.Query,
-			&severity, &a.Advice, &a.CodeSource, &a.Attempts, &a.Finished, &a.Share, &a.DeviceBaseline)
-		if err != nil {
-			return nil, fmt.Errorf("alerts list: %w", err)
-		}
-		a.Status, a.Level, a.CodeSpace, a.Severity = Status(status), Level(level), codes.Space(space), Severity(severity)
-		if a.Attempts == 0 {
-			a.Attempts = a.Failures // a row written before attempts were counted
-		}
-		a.FirstSeen, a.BucketSeconds = firstSeen.UTC(), int(bucketSeconds)
-		if resolvedAt.Unix() > 0 {
-			a.ResolvedAt = resolvedAt.UTC()
-		}
-		a.key = keyFromAlert(&a)
-		if a.Level == LevelProduct && a.ProductVersion != "" && !strings.HasPrefix(a.ID, a.key.Hash()+"-") {
-			// The table has no column saying the version came from the
-			// catalog; the id, made from the key, does.
-			k := a.key
-			k.Version = ""
-			if strings.HasPrefix(a.ID, k.Hash()+"-") {
-				a.key, a.VersionFromCatalog = k, true
-			}
-		}
+	for i := range rows {
+		a := alertFromRow(&rows[i])
 		// Rows come firing before resolved: the later row is the latest status.
 		if i, ok := index[a.ID]; ok {
 			out[i] = a
@@ -113,8 +51,72 @@ func ListAlerts(ctx context.Context, conn driver.Conn, o ListOptions) ([]Alert, 
 		index[a.ID] = len(out)
 		out = append(out, a)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("alerts list: %w", err)
-	}
 	return out, nil
+}
+
+// row is a as a row of the alerts table.
+func (a *Alert) row() store.AlertRow {
+	at, resolved := a.FirstSeen, time.Unix(0, 0).UTC()
+	if a.Status == Resolved {
+		at, resolved = a.ResolvedAt, a.ResolvedAt
+	}
+	return store.AlertRow{
+		AlertID: a.ID, Status: string(a.Status), Level: string(a.Level), At: at.UTC(),
+		Tenant: a.Tenant, CSP: a.CSP, TargetID: a.TargetID, ProductName: a.ProductName, ProductVersion: a.ProductVersion,
+		CodeSpace: string(a.CodeSpace), Code: a.Code, CodeHex: a.CodeHex, CodeName: a.CodeName, CodeDescription: a.CodeDescription, Category: a.Category,
+		Failures: a.Failures, Devices: a.Devices, Peak: a.Peak, Baseline: a.Baseline, Factor: a.Factor, SampleDevices: a.SampleDevices,
+		FirstSeen: a.FirstSeen.UTC(), ResolvedAt: resolved, BucketSeconds: uint32(a.BucketSeconds), Summary: a.Summary, Query: a.Query,
+		Severity: string(a.Severity), Advice: a.Advice, CodeSource: a.CodeSource, Attempts: a.Attempts, Finished: a.Finished,
+		FailedShare: a.Share, DeviceBaseline: a.DeviceBaseline,
+	}
+}
+
+// alertFromRow is the alert one row of the alerts table records.
+func alertFromRow(r *store.AlertRow) Alert {
+	a := Alert{
+		ID: r.AlertID, Status: Status(r.Status), Level: Level(r.Level),
+		Tenant: r.Tenant, CSP: r.CSP, TargetID: r.TargetID, ProductName: r.ProductName, ProductVersion: r.ProductVersion,
+		Severity: Severity(r.Severity), CodeSpace: codes.Space(r.CodeSpace), Code: r.Code, CodeHex: r.CodeHex, CodeName: r.CodeName,
+		CodeDescription: r.CodeDescription, Category: r.Category, Advice: r.Advice, CodeSource: r.CodeSource,
+		Attempts: r.Attempts, Failures: r.Failures, Devices: r.Devices, Finished: r.Finished, Share: r.FailedShare, Peak: r.Peak,
+		Baseline: r.Baseline, DeviceBaseline: r.DeviceBaseline, Factor: r.Factor, SampleDevices: r.SampleDevices,
+		FirstSeen: r.FirstSeen.UTC(), BucketSeconds: int(r.BucketSeconds), Summary: r.Summary, Query: r.Query,
+	}
+	if a.Attempts == 0 {
+		a.Attempts = a.Failures // a row written before attempts were counted
+	}
+	if r.ResolvedAt.Unix() > 0 {
+		a.ResolvedAt = r.ResolvedAt.UTC()
+	}
+	a.key = keyFromAlert(&a)
+	if a.Level == LevelProduct && a.ProductVersion != "" && !strings.HasPrefix(a.ID, a.key.Hash()+"-") {
+		// The table has no column saying the version came from the
+		// catalog; the id, made from the key, does.
+		k := a.key
+		k.Version = ""
+		if strings.HasPrefix(a.ID, k.Hash()+"-") {
+			a.key, a.VersionFromCatalog = k, true
+		}
+	}
+	return a
+}
+
+// ClickHouseSink inserts each transition as a row of the alerts table
+// (store.InsertAlert), a ReplacingMergeTree keyed by (tenant, alert_id,
+// status), so that a redelivered transition collapses into one row.
+type ClickHouseSink struct {
+	Store *store.Store
+	// Table is the alerts table; "alerts" when empty.
+	Table string
+}
+
+// Name implements Sink.
+func (ClickHouseSink) Name() string { return "clickhouse" }
+
+// Deliver implements Sink.
+func (s ClickHouseSink) Deliver(ctx context.Context, a Alert) error {
+	if err := s.Store.InsertAlert(ctx, s.Table, a.row()); err != nil {
+		return fmt.Errorf("clickhouse sink: %w", err)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ func TestListAlertsIncludeOpen(t *testing.T) {
 	st := clickhousetest.NewDB(t).Store(t, nil)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Second)
-	sink := ClickHouseSink{Conn: st.Conn()}
+	sink := ClickHouseSink{Store: st}
 	mk := func(id, tenant string, fired time.Duration) Alert {
 		return Alert{ID: id, Status: Firing, Level: LevelCode, Tenant: tenant, Code: 1603, FirstSeen: now.Add(-fired), BucketSeconds: 60}
 	}
@@ -35,7 +35,7 @@ func TestListAlertsIncludeOpen(t *testing.T) {
 	since := now.Add(-24 * time.Hour)
 	ids := func(o ListOptions) map[string]Status {
 		t.Helper()
-		list, err := ListAlerts(ctx, st.Conn(), o)
+		list, err := List(ctx, st, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/store"
@@ -63,7 +60,7 @@ type Source interface {
 // [from - Lookback, to), each a GROUP BY over those events (see
 // store.AttemptsQuery); no state is kept between calls.
 type ClickHouseSource struct {
-	Conn driver.Conn
+	Store *store.Store
 	// Lookback is how far before from the events are read; DefaultLookback
 	// when zero. NewEngine sets it from Config.Lookback when zero.
 	Lookback time.Duration
@@ -76,41 +73,15 @@ func (s ClickHouseSource) lookback() time.Duration {
 	return s.Lookback
 }
 
-// countsQuery groups the attempts that finished in [from, to) by bucket,
-// key and whether they failed (kind 1 failed, 0 succeeded), and those
-// requested (install command sent) in [from, to) by bucket and key (kind
-// 2): each attempt is read once, as two rows (arrayJoin). {key} stands for
-// the key columns. The parameters are the bucket length in seconds (four
-// times), AttemptArgs, then from and to twice.
-var countsQuery = `SELECT bk.1 AS b, multiIf(bk.2 = 2, 2, outcome = 'failed', 1, 0) AS kind, {key},
-	uniqExact(attempt_id) AS attempts, uniqExact(device_id) AS devices,
-	if(kind = 1, arraySlice(arraySort(groupUniqArray(device_id)), 1, 3), emptyArrayString()) AS samples,
-	any(product) AS pn
-FROM (SELECT *, arrayJoin([(toUInt32(intDiv(toUInt32(finished_at), ?) * ?), toUInt8(1)),
-		(toUInt32(intDiv(toUInt32(requested_at), ?) * ?), toUInt8(2))]) AS bk
-	FROM ` + store.AttemptsQuery + `)
-WHERE (bk.2 = 1 AND outcome IN ('succeeded', 'failed') AND finished_at >= toDateTime(?) AND finished_at < toDateTime(?))
-	OR (bk.2 = 2 AND has_command = 1 AND requested_at >= toDateTime(?) AND requested_at < toDateTime(?))
-GROUP BY b, kind, {key}
-ORDER BY b`
-
-// levelColumns are each level's key columns, in Scan order after b and
-// failed.
-var levelColumns = map[Level]string{
-	LevelProduct: "tenant, csp, target_id, version, cause_space, cause_code",
-	LevelCode:    "tenant, cause_space, cause_code",
-}
-
 // Buckets implements Source.
 func (s ClickHouseSource) Buckets(ctx context.Context, from, to time.Time, bucket time.Duration) ([]Bucket, error) {
-	secs := int64(bucket / time.Second)
-	if secs <= 0 || bucket%time.Second != 0 {
+	if bucket < time.Second || bucket%time.Second != 0 {
 		return nil, fmt.Errorf("alerts source: bucket %v is not whole seconds", bucket)
 	}
 	from, to = from.UTC(), to.UTC()
 	byStart := map[int64][]Count{}
 	for _, level := range []Level{LevelProduct, LevelCode} {
-		counts, err := s.level(ctx, level, from, to, secs)
+		counts, err := s.level(ctx, level, from, to, bucket)
 		if err != nil {
 			return nil, err
 		}
@@ -142,50 +113,35 @@ func (k Key) scope(b int64) scopeKey {
 }
 
 // level returns one level's failed-attempt counts by bucket start.
-func (s ClickHouseSource) level(ctx context.Context, level Level, from, to time.Time, secs int64) (map[int64][]Count, error) {
-	q := strings.ReplaceAll(countsQuery, "{key}", levelColumns[level])
-	args := append(append([]any{secs, secs, secs, secs}, store.AttemptArgs(from, to, s.lookback())...), from.Unix(), to.Unix(), from.Unix(), to.Unix())
-	rows, err := s.Conn.Query(ctx, q, args...)
+func (s ClickHouseSource) level(ctx context.Context, level Level, from, to time.Time, bucket time.Duration) (map[int64][]Count, error) {
+	rows, err := s.Store.AttemptCounts(ctx, store.AttemptCountsOptions{
+		ByProduct: level == LevelProduct, From: from, To: to, Bucket: bucket, Lookback: s.lookback(),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
 	}
-	defer rows.Close()
 	var failed []Count
 	var starts []int64
 	finished, requested := map[scopeKey]uint64{}, map[scopeKey]uint64{}
-	for rows.Next() {
-		var (
-			b    uint32
-			kind uint8
-			c    Count
-			sp   string
-		)
-		c.Key.Level = level
-		dst := []any{&b, &kind, &c.Key.Tenant}
-		if level == LevelProduct {
-			dst = append(dst, &c.Key.CSP, &c.Key.Target, &c.Key.Version)
+	for _, r := range rows {
+		c := Count{
+			Key:      Key{Level: level, Tenant: r.Tenant, CSP: r.CSP, Target: r.Target, Version: r.Version, Space: codes.Space(r.CauseSpace), Code: r.CauseCode},
+			Attempts: r.Attempts, Devices: r.Devices, Samples: r.Samples, ProductName: r.Product,
 		}
-		dst = append(dst, &sp, &c.Key.Code, &c.Attempts, &c.Devices, &c.Samples, &c.ProductName)
-		if err := rows.Scan(dst...); err != nil {
-			return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
-		}
-		c.Key.Space = codes.Space(sp)
-		if kind == 2 {
-			requested[c.Key.scope(int64(b))] += c.Attempts
+		b := r.Bucket.Unix()
+		if r.Kind == store.CountRequested {
+			requested[c.Key.scope(b)] += c.Attempts
 			continue
 		}
-		finished[c.Key.scope(int64(b))] += c.Attempts
-		if kind == 0 || sp == "" || (level == LevelProduct && (c.Key.CSP == "" || c.Key.Target == "")) {
+		finished[c.Key.scope(b)] += c.Attempts
+		if r.Kind != store.CountFailed || r.CauseSpace == "" || (level == LevelProduct && (c.Key.CSP == "" || c.Key.Target == "")) {
 			continue
 		}
 		if level == LevelCode || c.ProductName == store.UnknownLabel(c.Key.Target) {
 			c.ProductName = "" // nothing names it: Alert.product marks it unknown
 		}
 		failed = append(failed, c)
-		starts = append(starts, int64(b))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("alerts source %s counts: %w", level, err)
+		starts = append(starts, b)
 	}
 	out := map[int64][]Count{}
 	for sk := range requested {
@@ -233,7 +189,7 @@ type Namer interface {
 // the highest-priority source that has one (store.CatalogQuery).
 func (s ClickHouseSource) Product(ctx context.Context, tenant, csp, target string) (store.Product, error) {
 	k := store.ProductKey{Tenant: tenant, CSP: csp, TargetID: target}
-	m, err := store.LookupProducts(ctx, s.Conn, []store.ProductKey{k})
+	m, err := s.Store.Products(ctx, []store.ProductKey{k})
 	if err != nil {
 		return store.Product{ProductKey: k}, fmt.Errorf("alerts source product: %w", err)
 	}

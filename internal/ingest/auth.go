@@ -1,29 +1,28 @@
 package ingest
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 // Standard Webhooks headers (https://www.standardwebhooks.com).
 const (
-	HeaderWebhookID        = "Webhook-Id"
-	HeaderWebhookTimestamp = "Webhook-Timestamp"
-	HeaderWebhookSignature = "Webhook-Signature"
+	HeaderWebhookID        = webhooksig.HeaderID
+	HeaderWebhookTimestamp = webhooksig.HeaderTimestamp
+	HeaderWebhookSignature = webhooksig.HeaderSignature
 )
 
 // SecretPrefix marks a Standard Webhooks secret: the key is the base64 text
 // after it. A secret without the prefix is used as key bytes as written.
-const SecretPrefix = "whsec_"
+const SecretPrefix = webhooksig.SecretPrefix
 
 // CredentialsFile is the JSON form of the credentials file:
 //
@@ -97,7 +96,7 @@ func ParseCredentials(data []byte) (*Credentials, error) {
 		}
 		c.tenants[t.Name] = struct{}{}
 		for j, s := range t.Secrets {
-			key, err := secretKey(s)
+			key, err := webhooksig.ParseSecret(s)
 			if err != nil {
 				return nil, fmt.Errorf("tenant %q secret %d: %w", t.Name, j, err)
 			}
@@ -122,23 +121,6 @@ func ParseCredentials(data []byte) (*Credentials, error) {
 
 // Tenants returns the number of configured tenants.
 func (c *Credentials) Tenants() int { return len(c.tenants) }
-
-func secretKey(s string) ([]byte, error) {
-	if b64, ok := strings.CutPrefix(s, SecretPrefix); ok {
-		key, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			return nil, fmt.Errorf("whsec_ secret: %w", err)
-		}
-		if len(key) < 16 {
-			return nil, errors.New("whsec_ key shorter than 16 bytes")
-		}
-		return key, nil
-	}
-	if len(s) < 16 {
-		return nil, errors.New("shorter than 16 bytes")
-	}
-	return []byte(s), nil
-}
 
 // checkTenant accepts names that are one NATS subject token as they are, so
 // that two tenants never share a subject.
@@ -200,22 +182,18 @@ func (c *Credentials) authenticate(h http.Header, pathTenant string, body []byte
 		if len(keys) == 0 {
 			return "", errNoSecret
 		}
-		id := h.Get(HeaderWebhookID)
-		if id == "" {
-			return "", errNoWebhookID
-		}
-		tsText := h.Get(HeaderWebhookTimestamp)
-		ts, err := strconv.ParseInt(tsText, 10, 64)
-		if err != nil {
-			return "", errBadTimestamp
-		}
-		if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-			return "", errExpired
-		}
-		if verify(keys, id, tsText, body, sig) {
+		switch webhooksig.Verify(keys, h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), sig, body, now, tolerance) {
+		case nil:
 			return pathTenant, nil
+		case webhooksig.ErrMissingID:
+			return "", errNoWebhookID
+		case webhooksig.ErrBadTimestamp:
+			return "", errBadTimestamp
+		case webhooksig.ErrExpired:
+			return "", errExpired
+		default:
+			return "", errBadSignature
 		}
-		return "", errBadSignature
 	}
 	if tok, ok := bearer(h.Get("Authorization")); ok {
 		tenant, found := c.tokens[sha256.Sum256([]byte(tok))]
@@ -230,60 +208,10 @@ func (c *Credentials) authenticate(h http.Header, pathTenant string, body []byte
 	return "", errNoCredentials
 }
 
-// verify reports whether one of the space-separated "v1,<base64>" signatures
-// is the HMAC-SHA256 of "id.timestamp.body" under one of keys. Comparisons
-// are constant-time; signatures of other versions are ignored.
-func verify(keys [][]byte, id, ts string, body []byte, header string) bool {
-	// A v1 signature is 44 base64 characters; at most 8 are considered.
-	var want [8][sha256.Size + 1]byte
-	n := 0
-	for _, f := range strings.Fields(header) {
-		b64, ok := strings.CutPrefix(f, "v1,")
-		if !ok || len(b64) != 44 || n == len(want) {
-			continue
-		}
-		if k, err := base64.StdEncoding.Decode(want[n][:], []byte(b64)); err == nil && k == sha256.Size {
-			n++
-		}
-	}
-	if n == 0 {
-		return false
-	}
-	var sum [sha256.Size]byte
-	for _, key := range keys {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(id))
-		m.Write([]byte{'.'})
-		m.Write([]byte(ts))
-		m.Write([]byte{'.'})
-		m.Write(body)
-		got := m.Sum(sum[:0])
-		ok := false
-		for i := 0; i < n; i++ {
-			// Every candidate is compared, so that timing does not tell
-			// which one matched.
-			if hmac.Equal(got, want[i][:sha256.Size]) {
-				ok = true
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
 // Sign returns the Standard Webhooks signature header value ("v1,<base64>")
 // of body under the secret (whsec_ form or raw), for clients and tests.
 func Sign(secret, id string, ts int64, body []byte) (string, error) {
-	key, err := secretKey(secret)
-	if err != nil {
-		return "", err
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "."))
-	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+	return webhooksig.SignSecret(secret, id, ts, body)
 }
 
 func bearer(h string) (string, bool) {

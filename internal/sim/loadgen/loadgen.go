@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 // Message is one SyncML message a device sent, to post to /v1/syncml, and
@@ -372,13 +373,13 @@ func (w *workerStats) post(ctx context.Context, c *http.Client, ep endpoint, cfg
 	switch {
 	case cfg.Secret != "":
 		ts := time.Now().Unix()
-		sig, err := ingest.Sign(cfg.Secret, id, ts, body)
+		sig, err := webhooksig.SignSecret(cfg.Secret, id, ts, body)
 		if err != nil {
 			return 0, answer{}, err
 		}
-		h = append(h, [2]string{ingest.HeaderWebhookID, id},
-			[2]string{ingest.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10)},
-			[2]string{ingest.HeaderWebhookSignature, sig})
+		h = append(h, [2]string{webhooksig.HeaderID, id},
+			[2]string{webhooksig.HeaderTimestamp, strconv.FormatInt(ts, 10)},
+			[2]string{webhooksig.HeaderSignature, sig})
 	case cfg.Token != "":
 		h = append(h, [2]string{"Authorization", "Bearer " + cfg.Token})
 	}

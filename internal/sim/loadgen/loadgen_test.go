@@ -19,11 +19,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
-	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/syncml"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // startIngest runs ingest over an embedded JetStream for tenant BenchTenant.

@@ -1,4 +1,7 @@
-package alerts
+// Package alertmanager is the Prometheus Alertmanager alert sink: it posts
+// alerts to Alertmanager's API v2 and resends them every bucket, as
+// Alertmanager expects of its clients.
+package alertmanager
 
 import (
 	"context"
@@ -12,7 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/alerts/sink/post"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -20,11 +24,8 @@ import (
 // Alertmanager.
 const AlertName = "CspwatchInstallFailureSpike"
 
-// alertmanagerPath is Alertmanager's API v2 endpoint for posting alerts.
-const alertmanagerPath = "/api/v2/alerts"
-
-// AlertmanagerOptions configure an AlertmanagerSink.
-type AlertmanagerOptions struct {
+// Options configure a Sink.
+type Options struct {
 	// URLs are the Alertmanagers, every member of an HA cluster (they do not
 	// share alerts with each other: a client posts to each). A URL is the
 	// server's base (http://am:9093, with its --web.route-prefix if any);
@@ -44,12 +45,12 @@ type AlertmanagerOptions struct {
 	DashboardURL string
 	// Policy bounds the tries of one transition's post to each
 	// Alertmanager.
-	Policy RetryPolicy
+	Policy post.Policy
 	// Client may be nil (http.DefaultClient settings).
 	Client *http.Client
 }
 
-// AlertmanagerSink posts alerts to Alertmanager's API v2 (POST
+// Sink posts alerts to Alertmanager's API v2 (POST
 // /api/v2/alerts, a JSON array of postable alerts), built on the standard
 // library only.
 //
@@ -70,15 +71,15 @@ type AlertmanagerOptions struct {
 // after the last replica stopped resending, rather than never. Resending
 // the resolves undoes a stale firing post another replica made just after
 // a resolve, and informs an Alertmanager that was down when it was sent.
-type AlertmanagerSink struct {
-	targets   []*HTTPNotifier
+type Sink struct {
+	targets   []*post.Endpoint
 	horizon   time.Duration
 	dashboard string
 	now       func() time.Time
 }
 
-// NewAlertmanager returns the Alertmanager sink of o.
-func NewAlertmanager(o AlertmanagerOptions) (*AlertmanagerSink, error) {
+// New returns the Alertmanager sink of o.
+func New(o Options) (*Sink, error) {
 	if len(o.URLs) == 0 {
 		return nil, errors.New("alertmanager: no url")
 	}
@@ -98,55 +99,37 @@ func NewAlertmanager(o AlertmanagerOptions) (*AlertmanagerSink, error) {
 	case o.Password != "":
 		return nil, errors.New("alertmanager: password without user")
 	}
-	s := &AlertmanagerSink{horizon: o.Horizon, dashboard: strings.TrimRight(o.DashboardURL, "/"), now: time.Now}
+	s := &Sink{horizon: o.Horizon, dashboard: strings.TrimRight(o.DashboardURL, "/"), now: time.Now}
 	for _, raw := range o.URLs {
-		u, err := alertmanagerEndpoint(raw)
+		u, err := alerts.AlertmanagerEndpoint(raw)
 		if err != nil {
 			return nil, err
 		}
-		n := newHTTPNotifier("alertmanager "+u.Host, u.String(), o.Policy, o.Client)
-		n.header = header
-		s.targets = append(s.targets, n)
+		s.targets = append(s.targets, &post.Endpoint{Name: "alertmanager " + u.Host, URL: u.String(), Header: header, Policy: o.Policy, Client: o.Client})
 	}
 	return s, nil
 }
 
-// alertmanagerEndpoint is raw's /api/v2/alerts.
-func alertmanagerEndpoint(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return nil, fmt.Errorf("alertmanager url: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("alertmanager url %q: want http(s)://host[:port][/prefix]", raw)
-	}
-	if !strings.HasSuffix(strings.TrimRight(u.Path, "/"), alertmanagerPath) {
-		u.Path = strings.TrimRight(u.Path, "/") + alertmanagerPath
-	}
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	return u, nil
-}
+// Name implements alerts.Sink.
+func (*Sink) Name() string { return "alertmanager" }
 
-// Name implements Sink.
-func (*AlertmanagerSink) Name() string { return "alertmanager" }
-
-// setOnFailure implements failureReporter: every Alertmanager's failed
+// OnRetry implements alerts.RetryReporter: every Alertmanager's retried
 // tries count.
-func (s *AlertmanagerSink) setOnFailure(f func(retrying bool)) {
+func (s *Sink) OnRetry(f func()) {
 	for _, t := range s.targets {
-		t.setOnFailure(f)
+		t.OnRetry(f)
 	}
 }
 
-// Deliver implements Sink: it posts a to every Alertmanager, with retries,
-// and succeeds when one accepted it. The error wraps ErrPermanent only when
+// Deliver implements alerts.Sink: it posts a to every Alertmanager, with retries,
+// and succeeds when one accepted it. The error wraps alerts.ErrPermanent only when
 // every Alertmanager refused it for good.
-func (s *AlertmanagerSink) Deliver(ctx context.Context, a Alert) error {
+func (s *Sink) Deliver(ctx context.Context, a alerts.Alert) error {
 	body, err := json.Marshal([]postableAlert{s.postable(&a, s.now())})
 	if err != nil {
-		return fmt.Errorf("alertmanager encode: %w: %w", ErrPermanent, err)
+		return fmt.Errorf("alertmanager encode: %w: %w", alerts.ErrPermanent, err)
 	}
-	errs := s.post(ctx, body, 0)
+	errs := s.post(ctx, body, false)
 	var failed []error
 	for _, err := range errs {
 		if err == nil {
@@ -157,15 +140,15 @@ func (s *AlertmanagerSink) Deliver(ctx context.Context, a Alert) error {
 	return joinTargetErrors(failed)
 }
 
-// Resend implements Resender: one post (one try) of the firing alerts and
-// of those resolved within the horizon to every Alertmanager. It reports
-// any Alertmanager that failed.
-func (s *AlertmanagerSink) Resend(ctx context.Context, alerts []Alert) error {
+// Resend implements alerts.Resender: one post (one try) of the firing
+// alerts and of those resolved within the horizon to every Alertmanager. It
+// reports any Alertmanager that failed.
+func (s *Sink) Resend(ctx context.Context, list []alerts.Alert) error {
 	now := s.now()
 	var out []postableAlert
-	for i := range alerts {
-		a := &alerts[i]
-		if a.Status == Resolved && now.Sub(a.ResolvedAt) >= s.horizon {
+	for i := range list {
+		a := &list[i]
+		if a.Status == alerts.Resolved && now.Sub(a.ResolvedAt) >= s.horizon {
 			continue
 		}
 		out = append(out, s.postable(a, now))
@@ -175,10 +158,10 @@ func (s *AlertmanagerSink) Resend(ctx context.Context, alerts []Alert) error {
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("alertmanager encode: %w: %w", ErrPermanent, err)
+		return fmt.Errorf("alertmanager encode: %w: %w", alerts.ErrPermanent, err)
 	}
 	var failed []error
-	for _, err := range s.post(ctx, body, 1) {
+	for _, err := range s.post(ctx, body, true) {
 		if err != nil {
 			failed = append(failed, err)
 		}
@@ -189,30 +172,30 @@ func (s *AlertmanagerSink) Resend(ctx context.Context, alerts []Alert) error {
 	return fmt.Errorf("alertmanager resend of %d alerts: %w", len(out), errors.Join(failed...))
 }
 
-// post sends body to every Alertmanager at once, in attempts tries each (0:
-// the retry policy's), and returns each one's error.
-func (s *AlertmanagerSink) post(ctx context.Context, body []byte, attempts int) []error {
+// post sends body to every Alertmanager at once, with the retry policy's
+// tries or, when once, one try each, and returns each one's error.
+func (s *Sink) post(ctx context.Context, body []byte, once bool) []error {
 	errs := make([]error, len(s.targets))
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
-		n := attempts
-		if n == 0 {
-			n = t.policy.Attempts
+		if once {
+			wg.Go(func() { errs[i] = t.SendOnce(ctx, body) })
+		} else {
+			wg.Go(func() { errs[i] = t.Send(ctx, body, nil) })
 		}
-		wg.Go(func() { errs[i] = t.send(ctx, nil, body, n) })
 	}
 	wg.Wait()
 	return errs
 }
 
 // joinTargetErrors combines the Alertmanagers' errors; it wraps
-// ErrPermanent only when every one is permanent, since a retry may still
+// alerts.ErrPermanent only when every one is permanent, since a retry may still
 // reach the others.
 func joinTargetErrors(errs []error) error {
 	var retry []error
 	var permanent []string
 	for _, err := range errs {
-		if errors.Is(err, ErrPermanent) {
+		if errors.Is(err, alerts.ErrPermanent) {
 			permanent = append(permanent, err.Error())
 		} else {
 			retry = append(retry, err)
@@ -239,16 +222,16 @@ type postableAlert struct {
 // postable is a as Alertmanager takes it, posted at now: a firing alert
 // ends Horizon after now (or after it started, should its start be later
 // than this process's clock), a resolved one at its resolve time.
-func (s *AlertmanagerSink) postable(a *Alert, now time.Time) postableAlert {
+func (s *Sink) postable(a *alerts.Alert, now time.Time) postableAlert {
 	p := postableAlert{
 		Labels:      alertmanagerLabels(a),
 		Annotations: alertmanagerAnnotations(a),
 		StartsAt:    a.FirstSeen.UTC(),
 	}
 	switch {
-	case a.Status == Resolved && !a.ResolvedAt.IsZero():
+	case a.Status == alerts.Resolved && !a.ResolvedAt.IsZero():
 		p.EndsAt = a.ResolvedAt.UTC()
-	case a.Status == Resolved:
+	case a.Status == alerts.Resolved:
 		p.EndsAt = now.UTC()
 	default:
 		p.EndsAt = maxTime(now, a.FirstSeen).Add(s.horizon).UTC()
@@ -271,7 +254,7 @@ func maxTime(a, b time.Time) time.Time {
 // dashboard: /alerts?tenant=), over a range that holds the alert when it
 // fired more than a day before now, the page's default; "" when no
 // dashboard URL is configured.
-func (s *AlertmanagerSink) link(a *Alert, now time.Time) string {
+func (s *Sink) link(a *alerts.Alert, now time.Time) string {
 	if s.dashboard == "" {
 		return ""
 	}
@@ -287,7 +270,7 @@ func (s *AlertmanagerSink) link(a *Alert, now time.Time) string {
 // transitions of a spike (the engine names a resolve as its firing), so the
 // resolve ends the alert the firing opened. Empty values are left out
 // (Alertmanager treats a missing label as empty).
-func alertmanagerLabels(a *Alert) map[string]string {
+func alertmanagerLabels(a *alerts.Alert) map[string]string {
 	l := map[string]string{"alertname": AlertName}
 	set := func(k, v string) {
 		if v != "" {
@@ -297,9 +280,9 @@ func alertmanagerLabels(a *Alert) map[string]string {
 	set("tenant", a.Tenant)
 	set("level", string(a.Level))
 	set("severity", string(a.Severity))
-	set("cause", a.cause())
+	set("cause", a.Cause())
 	set("code_hex", a.CodeHex)
-	if a.Level == LevelProduct {
+	if a.Level == alerts.LevelProduct {
 		set("csp", a.CSP)
 		set("target_id", a.TargetID)
 		name := a.ProductName
@@ -312,22 +295,12 @@ func alertmanagerLabels(a *Alert) map[string]string {
 	return l
 }
 
-// cause is the alert's code space and code, "win32 1603", an HRESULT in
-// hex: "hresult 0x87d1041c".
-func (a *Alert) cause() string {
-	c := strconv.FormatInt(a.Code, 10)
-	if a.CodeSpace == codes.SpaceHRESULT && a.CodeHex != "" {
-		c = a.CodeHex
-	}
-	return string(a.CodeSpace) + " " + c
-}
-
 // alertmanagerAnnotations are what a notification shows: the summary, the
 // facts of the chat notifiers, what to do, and the SQL that lists the
 // failed attempts behind the alert.
-func alertmanagerAnnotations(a *Alert) map[string]string {
+func alertmanagerAnnotations(a *alerts.Alert) map[string]string {
 	var d strings.Builder
-	for _, f := range facts(a) {
+	for _, f := range a.Facts() {
 		if f[1] == "" {
 			continue
 		}

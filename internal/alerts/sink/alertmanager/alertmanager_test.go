@@ -1,9 +1,8 @@
-package alerts
+package alertmanager
 
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"maps"
 	"net/http"
@@ -14,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/alerts/sink/post"
 	"github.com/cspwatch/cspwatch/internal/codes"
-	"github.com/cspwatch/cspwatch/internal/envflag"
 	"github.com/cspwatch/cspwatch/internal/event"
 )
 
@@ -66,39 +66,38 @@ func (s *amServer) requests() []amReq {
 	return slices.Clone(s.reqs)
 }
 
-var testPolicy = RetryPolicy{Attempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 5 * time.Second}
+var testPolicy = post.Policy{Attempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 5 * time.Second}
 
 // productAlert is a firing product-level alert as the engine delivers it.
-func productAlert(firstSeen time.Time) Alert {
-	a := Alert{
-		ID: "0123456789abcdef0123456789abcdef-1795413600", Status: Firing, Level: LevelProduct,
+func productAlert(firstSeen time.Time) alerts.Alert {
+	a := alerts.Alert{
+		ID: "0123456789abcdef0123456789abcdef-1795413600", Status: alerts.Firing, Level: alerts.LevelProduct,
 		Tenant: "contoso", CSP: event.CSPMSI, TargetID: "{BAD}", ProductName: "Contoso VPN", ProductVersion: "2.1",
-		Severity: Critical, CodeSpace: codes.SpaceWin32, Code: 1603, CodeHex: "0x80070643", CodeName: "ERROR_INSTALL_FAILURE",
+		Severity: alerts.Critical, CodeSpace: codes.SpaceWin32, Code: 1603, CodeHex: "0x80070643", CodeName: "ERROR_INSTALL_FAILURE",
 		CodeDescription: "Fatal error during installation.", Category: "installer", Advice: "Read the MSI log on a sample device.",
 		Attempts: 40, Failures: 40, Devices: 25, Finished: 40, Share: 1, Peak: 40, Baseline: 2, DeviceBaseline: 2, Factor: 2,
 		SampleDevices: []string{"bad-0", "bad-1", "bad-10"}, FirstSeen: firstSeen, BucketSeconds: 60,
 		Query: "SELECT finished_at FROM attempts WHERE tenant = 'contoso'",
 	}
-	a.key = keyFromAlert(&a)
-	a.Summary = a.summarise()
+	a.Summary = "win32 1603 ERROR_INSTALL_FAILURE: 40 failed installs of Contoso VPN 2.1 on 25 devices (contoso)"
 	return a
 }
 
-func resolvedOf(a Alert, at time.Time) Alert {
-	a.Status, a.ResolvedAt = Resolved, at
-	a.Summary = a.summarise()
+func resolvedOf(a alerts.Alert, at time.Time) alerts.Alert {
+	a.Status, a.ResolvedAt = alerts.Resolved, at
+	a.Summary = "resolved: " + a.Summary
 	return a
 }
 
-func newTestAlertmanager(t *testing.T, o AlertmanagerOptions) *AlertmanagerSink {
+func newTestAlertmanager(t *testing.T, o Options) *Sink {
 	t.Helper()
-	if o.Policy == (RetryPolicy{}) {
+	if o.Policy == (post.Policy{}) {
 		o.Policy = testPolicy
 	}
 	if o.Horizon == 0 {
 		o.Horizon = 10 * time.Minute
 	}
-	s, err := NewAlertmanager(o)
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func newTestAlertmanager(t *testing.T, o AlertmanagerOptions) *AlertmanagerSink 
 func TestAlertmanagerPayload(t *testing.T) {
 	srv := newAMServer(t)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{srv.URL + "/"}, BearerToken: "s3cret",
+	s := newTestAlertmanager(t, Options{URLs: []string{srv.URL + "/"}, BearerToken: "s3cret",
 		Horizon: 10 * time.Minute, DashboardURL: "https://cspwatch.example/dash/"})
 	s.now = func() time.Time { return now }
 	fired := productAlert(now.Add(-3 * time.Minute))
@@ -184,9 +183,9 @@ func TestAlertmanagerPayload(t *testing.T) {
 // The wire form: RFC 3339 times, Alertmanager's field names.
 func TestAlertmanagerJSON(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{"http://am:9093"}, Horizon: 5 * time.Minute})
+	s := newTestAlertmanager(t, Options{URLs: []string{"http://am:9093"}, Horizon: 5 * time.Minute})
 	a := productAlert(now.Add(-time.Minute))
-	a.Level, a.CSP, a.TargetID, a.ProductName, a.ProductVersion = LevelCode, "", "", "", ""
+	a.Level, a.CSP, a.TargetID, a.ProductName, a.ProductVersion = alerts.LevelCode, "", "", "", ""
 	a.CodeSpace, a.Code, a.CodeHex = codes.SpaceHRESULT, -2016345060, "0x87d1041c"
 	b, err := json.Marshal(s.postable(&a, now))
 	if err != nil {
@@ -215,15 +214,9 @@ func TestAlertmanagerJSON(t *testing.T) {
 
 func TestAlertmanagerRetriesOn503(t *testing.T) {
 	srv := newAMServer(t, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
-	s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{srv.URL}, Username: "cspwatch", Password: "pw"})
-	var retried, failed int
-	s.setOnFailure(func(retrying bool) {
-		if retrying {
-			retried++
-		} else {
-			failed++
-		}
-	})
+	s := newTestAlertmanager(t, Options{URLs: []string{srv.URL}, Username: "cspwatch", Password: "pw"})
+	var retried int
+	s.OnRetry(func() { retried++ })
 	if err := s.Deliver(t.Context(), productAlert(time.Now().Add(-time.Minute))); err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
@@ -234,25 +227,25 @@ func TestAlertmanagerRetriesOn503(t *testing.T) {
 	if user, pw, ok := (&http.Request{Header: reqs[0].header}).BasicAuth(); !ok || user != "cspwatch" || pw != "pw" {
 		t.Errorf("basic auth %q %q %v", user, pw, ok)
 	}
-	if retried != 2 || failed != 0 {
-		t.Errorf("failure reports: %d retried, %d final; want 2 and 0", retried, failed)
+	if retried != 2 {
+		t.Errorf("%d retries reported, want 2", retried)
 	}
 
 	// Every try 503: a retryable error after the policy's tries.
 	srv = newAMServer(t, 503, 503, 503)
-	s = newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{srv.URL}})
+	s = newTestAlertmanager(t, Options{URLs: []string{srv.URL}})
 	err := s.Deliver(t.Context(), productAlert(time.Now()))
-	if err == nil || errors.Is(err, ErrPermanent) || len(srv.requests()) != 3 {
+	if err == nil || errors.Is(err, alerts.ErrPermanent) || len(srv.requests()) != 3 {
 		t.Errorf("Deliver = %v after %d requests, want a retryable error after 3", err, len(srv.requests()))
 	}
 }
 
 func TestAlertmanagerNoRetryOn400(t *testing.T) {
 	srv := newAMServer(t, http.StatusBadRequest)
-	s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{srv.URL}})
+	s := newTestAlertmanager(t, Options{URLs: []string{srv.URL}})
 	err := s.Deliver(t.Context(), productAlert(time.Now()))
-	if !errors.Is(err, ErrPermanent) {
-		t.Errorf("Deliver = %v, want ErrPermanent", err)
+	if !errors.Is(err, alerts.ErrPermanent) {
+		t.Errorf("Deliver = %v, want alerts.ErrPermanent", err)
 	}
 	if n := len(srv.requests()); n != 1 {
 		t.Errorf("%d requests, want 1 (no retry on 400)", n)
@@ -277,9 +270,9 @@ func TestAlertmanagerHAPair(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := newAMServer(t, tt.a...), newAMServer(t, tt.b...)
-			s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{a.URL, b.URL}})
+			s := newTestAlertmanager(t, Options{URLs: []string{a.URL, b.URL}})
 			err := s.Deliver(t.Context(), productAlert(time.Now()))
-			if (err == nil) != tt.ok || errors.Is(err, ErrPermanent) != tt.perm {
+			if (err == nil) != tt.ok || errors.Is(err, alerts.ErrPermanent) != tt.perm {
 				t.Errorf("Deliver = %v, want ok %v permanent %v", err, tt.ok, tt.perm)
 			}
 			if err != nil && !strings.Contains(err.Error(), tt.wantInErr) {
@@ -297,7 +290,7 @@ func TestAlertmanagerHAPair(t *testing.T) {
 func TestAlertmanagerResend(t *testing.T) {
 	srv := newAMServer(t)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s := newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{srv.URL}, Horizon: 10 * time.Minute})
+	s := newTestAlertmanager(t, Options{URLs: []string{srv.URL}, Horizon: 10 * time.Minute})
 	s.now = func() time.Time { return now }
 	open := productAlert(now.Add(-2 * time.Hour))
 	recent := productAlert(now.Add(-time.Hour))
@@ -306,7 +299,7 @@ func TestAlertmanagerResend(t *testing.T) {
 	old := productAlert(now.Add(-time.Hour))
 	old.ID, old.TargetID = "old", "{OLD}"
 	old = resolvedOf(old, now.Add(-10*time.Minute))
-	if err := s.Resend(t.Context(), []Alert{open, recent, old}); err != nil {
+	if err := s.Resend(t.Context(), []alerts.Alert{open, recent, old}); err != nil {
 		t.Fatal(err)
 	}
 	reqs := srv.requests()
@@ -322,113 +315,14 @@ func TestAlertmanagerResend(t *testing.T) {
 	}
 
 	// Nothing to send: no request.
-	if err := s.Resend(t.Context(), []Alert{old}); err != nil || len(srv.requests()) != 1 {
+	if err := s.Resend(t.Context(), []alerts.Alert{old}); err != nil || len(srv.requests()) != 1 {
 		t.Errorf("Resend of an old resolve = %v, %d requests; want nothing sent", err, len(srv.requests()))
 	}
 
 	// One try only: the next bucket sends again.
 	down := newAMServer(t, 503, 503)
-	s = newTestAlertmanager(t, AlertmanagerOptions{URLs: []string{down.URL}})
-	if err := s.Resend(t.Context(), []Alert{open}); err == nil || len(down.requests()) != 1 {
+	s = newTestAlertmanager(t, Options{URLs: []string{down.URL}})
+	if err := s.Resend(t.Context(), []alerts.Alert{open}); err == nil || len(down.requests()) != 1 {
 		t.Errorf("Resend to a 503 = %v after %d requests, want an error after 1", err, len(down.requests()))
-	}
-}
-
-func TestAlertmanagerEndpoint(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://am:9093":                      "http://am:9093/api/v2/alerts",
-		"http://am:9093/":                     "http://am:9093/api/v2/alerts",
-		"https://ops.example/alertmanager":    "https://ops.example/alertmanager/api/v2/alerts",
-		"http://am:9093/api/v2/alerts":        "http://am:9093/api/v2/alerts",
-		" http://am:9093/api/v2/alerts/?x=1 ": "http://am:9093/api/v2/alerts/",
-	} {
-		u, err := alertmanagerEndpoint(in)
-		if err != nil || u.String() != want {
-			t.Errorf("alertmanagerEndpoint(%q) = %v, %v; want %s", in, u, err, want)
-		}
-	}
-	for _, bad := range []string{"am:9093", "ftp://am", "http://", "::"} {
-		if _, err := alertmanagerEndpoint(bad); err == nil {
-			t.Errorf("alertmanagerEndpoint(%q) accepted", bad)
-		}
-	}
-}
-
-func TestAlertmanagerFlags(t *testing.T) {
-	c := DefaultConfig()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	c.RegisterFlags(fs)
-	env := map[string]string{
-		"CSPWATCH_ALERT_ALERTMANAGER_TOKEN": "tok",
-		"CSPWATCH_ALERT_DASHBOARD_URL":      "http://127.0.0.1:8082",
-	}
-	if err := envflag.Parse(fs, []string{"--alert-alertmanager-url", "http://am1:9093, http://am2:9093", "--alert-alertmanager-url=http://am3:9093"},
-		func(k string) string { return env[k] }, "CSPWATCH_"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"http://am1:9093", "http://am2:9093", "http://am3:9093"}; !slices.Equal(c.AlertmanagerURLs, want) {
-		t.Errorf("urls %q, want %q", c.AlertmanagerURLs, want)
-	}
-	if c.AlertmanagerToken != "tok" || c.DashboardURL != "http://127.0.0.1:8082" {
-		t.Errorf("token %q dashboard %q from the environment", c.AlertmanagerToken, c.DashboardURL)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.alertmanagerHorizon(); got != 5*time.Minute {
-		t.Errorf("default horizon with 1m buckets %v, want 5m", got)
-	}
-	c.Bucket = 5 * time.Minute
-	if got := c.alertmanagerHorizon(); got != 20*time.Minute {
-		t.Errorf("default horizon with 5m buckets %v, want 4 buckets", got)
-	}
-
-	// From the environment alone, comma-separated.
-	c = DefaultConfig()
-	fs = flag.NewFlagSet("test", flag.ContinueOnError)
-	c.RegisterFlags(fs)
-	if err := envflag.Parse(fs, nil, func(k string) string {
-		return map[string]string{"CSPWATCH_ALERT_ALERTMANAGER_URL": "http://a:9093,http://b:9093"}[k]
-	}, "CSPWATCH_"); err != nil {
-		t.Fatal(err)
-	}
-	if len(c.AlertmanagerURLs) != 2 {
-		t.Errorf("urls from CSPWATCH_ALERT_ALERTMANAGER_URL: %q", c.AlertmanagerURLs)
-	}
-
-	for name, mod := range map[string]func(*Config){
-		"bad url":             func(c *Config) { c.AlertmanagerURLs = []string{"am:9093"} },
-		"short horizon":       func(c *Config) { c.AlertmanagerHorizon = time.Minute },
-		"user and token":      func(c *Config) { c.AlertmanagerUser, c.AlertmanagerToken = "u", "t" },
-		"password alone":      func(c *Config) { c.AlertmanagerPassword = "p" },
-		"bad dashboard url":   func(c *Config) { c.DashboardURL = "localhost:8082" },
-		"dashboard no scheme": func(c *Config) { c.DashboardURL = "//host/x" },
-	} {
-		c := DefaultConfig()
-		c.AlertmanagerURLs = []string{"http://am:9093"}
-		mod(&c)
-		if err := c.Validate(); err == nil {
-			t.Errorf("%s: Validate accepted it", name)
-		}
-	}
-}
-
-// NewSinks adds the Alertmanager sink, which the engine resends to.
-func TestNewSinksAlertmanager(t *testing.T) {
-	c := DefaultConfig()
-	c.AlertmanagerURLs = []string{"http://am1:9093", "http://am2:9093"}
-	sinks, err := NewSinks(c, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var am Resender
-	for _, s := range sinks {
-		if r, ok := s.(Resender); ok {
-			am = r
-		}
-	}
-	if am == nil || am.Name() != "alertmanager" || len(am.(*AlertmanagerSink).targets) != 2 {
-		t.Fatalf("sinks %v: want one alertmanager sink posting to two servers", sinks)
 	}
 }
