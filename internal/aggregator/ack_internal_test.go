@@ -53,7 +53,7 @@ func TestAckSequenceMatchesMetadata(t *testing.T) {
 		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamName, jetstream.ConsumerConfig{
-		Durable: "acktest", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second, FilterSubject: bus.Subjects,
+		Durable: "acktest", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, FilterSubject: bus.Subjects,
 	})
 	if err != nil {
 		t.Fatal(err)

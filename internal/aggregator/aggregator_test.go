@@ -16,12 +16,13 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // TestMain runs the role of a fault test's child process when the binary is
@@ -216,22 +217,11 @@ func (e *env) consumerDrained(t *testing.T) bool {
 	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // checkExactly asserts n events in every table, each once (store.Tally),
 // the expected failures in the rollup, and a drained consumer.
 func (e *env) checkExactly(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "consumer drained", func() bool { return e.consumerDrained(t) })
+	testkit.WaitFor(t, 60*time.Second, "consumer drained", func() bool { return e.consumerDrained(t) })
 	tl := tallyOf(t, e.st)
 	if ok, why := tl.Exact(); !ok || tl.Events != uint64(n) {
 		t.Fatalf("want %d events once each: %s %+v", n, why, tl)
@@ -342,7 +332,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 	publish(t, e.js, n/2, n)
 	r := e.start(t, testConfig())
 	e.checkExactly(t, n)
-	waitFor(t, 10*time.Second, "dead letters counted", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "dead letters counted", func() bool {
 		return r.metric(t, "cspwatch_aggregator_dead_letters_total") == float64(len(poison))
 	})
 	dlq, err := e.js.Stream(ctx, bus.DeadLetterStreamName)
@@ -381,13 +371,13 @@ func TestShutdownFlushesOpenBatch(t *testing.T) {
 	cfg := testConfig()
 	cfg.BatchWait = time.Minute
 	r := e.start(t, cfg)
-	waitFor(t, 10*time.Second, "aggregator ready", r.agg.Ready)
+	testkit.WaitFor(t, 10*time.Second, "aggregator ready", r.agg.Ready)
 	publish(t, e.js, 0, 10)
 	c, err := e.js.Consumer(context.Background(), bus.StreamName, cfg.Durable)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "10 messages fetched", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "10 messages fetched", func() bool {
 		info, err := c.Info(context.Background())
 		return err == nil && info.NumAckPending == 10
 	})
@@ -416,12 +406,12 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	cfg.AckWait = 10 * time.Second
 	r := e.start(t, cfg)
 	publish(t, e.js, 0, n/2)
-	waitFor(t, 30*time.Second, "first half stored", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "first half stored", func() bool {
 		return e.count(t, "SELECT count() FROM install_events") == n/2
 	})
 	ch.Stop()
 	publish(t, e.js, n/2, n)
-	waitFor(t, 30*time.Second, "a failed insert", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "a failed insert", func() bool {
 		return r.metric(t, "cspwatch_aggregator_insert_errors_total") > 0
 	})
 	if r.agg.Ready() {
@@ -430,7 +420,7 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	time.Sleep(down) // the outage itself is what is tested
 	ch.Start()
 	e.checkExactly(t, n)
-	waitFor(t, 10*time.Second, "ready again", r.agg.Ready)
+	testkit.WaitFor(t, 10*time.Second, "ready again", r.agg.Ready)
 	// InProgress kept the held batches: nothing was redelivered.
 	if got := r.metric(t, "cspwatch_aggregator_redeliveries_total"); got != 0 {
 		t.Errorf("%v redeliveries during the outage; InProgress did not keep the batches", got)
@@ -476,7 +466,7 @@ func exhaustDeliveries(t *testing.T, e *env, cfg aggregator.Config) {
 	}
 	publish(t, e.js, 0, 1)
 	for delivery := 1; delivery <= 2; delivery++ {
-		waitFor(t, 10*time.Second, fmt.Sprintf("delivery %d", delivery), func() bool {
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("delivery %d", delivery), func() bool {
 			msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(200*time.Millisecond))
 			if err != nil {
 				return false
@@ -500,7 +490,7 @@ func TestMaxDeliveriesAreDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	exhaustDeliveries(t, e, cfg)
 	r := e.start(t, cfg)
-	waitFor(t, 20*time.Second, "max-deliveries dead letter", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "max-deliveries dead letter", func() bool {
 		return r.metric(t, "cspwatch_aggregator_dead_letters_total") == 1
 	})
 	dlq, err := e.js.Stream(ctx, bus.DeadLetterStreamName)
@@ -535,7 +525,7 @@ func TestMaxDeliveriesOfStoredEventsAreNotDeadLettered(t *testing.T) {
 	}
 	exhaustDeliveries(t, e, cfg)
 	r := e.start(t, cfg)
-	waitFor(t, 20*time.Second, "the advisory handled", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the advisory handled", func() bool {
 		return r.metric(t, "cspwatch_aggregator_max_deliveries_stored_total") == 1
 	})
 	if got := r.metric(t, "cspwatch_aggregator_dead_letters_total"); got != 0 {
@@ -556,14 +546,10 @@ func checkAcked(t *testing.T, st *store.Store, acked map[string]struct{}) {
 	ctx := context.Background()
 	want := uint64(len(acked))
 	var tl store.Tally
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	testkit.WaitFor(t, 90*time.Second, fmt.Sprintf("the %d acknowledged events stored", want), func() bool {
 		tl = tallyOf(t, st)
-		if tl.Events >= want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return tl.Events >= want
+	})
 	if ok, why := tl.Exact(); !ok || tl.Events != want {
 		t.Fatalf("want the %d acknowledged events once each: %s %+v", want, why, tl)
 	}
@@ -612,9 +598,9 @@ func TestCheckAllDropsAnEventRepublishedLater(t *testing.T) {
 				if _, err := e.js.PublishMsg(context.Background(), msg); err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, 30*time.Second, "event stored", func() bool { return e.consumerDrained(t) && tallyOf(t, e.st).Stored >= 1 })
+				testkit.WaitFor(t, 30*time.Second, "event stored", func() bool { return e.consumerDrained(t) && tallyOf(t, e.st).Stored >= 1 })
 			}
-			waitFor(t, 30*time.Second, "both handled", func() bool {
+			testkit.WaitFor(t, 30*time.Second, "both handled", func() bool {
 				return r.metric(t, "cspwatch_aggregator_messages_acked_total") == 2
 			})
 			if tl := tallyOf(t, e.st); tl.Distinct != 1 || tl.DuplicateIDs != tt.wantDupID {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
 )
 
 // serverGet is what the MDM server sent the device of the real-world 404
@@ -88,7 +89,7 @@ func TestAttributionAcrossIngestReplicasAndRestart(t *testing.T) {
 			}
 			r := e.start(t, testConfig())
 			post(t, halves[0].url, halves[0].body)
-			waitFor(t, 30*time.Second, "first half stored", func() bool { return tallyOf(t, e.st).Events == 1 })
+			testkit.WaitFor(t, 30*time.Second, "first half stored", func() bool { return tallyOf(t, e.st).Events == 1 })
 			if n, got := attributed(); got != 0 {
 				t.Fatalf("%d of %d answers attributed before the command was stored", got, n)
 			}
@@ -97,7 +98,7 @@ func TestAttributionAcrossIngestReplicasAndRestart(t *testing.T) {
 			}
 			e.start(t, testConfig()) // the restart
 			post(t, halves[1].url, halves[1].body)
-			waitFor(t, 30*time.Second, "the answer attributed", func() bool { n, got := attributed(); return n == 1 && got == 1 })
+			testkit.WaitFor(t, 30*time.Second, "the answer attributed", func() bool { n, got := attributed(); return n == 1 && got == 1 })
 		})
 	}
 }

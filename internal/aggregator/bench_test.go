@@ -19,9 +19,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // BenchmarkThroughput measures, in one run and against the same ClickHouse,

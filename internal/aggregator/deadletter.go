@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
@@ -27,32 +28,60 @@ const (
 // DeadLetterSubject is where the aggregator dead-letters messages of stream.
 func DeadLetterSubject(stream string) string { return bus.DeadLetterSubjectPrefix + stream }
 
-// deadLetter publishes msg to the dead-letter stream (de-duplicated by stream
-// sequence, so a retry after a crash stores it once) and terminates it. If
-// the publish fails the message is left un-acknowledged: it comes back and is
-// dead-lettered on a later delivery, or by the max-deliveries advisory.
-func (a *Aggregator) deadLetter(ctx context.Context, msg jetstream.Msg, seq uint64, cause error) {
-	reason := "decode"
-	out := nats.NewMsg(DeadLetterSubject(a.cfg.Stream))
-	out.Data = msg.Data()
-	out.Header.Set(HeaderReason, cause.Error())
-	out.Header.Set(HeaderOriginalSubject, msg.Subject())
+// deadLetterer is the dead-letter stage: it moves the messages that cannot
+// be stored to the dead-letter stream, those that do not decode (from the
+// decoder) and those the server gave up on after MaxDeliver deliveries (from
+// its advisory). A dead letter is de-duplicated by its stream sequence
+// (Nats-Msg-Id "dlq-<stream>-<seq>"), so a retry after a crash, or every
+// replica handling one advisory, stores it once.
+type deadLetterer struct {
+	// stream and durable name the stream and the consumer whose messages
+	// are dead-lettered.
+	stream, durable string
+	js              jetstream.JetStream
+	nc              *nats.Conn // for the advisories
+	store           Store      // to tell a stored event from a lost one
+	log             zerolog.Logger
+	m               *metrics
+}
+
+// message builds the dead letter of the message at stream sequence seq,
+// which had subject and data; deliveries 0 leaves its header out.
+func (d *deadLetterer) message(subject string, data []byte, reason string, seq, deliveries uint64) *nats.Msg {
+	out := nats.NewMsg(DeadLetterSubject(d.stream))
+	out.Data = data
+	out.Header.Set(HeaderReason, reason)
+	out.Header.Set(HeaderOriginalSubject, subject)
 	out.Header.Set(HeaderStreamSeq, strconv.FormatUint(seq, 10))
-	if md, err := msg.Metadata(); err == nil {
-		out.Header.Set(HeaderDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	if deliveries > 0 {
+		out.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
 	}
-	out.Header.Set(bus.MsgIDHeader, fmt.Sprintf("dlq-%s-%d", a.cfg.Stream, seq))
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	out.Header.Set(bus.MsgIDHeader, fmt.Sprintf("dlq-%s-%d", d.stream, seq))
+	return out
+}
+
+// deadLetter publishes msg, which did not decode, to the dead-letter stream
+// and terminates it. If the publish fails the message is left
+// un-acknowledged: it comes back and is dead-lettered on a later delivery,
+// or by the max-deliveries advisory. It waits at most 5 s for JetStream.
+func (d *deadLetterer) deadLetter(msg jetstream.Msg, seq uint64, cause error) {
+	const reason = "decode"
+	var deliveries uint64
+	if md, err := msg.Metadata(); err == nil {
+		deliveries = md.NumDelivered
+	}
+	out := d.message(msg.Subject(), msg.Data(), cause.Error(), seq, deliveries)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := a.js.PublishMsg(pctx, out); err != nil {
-		a.log.Error().Err(err).Uint64("stream_seq", seq).Msg("dead-letter publish; message left for redelivery")
+	if _, err := d.js.PublishMsg(ctx, out); err != nil {
+		d.log.Error().Err(err).Uint64("stream_seq", seq).Msg("dead-letter publish; message left for redelivery")
 		return
 	}
 	if err := msg.TermWithReason(reason); err != nil {
-		a.log.Warn().Err(err).Uint64("stream_seq", seq).Msg("term after dead-letter")
+		d.log.Warn().Err(err).Uint64("stream_seq", seq).Msg("term after dead-letter")
 	}
-	a.m.deadLetters.WithLabelValues(reason).Inc()
-	a.log.Error().Err(cause).Uint64("stream_seq", seq).Str("subject", msg.Subject()).
+	d.m.deadLetters.WithLabelValues(reason).Inc()
+	d.log.Error().Err(cause).Uint64("stream_seq", seq).Str("subject", msg.Subject()).
 		Str("dead_letter_subject", out.Subject).Msg("message dead-lettered")
 }
 
@@ -72,15 +101,15 @@ type maxDeliveriesAdvisory struct {
 // de-duplicates their copies by Nats-Msg-Id, and the counter counts only
 // stored (non-duplicate) copies. With the default unbounded MaxDeliver the
 // server sends no such advisory.
-func (a *Aggregator) watchMaxDeliveries() (stop func(), err error) {
-	subj := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", a.cfg.Stream, a.cfg.Durable)
-	sub, err := a.nc.Subscribe(subj, func(m *nats.Msg) {
+func (d *deadLetterer) watchMaxDeliveries() (stop func(), err error) {
+	subj := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", d.stream, d.durable)
+	sub, err := d.nc.Subscribe(subj, func(m *nats.Msg) {
 		var adv maxDeliveriesAdvisory
 		if err := json.Unmarshal(m.Data, &adv); err != nil {
-			a.log.Error().Err(err).Msg("max deliveries advisory")
+			d.log.Error().Err(err).Msg("max deliveries advisory")
 			return
 		}
-		a.deadLetterSeq(adv)
+		d.deadLetterSeq(adv)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe max deliveries advisory: %w", err)
@@ -88,12 +117,14 @@ func (a *Aggregator) watchMaxDeliveries() (stop func(), err error) {
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-func (a *Aggregator) deadLetterSeq(adv maxDeliveriesAdvisory) {
+// deadLetterSeq handles one max-deliveries advisory. It waits at most 5 s
+// for NATS and ClickHouse together.
+func (d *deadLetterer) deadLetterSeq(adv maxDeliveriesAdvisory) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := a.js.Stream(ctx, a.cfg.Stream)
+	st, err := d.js.Stream(ctx, d.stream)
 	if err != nil {
-		a.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: stream")
+		d.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: stream")
 		return
 	}
 	raw, err := st.GetMsg(ctx, adv.StreamSeq)
@@ -101,37 +132,31 @@ func (a *Aggregator) deadLetterSeq(adv maxDeliveriesAdvisory) {
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return // removed meanwhile (dead-lettered and purged, or aged out)
 		}
-		a.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: get message")
+		d.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: get message")
 		return
 	}
 	if ev, err := eventjson.Decode(raw.Data); err == nil {
-		have, err := a.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}}, 0)
+		have, err := d.store.ExistingIDs(ctx, []store.Row{{Event: ev, Seq: adv.StreamSeq}}, 0)
 		if err != nil {
 			// Unknown: dead-letter it. A replay of a stored event is
 			// harmless, as storage is idempotent by event_id.
-			a.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: existence check")
+			d.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: existence check")
 		} else if _, stored := have[ev.EventID]; stored {
-			a.m.giveUpStored.Inc()
-			a.log.Warn().Uint64("stream_seq", adv.StreamSeq).Uint64("deliveries", adv.Deliveries).Str("event_id", ev.EventID).
+			d.m.giveUpStored.Inc()
+			d.log.Warn().Uint64("stream_seq", adv.StreamSeq).Uint64("deliveries", adv.Deliveries).Str("event_id", ev.EventID).
 				Msg("max deliveries reached by an event ClickHouse holds: not dead-lettered")
 			return
 		}
 	}
-	out := nats.NewMsg(DeadLetterSubject(a.cfg.Stream))
-	out.Data = raw.Data
-	out.Header.Set(HeaderReason, "max deliveries")
-	out.Header.Set(HeaderOriginalSubject, raw.Subject)
-	out.Header.Set(HeaderStreamSeq, strconv.FormatUint(adv.StreamSeq, 10))
-	out.Header.Set(HeaderDeliveries, strconv.FormatUint(adv.Deliveries, 10))
-	out.Header.Set(bus.MsgIDHeader, fmt.Sprintf("dlq-%s-%d", a.cfg.Stream, adv.StreamSeq))
-	ack, err := a.js.PublishMsg(ctx, out)
+	out := d.message(raw.Subject, raw.Data, "max deliveries", adv.StreamSeq, adv.Deliveries)
+	ack, err := d.js.PublishMsg(ctx, out)
 	if err != nil {
-		a.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: dead-letter publish")
+		d.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Msg("max deliveries: dead-letter publish")
 		return
 	}
 	if !ack.Duplicate {
-		a.m.deadLetters.WithLabelValues("max_deliveries").Inc()
+		d.m.deadLetters.WithLabelValues("max_deliveries").Inc()
 	}
-	a.log.Error().Uint64("stream_seq", adv.StreamSeq).Uint64("deliveries", adv.Deliveries).
+	d.log.Error().Uint64("stream_seq", adv.StreamSeq).Uint64("deliveries", adv.Deliveries).
 		Str("subject", raw.Subject).Msg("message dead-lettered after max deliveries")
 }

@@ -28,9 +28,10 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // faultConfig is the aggregator configuration of the fault tests, shared by
@@ -240,7 +241,7 @@ func (p *publisher) waitAcked(t *testing.T, n int, what string) time.Duration {
 	start, from := time.Now(), p.ackedCount()
 	// Generous: under -race on a loaded 2-core machine the embedded
 	// server acknowledges far below the publisher's pace.
-	waitFor(t, 90*time.Second, what, func() bool { return p.ackedCount() >= from+n })
+	testkit.WaitFor(t, 90*time.Second, what, func() bool { return p.ackedCount() >= from+n })
 	return time.Since(start)
 }
 
@@ -281,28 +282,26 @@ func (p *publisher) lastError() error {
 func waitDrained(t *testing.T, js jetstream.JetStream, d time.Duration) {
 	t.Helper()
 	var last string
-	deadline := time.Now().Add(d)
-	for {
+	defer func() {
+		if t.Failed() {
+			t.Logf("consumer at the deadline: %s", last)
+		}
+	}()
+	testkit.WaitFor(t, d, "consumer drained", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		c, err := js.Consumer(ctx, bus.StreamName, aggregator.DefaultConfig().Durable)
 		var info *jetstream.ConsumerInfo
 		if err == nil {
 			info, err = c.Info(ctx)
 		}
-		cancel()
 		if err != nil {
 			last = err.Error()
-		} else {
-			last = fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
-			if info.NumPending == 0 && info.NumAckPending == 0 {
-				break
-			}
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer not drained after %v: %s", d, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		last = fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
+		return info.NumPending == 0 && info.NumAckPending == 0
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s, err := js.Stream(ctx, bus.StreamName); err == nil {
@@ -346,7 +345,7 @@ func TestExactlyOnceNATSKilled(t *testing.T) {
 	cfg := faultConfig()
 	cfg.BatchWait = 10 * time.Millisecond
 	r := startAggregator(t, "a", connect(t, natsURL, "faults-aggregator"), st, cfg)
-	waitFor(t, 10*time.Second, "aggregator ready", r.agg.Ready)
+	testkit.WaitFor(t, 10*time.Second, "aggregator ready", r.agg.Ready)
 	rng := faultRand(t)
 	pub := startPublisher(t, js, 1000)
 	pub.waitAcked(t, 300, "first events acknowledged")
@@ -376,10 +375,10 @@ func TestExactlyOnceNATSKilled(t *testing.T) {
 // its messages are redelivered to replica B, which inserts them, and then A
 // resumes and commits the same events.
 //
-// BeforeCommit alone does not pause A for JetStream: A's keepAlive goroutine
-// keeps sending InProgress while the hook blocks. So A talks to NATS through
-// a proxy that the hook also stops for the pause, as the whole process would
-// be stopped.
+// BeforeCommit alone does not pause A for JetStream: A's keep-alive (its
+// keeper goroutine) keeps sending InProgress while the hook blocks. So A
+// talks to NATS through a proxy that the hook also stops for the pause, as
+// the whole process would be stopped.
 func TestExactlyOncePausedReplica(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := faultConfig()
@@ -415,7 +414,7 @@ func TestExactlyOncePausedReplica(t *testing.T) {
 	ra := startAggregator(t, "A", connect(t, proxy.url(), "faults-replica-a"), e.st, cfgA)
 	t.Cleanup(func() { close(abort) }) // runs before A is stopped
 	rb := e.start(t, cfg)
-	waitFor(t, 10*time.Second, "replicas ready", func() bool { return ra.agg.Ready() && rb.agg.Ready() })
+	testkit.WaitFor(t, 10*time.Second, "replicas ready", func() bool { return ra.agg.Ready() && rb.agg.Ready() })
 	pub := startPublisher(t, e.js, 1000)
 	select {
 	case <-pauseOver:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/bus"
 
+	"github.com/cspwatch/cspwatch/internal/testkit"
 	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
@@ -25,8 +26,8 @@ func TestReadyFollowsFrozenClickHouse(t *testing.T) {
 	r := e.start(t, cfg)
 	const n = 4000
 	publish(t, e.js, 0, n/2)
-	waitFor(t, 30*time.Second, "first half stored", func() bool { return tallyOf(t, e.st).Events == n/2 })
-	waitFor(t, 10*time.Second, "ready", r.agg.Ready)
+	testkit.WaitFor(t, 30*time.Second, "first half stored", func() bool { return tallyOf(t, e.st).Events == n/2 })
+	testkit.WaitFor(t, 10*time.Second, "ready", r.agg.Ready)
 	if err := ch.Freeze(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +42,12 @@ func TestReadyFollowsFrozenClickHouse(t *testing.T) {
 	}
 	defer thaw()
 	publish(t, e.js, n/2, n)
-	waitFor(t, 20*time.Second, "not ready while ClickHouse is frozen", func() bool { return !r.agg.Ready() })
+	testkit.WaitFor(t, 20*time.Second, "not ready while ClickHouse is frozen", func() bool { return !r.agg.Ready() })
 	if got := r.metric(t, "cspwatch_aggregator_clickhouse_up"); got != 0 {
 		t.Errorf("clickhouse_up = %v while frozen, want 0", got)
 	}
 	thaw()
-	waitFor(t, 30*time.Second, "ready after the thaw", r.agg.Ready)
+	testkit.WaitFor(t, 30*time.Second, "ready after the thaw", r.agg.Ready)
 	e.checkExactly(t, n)
 }
 
@@ -90,11 +91,11 @@ func TestHeapDoesNotGrowWithBatches(t *testing.T) {
 	}
 	const warm, more = 30 * 100, 160 * 100
 	publish(t, js, 0, warm)
-	waitFor(t, 60*time.Second, "warm-up stored", stored(warm))
+	testkit.WaitFor(t, 60*time.Second, "warm-up stored", stored(warm))
 	before := liveHeap()
 	batches0 := r.metric(t, "cspwatch_aggregator_batches_total")
 	publish(t, js, warm, warm+more)
-	waitFor(t, 120*time.Second, "the rest stored", stored(warm+more))
+	testkit.WaitFor(t, 120*time.Second, "the rest stored", stored(warm+more))
 	after := liveHeap()
 	batches := r.metric(t, "cspwatch_aggregator_batches_total") - batches0
 	if batches < 120 {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // BenchmarkLag offers 50,000 events/s to the stream for 4 s while an

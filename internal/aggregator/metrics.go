@@ -24,50 +24,60 @@ type metrics struct {
 	ackPending    prometheus.Gauge
 }
 
+// newMetrics builds the aggregator's metrics, each labelled series created
+// at zero so that dashboards see it before the first event, and registers
+// them with reg unless it is nil.
 func newMetrics(reg prometheus.Registerer) *metrics {
-	const ns, sub = "cspwatch", "aggregator"
 	m := &metrics{
-		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "batches_total",
-			Help: "Insert attempts by result (inserted, failed)."}, []string{"result"}),
-		rows: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_inserted_total",
-			Help: "Rows inserted into install_events."}),
-		acked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_acked_total",
-			Help: "Messages acknowledged after their batch was stored."}),
-		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "insert_duration_seconds",
-			Help: "Time spent in successful batch inserts: sending the blocks of a streamed insert plus its commit (not the wait for the next block).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
-		insertErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "insert_errors_total",
-			Help: "Failed insert attempts by class (retryable, permanent)."}, []string{"class"}),
-		redeliveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "redeliveries_total",
-			Help: "Messages received with a delivery count above 1."}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "duplicates_dropped_total",
-			Help: "Events dropped before insert: an event_id repeated within a batch, or (with --check-all) found already stored."}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_total",
-			Help: "Messages moved to the dead-letter stream, by reason (decode, max_deliveries)."}, []string{"reason"}),
-		giveUpStored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "max_deliveries_stored_total",
-			Help: "Messages the server gave up on after --max-deliver deliveries whose event ClickHouse held already: not dead-lettered."}),
-		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "clickhouse_up",
-			Help: "1 when ClickHouse answered the last ping within --ready-timeout, else 0."}),
-		inProgress: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "in_progress_rounds_total",
-			Help: "Rounds of InProgress sent for held batches (every AckWait/3 from a batch opening until its acknowledgement)."}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_pending_messages",
-			Help: "Consumer lag: messages in the stream not yet delivered to the consumer (NumPending)."}),
-		ackPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_ack_pending_messages",
-			Help: "Messages delivered and not yet acknowledged, across all processes."}),
-	}
-	for _, r := range []string{"inserted", "failed"} {
-		m.batches.WithLabelValues(r)
-	}
-	for _, c := range []string{"retryable", "permanent"} {
-		m.insertErrors.WithLabelValues(c)
-	}
-	for _, r := range []string{"decode", "max_deliveries"} {
-		m.deadLetters.WithLabelValues(r)
+		batches: counterVec("batches_total", "Insert attempts by result (inserted, failed).",
+			"result", "inserted", "failed"),
+		rows:  counter("rows_inserted_total", "Rows inserted into install_events."),
+		acked: counter("messages_acked_total", "Messages acknowledged after their batch was stored."),
+		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+			Name:    "insert_duration_seconds",
+			Help:    "Time spent in successful batch inserts: sending the blocks of a batch's INSERT plus its commit (not the wait for the next block).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		insertErrors: counterVec("insert_errors_total", "Failed insert attempts by class (retryable, permanent).",
+			"class", "retryable", "permanent"),
+		redeliveries: counter("redeliveries_total", "Messages received with a delivery count above 1."),
+		duplicates: counter("duplicates_dropped_total",
+			"Events dropped before insert: an event_id repeated within a batch, or (with --check-all) found already stored."),
+		deadLetters: counterVec("dead_letters_total", "Messages moved to the dead-letter stream, by reason (decode, max_deliveries).",
+			"reason", "decode", "max_deliveries"),
+		giveUpStored: counter("max_deliveries_stored_total",
+			"Messages the server gave up on after --max-deliver deliveries whose event ClickHouse held already: not dead-lettered."),
+		clickhouseUp: gauge("clickhouse_up", "1 when ClickHouse answered the last ping within --ready-timeout, else 0."),
+		inProgress: counter("in_progress_rounds_total",
+			"InProgress rounds sent, one per held batch or fetched chunk every AckWait/3 (a batch is held from its opening until its acknowledgement)."),
+		pending: gauge("consumer_pending_messages",
+			"Consumer lag: messages in the stream not yet delivered to the consumer (NumPending)."),
+		ackPending: gauge("consumer_ack_pending_messages", "Messages delivered and not yet acknowledged, across all processes."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.batches, m.rows, m.acked, m.insertSeconds, m.insertErrors, m.redeliveries,
 			m.duplicates, m.deadLetters, m.giveUpStored, m.clickhouseUp, m.inProgress, m.pending, m.ackPending)
 	}
 	return m
+}
+
+// The aggregator's metrics are named cspwatch_aggregator_*.
+const metricsNamespace, metricsSubsystem = "cspwatch", "aggregator"
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help})
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help})
+}
+
+// counterVec is a counter with one label, whose values are created at zero.
+func counterVec(name, help, label string, values ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}, []string{label})
+	for _, value := range values {
+		v.WithLabelValues(value)
+	}
+	return v
 }
 
 // watchLag refreshes the consumer lag gauges every interval until ctx ends.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // nullStore accepts every batch at once: with it the aggregator's rate is

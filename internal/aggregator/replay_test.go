@@ -16,8 +16,8 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // dlqEnv is an embedded NATS with the install and dead-letter streams.
