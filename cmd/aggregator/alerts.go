@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
 // alertsConfig is the configuration of `aggregator alerts`.
@@ -23,44 +25,41 @@ type alertsConfig struct {
 	Format output.Format
 }
 
-func parseAlertsConfig(args []string, getenv func(string) string, stderr io.Writer) (alertsConfig, error) {
-	c := alertsConfig{CH: defaultCHFlags(), Since: 24 * time.Hour, Format: output.FormatTable}
+// alertsFlags returns the defaults of `aggregator alerts` and its flag
+// set, which writes into them.
+func alertsFlags() (*alertsConfig, *flag.FlagSet) {
+	c := &alertsConfig{CH: defaultCHFlags(), Since: 24 * time.Hour, Format: output.FormatTable}
 	fs := flag.NewFlagSet("aggregator alerts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.CH.register(fs)
+	c.CH.register(fs, chRead)
 	fs.DurationVar(&c.Since, "since", c.Since, "list the alerts with a transition this recent")
 	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "only this tenant (all when empty)")
 	fs.Var(&c.Format, "format", output.FormatUsage)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator alerts [--since 24h] [--tenant T] [--format table|json|csv] [flags]")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
+	return c, fs
+}
+
+// Validate reports the first unusable setting, naming its flag.
+func (c *alertsConfig) Validate() error {
 	if c.Since <= 0 {
-		return c, fmt.Errorf("%w: since %v: must be positive", errUsage, c.Since)
+		return fmt.Errorf("--since: want a positive duration such as 24h, got %v", c.Since)
 	}
-	if err := c.CH.config().Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
+	return c.CH.validate()
+}
+
+func alertsCommand(stdout, _ io.Writer) *ffcli.Command {
+	c, fs := alertsFlags()
+	return cli.Leaf(alertsSpec(fs), c.Validate, func(ctx context.Context) error { return listAlerts(ctx, *c, stdout) })
 }
 
 // listAlerts prints the spike alerts of the ClickHouse alerts table in the
 // format asked for.
-func listAlerts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseAlertsConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
+func listAlerts(ctx context.Context, c alertsConfig, stdout io.Writer) error {
 	st, err := c.CH.openExisting(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	since := time.Now().Add(-c.Since).UTC().Truncate(time.Second)
-	list, err := alerts.ListAlerts(ctx, st.Conn(), alerts.ListOptions{Since: since, Tenant: c.Tenant})
+	list, err := alerts.List(ctx, st, alerts.ListOptions{Since: since, Tenant: c.Tenant})
 	if err != nil {
 		return err
 	}
@@ -321,4 +320,15 @@ func writeAlerts(w io.Writer, list []alerts.Alert, tenant string, since, now tim
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// alertsSpec describes the command whose flags fs holds.
+func alertsSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "alerts",
+		ShortUsage: "aggregator alerts [--since 24h] [--tenant T] [--format table|json|csv] [flags]",
+		ShortHelp:  "print the spike alerts from ClickHouse",
+		LongHelp:   "Prints the spike alerts with a transition within --since, each with its cause, advice\nand the SQL behind it. It only reads ClickHouse.",
+		FlagSet:    fs,
+	}
 }

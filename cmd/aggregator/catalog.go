@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,35 +11,20 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/catalog"
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
-const catalogUsage = `usage:
-  aggregator catalog load [--dry-run] [flags] FILE   check a product file (CSV or JSON, see README) and
-                                                     store its products as the administrator's names
-  aggregator catalog list [--tenant T] [flags]       print the product catalog: the best known name,
-                                                     version and publisher of every target
-`
-
-// catalogCmd runs `aggregator catalog load|list`.
-func catalogCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, catalogUsage)
-		return fmt.Errorf("%w: catalog: want load or list", errUsage)
+// catalogCommand is `aggregator catalog load|list`.
+func catalogCommand(stdout, _ io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:        "catalog",
+		ShortUsage:  "aggregator catalog <load|list> [flags]",
+		ShortHelp:   "load a product file into the product catalog, or list the catalog",
+		Subcommands: []*ffcli.Command{catalogLoadCommand(stdout), catalogListCommand(stdout)},
 	}
-	switch args[0] {
-	case "load":
-		return catalogLoad(ctx, args[1:], getenv, stdout, stderr)
-	case "list":
-		return catalogList(ctx, args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, catalogUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, catalogUsage)
-	return fmt.Errorf("%w: catalog: unknown command %q (want load or list)", errUsage, args[0])
 }
 
 // catalogLoadConfig is the configuration of `aggregator catalog load`.
@@ -50,52 +34,63 @@ type catalogLoadConfig struct {
 	DryRun bool
 }
 
-func parseCatalogLoadConfig(args []string, getenv func(string) string, stderr io.Writer) (catalogLoadConfig, error) {
-	c := catalogLoadConfig{CH: defaultCHFlags()}
+func catalogLoadFlags() (*catalogLoadConfig, *flag.FlagSet) {
+	c := &catalogLoadConfig{CH: defaultCHFlags()}
 	fs := flag.NewFlagSet("aggregator catalog load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.CH.register(fs)
+	c.CH.register(fs, chWrite)
 	fs.BoolVar(&c.DryRun, "dry-run", c.DryRun, "check the file and print what it holds, without storing it")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator catalog load [--dry-run] [flags] FILE\n\nFILE is CSV (header tenant,csp,target_id,name,version,publisher) or a JSON array of objects with those keys.")
-		fs.PrintDefaults()
-	}
-	// FILE may stand before or after the flags.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return c, err
-			}
-			return c, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+	return c, fs
+}
+
+// setFiles takes the positional arguments of `catalog load`: one FILE.
+func (c *catalogLoadConfig) setFiles(files []string) error {
 	if len(files) != 1 {
-		fs.Usage()
-		return c, fmt.Errorf("%w: catalog load: want one FILE, got %d", errUsage, len(files))
+		return cli.Usagef("aggregator catalog load: want one FILE, got %d", len(files))
 	}
 	c.File = files[0]
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_"); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+	return nil
+}
+
+func parseCatalogLoadConfig(args []string, getenv func(string) string, stderr io.Writer) (catalogLoadConfig, error) {
+	c, fs := catalogLoadFlags()
+	files, err := cli.ParsePositional(fs, args, getenv, stderr)
+	if err == nil {
+		err = c.setFiles(files)
 	}
-	if err := c.CH.config().Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+	if err == nil {
+		err = cli.Check(fs, c.CH.validate)
 	}
-	return c, nil
+	return *c, err
+}
+
+func catalogLoadCommand(stdout io.Writer) *ffcli.Command {
+	c, fs := catalogLoadFlags()
+	return &ffcli.Command{
+		Name:       "load",
+		ShortUsage: "aggregator catalog load [--dry-run] [flags] FILE",
+		ShortHelp:  "check a product file (CSV or JSON) and store its names in the product catalog",
+		LongHelp: `FILE is CSV (header tenant,csp,target_id,name,version,publisher) or a JSON
+array of objects with those keys. A file with any error stores nothing.`,
+		FlagSet: fs,
+		Exec: func(ctx context.Context, args []string) error {
+			files, err := cli.Positional(fs, args)
+			if err != nil {
+				return err
+			}
+			if err := c.setFiles(files); err != nil {
+				return err
+			}
+			if err := cli.Check(fs, c.CH.validate); err != nil {
+				return err
+			}
+			return catalogLoad(ctx, *c, stdout)
+		},
+	}
 }
 
 // catalogLoad checks a product file and stores it as catalog source admin.
 // A file with any error stores nothing.
-func catalogLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseCatalogLoadConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
+func catalogLoad(ctx context.Context, c catalogLoadConfig, stdout io.Writer) error {
 	products, err := catalog.ReadFile(c.File)
 	if err != nil {
 		return err
@@ -141,20 +136,22 @@ func tenantList(products []store.AdminProduct) string {
 	return fmt.Sprintf("%d tenants (%s)", len(ts), strings.Join(ts, ", "))
 }
 
-// catalogList prints the catalog's best knowledge of every target.
-func catalogList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func catalogListCommand(stdout io.Writer) *ffcli.Command {
 	ch := defaultCHFlags()
 	var tenant string
 	fs := flag.NewFlagSet("aggregator catalog list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ch.register(fs)
+	ch.register(fs, chRead)
 	fs.StringVar(&tenant, "tenant", tenant, "only this tenant (all when empty)")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if err := ch.config().Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+	return cli.Leaf(&ffcli.Command{
+		Name:       "list",
+		ShortUsage: "aggregator catalog list [--tenant T] [flags]",
+		ShortHelp:  "print the product catalog: the best known name, version and publisher of every target",
+		FlagSet:    fs,
+	}, ch.validate, func(ctx context.Context) error { return catalogList(ctx, ch, tenant, stdout) })
+}
+
+// catalogList prints the catalog's best knowledge of every target.
+func catalogList(ctx context.Context, ch chFlags, tenant string, stdout io.Writer) error {
 	st, err := ch.openExisting(ctx)
 	if err != nil {
 		return err

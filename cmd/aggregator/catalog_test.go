@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/alerts"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 func TestCatalogLoadConfig(t *testing.T) {

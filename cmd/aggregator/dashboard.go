@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
 
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
+	"github.com/cspwatch/cspwatch/internal/ops"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
 
@@ -46,17 +49,17 @@ func (d *dashboardFlags) register(fs *flag.FlagSet, addrUsage string) {
 // valid (off).
 func (d *dashboardFlags) Validate() error {
 	if d.Addr != "" {
-		if _, _, err := net.SplitHostPort(d.Addr); err != nil {
-			return fmt.Errorf("dashboard addr %q: %v", d.Addr, err)
+		if err := cli.CheckAddr("dashboard-addr", d.Addr, "127.0.0.1:8082"); err != nil {
+			return err
 		}
 	}
 	switch {
 	case d.QueryTimeout <= 0:
-		return errors.New("dashboard query timeout must be positive")
+		return fmt.Errorf("--dashboard-query-timeout: want a positive duration such as 30s, got %v", d.QueryTimeout)
 	case d.Lookback <= 0:
-		return errors.New("dashboard lookback must be positive")
+		return fmt.Errorf("--dashboard-lookback: want a positive duration such as 24h, got %v", d.Lookback)
 	case d.StuckAfter <= 0:
-		return errors.New("dashboard stuck-after must be positive")
+		return fmt.Errorf("--dashboard-stuck-after: want a positive duration such as 4h, got %v", d.StuckAfter)
 	}
 	return nil
 }
@@ -86,22 +89,13 @@ func startDashboard(ctx context.Context, d dashboardFlags, ch chFlags, log zerol
 		st.Close()
 		return nil, fmt.Errorf("dashboard listen: %w", err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: d.QueryTimeout + 10*time.Second, IdleTimeout: time.Minute}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("dashboard server")
-		}
-	}()
+	stopHTTP := ops.Start(ops.NewServer(h, d.QueryTimeout+10*time.Second), ln, 5*time.Second, log)
 	fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", ln.Addr())
 	log.Info().Str("addr", ln.Addr().String()).Bool("token", d.Token != "").Msg("dashboard serving")
 	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-		<-done
+		if err := stopHTTP(); err != nil {
+			log.Warn().Err(err).Msg("dashboard shutdown")
+		}
 		st.Close()
 	}, nil
 }
@@ -110,71 +104,68 @@ func startDashboard(ctx context.Context, d dashboardFlags, ch chFlags, log zerol
 type dashboardConfig struct {
 	CH        chFlags
 	Dashboard dashboardFlags
-	LogFormat string
-	LogLevel  string
+	Log       cli.LogFlags
 }
 
-const dashboardUsage = `usage: aggregator dashboard [--dashboard-addr 127.0.0.1:8082] [--dashboard-token T] [flags]
-
-Serves the web dashboard, read-only from ClickHouse: fleet overview,
+const dashboardHelp = `Serves the web dashboard, read-only from ClickHouse: fleet overview,
 product, device and alerts pages with their charts. It never writes and
 never migrates: give it a ClickHouse user whose profile has readonly = 2
 (README "Dashboard"); with any other user it asks the server for readonly
 itself. Loopback by default; --dashboard-token (CSPWATCH_DASHBOARD_TOKEN)
 requires a token as a bearer token or the password a browser asks for.
 The same dashboard can run inside the consumer: aggregator run
---dashboard-addr ADDR.
+--dashboard-addr ADDR.`
 
-Flags:`
-
-func parseDashboardConfig(args []string, getenv func(string) string, stderr io.Writer) (dashboardConfig, error) {
-	c := dashboardConfig{CH: defaultCHFlags(), Dashboard: defaultDashboardFlags("127.0.0.1:8082"), LogFormat: "json", LogLevel: "info"}
+// dashboardCmdFlags returns the defaults of `aggregator dashboard` and its
+// flag set, which writes into them.
+func dashboardCmdFlags() (*dashboardConfig, *flag.FlagSet) {
+	c := &dashboardConfig{CH: defaultCHFlags(), Dashboard: defaultDashboardFlags("127.0.0.1:8082"), Log: cli.DefaultLogFlags()}
 	fs := flag.NewFlagSet("aggregator dashboard", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.CH.register(fs)
+	c.CH.register(fs, chRead)
 	c.Dashboard.register(fs, "HTTP address of the dashboard (port 0 picks a free one)")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, dashboardUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
-	err := c.Dashboard.Validate()
-	if err == nil && c.Dashboard.Addr == "" {
-		err = errors.New("dashboard addr: empty")
-	}
-	if err == nil {
-		err = c.CH.config().Validate()
-	}
-	if err == nil && c.LogFormat != "json" && c.LogFormat != "console" {
-		err = fmt.Errorf("log format %q: want json or console", c.LogFormat)
-	}
-	if err == nil {
-		if _, perr := zerolog.ParseLevel(c.LogLevel); perr != nil {
-			err = fmt.Errorf("log level %q: %v", c.LogLevel, perr)
-		}
-	}
-	if err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
+	c.Log.Register(fs)
+	return c, fs
 }
 
-// dashboardCmd serves the dashboard until ctx ends.
-func dashboardCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseDashboardConfig(args, getenv, stderr)
-	if err != nil {
+// Validate reports the first unusable setting, naming its flag.
+func (c *dashboardConfig) Validate() error {
+	if err := c.Dashboard.Validate(); err != nil {
 		return err
 	}
-	log := newLogger(c.LogFormat, c.LogLevel, stderr)
-	stop, err := startDashboard(ctx, c.Dashboard, c.CH, log, stdout)
-	if err != nil {
-		return err
+	if c.Dashboard.Addr == "" {
+		return errors.New("--dashboard-addr: want an address host:port such as 127.0.0.1:8082, got none")
 	}
-	<-ctx.Done()
-	stop()
-	return nil
+	return c.CH.validate()
+}
+
+// parseDashboardConfig parses `aggregator dashboard` alone: args, then
+// CSPWATCH_*.
+func parseDashboardConfig(args []string, getenv func(string) string, stderr io.Writer) (dashboardConfig, error) {
+	c, fs := dashboardCmdFlags()
+	err := cli.ParseAlone(dashboardSpec(fs), args, getenv, stderr, c.Validate)
+	return *c, err
+}
+
+func dashboardCommand(stdout, stderr io.Writer) *ffcli.Command {
+	c, fs := dashboardCmdFlags()
+	return cli.Leaf(dashboardSpec(fs), c.Validate, func(ctx context.Context) error {
+		stop, err := startDashboard(ctx, c.Dashboard, c.CH, c.Log.Logger("aggregator", stderr), stdout)
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		stop()
+		return nil
+	})
+}
+
+// dashboardSpec describes the command whose flags fs holds.
+func dashboardSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "dashboard",
+		ShortUsage: "aggregator dashboard [--dashboard-addr 127.0.0.1:8082] [--dashboard-token T] [flags]",
+		ShortHelp:  "serve the web dashboard, read-only from ClickHouse",
+		LongHelp:   dashboardHelp,
+		FlagSet:    fs,
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,125 +12,72 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/cli"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
-const dlqUsage = `usage:
-  aggregator dlq list [--limit N] [--json] [flags]
-      list the dead letters of ` + bus.StreamName + ` held by ` + bus.DeadLetterStreamName + `, oldest first (read-only)
-  aggregator dlq replay (--seq N[,N...]... | --all) [--dry-run] [--keep] [flags]
-      republish dead letters that decode to their original subject, then remove them
-      from ` + bus.DeadLetterStreamName + ` (--keep: leave them); --dry-run alone previews every dead letter
-  aggregator dlq <list|replay> -h
-      the command's flags
-`
-
-// dlq runs `aggregator dlq list` and `aggregator dlq replay`.
-func dlq(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	sub := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
+// dlqCommand is `aggregator dlq list|replay`.
+func dlqCommand(stdout, stderr io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "dlq",
+		ShortUsage: "aggregator dlq <list|replay> [flags]",
+		ShortHelp:  "list and replay the dead-lettered messages",
+		LongHelp: "The dead letters of " + bus.StreamName + " are held by " + bus.DeadLetterStreamName + `: messages the
+aggregator could not store. list reads them; replay republishes those that
+decode to their original subject, then removes them.`,
+		Subcommands: []*ffcli.Command{dlqListCommand(stdout, stderr), dlqReplayCommand(stdout)},
 	}
-	switch sub {
-	case "list":
-		return dlqList(ctx, args, getenv, stdout, stderr)
-	case "replay":
-		return dlqReplay(ctx, args, getenv, stdout, stderr)
-	case "help":
-		fmt.Fprint(stdout, dlqUsage)
-		return nil
-	}
-	fmt.Fprint(stderr, dlqUsage)
-	if sub == "" {
-		return fmt.Errorf("%w: dlq: want list or replay", errUsage)
-	}
-	return fmt.Errorf("%w: dlq: unknown command %q (want list or replay)", errUsage, sub)
 }
 
-// dlqNATS are the NATS settings of the dlq commands, the same flags and
-// CSPWATCH_* variables as `aggregator run`.
-type dlqNATS struct {
-	Conn           bus.ConnConfig
-	ConnectTimeout time.Duration
-}
-
-func defaultDLQNATS() dlqNATS {
+// defaultDLQNATS are the NATS settings of the dlq commands, the same flags
+// and CSPWATCH_* variables as `aggregator run`.
+func defaultDLQNATS() bus.ClientFlags {
 	c := bus.DefaultConnConfig()
 	c.Name = "cspwatch-aggregator-dlq"
 	// A command, not a service: give up soon on a wrong URL.
-	return dlqNATS{Conn: c, ConnectTimeout: 10 * time.Second}
-}
-
-func (n *dlqNATS) register(fs *flag.FlagSet) {
-	fs.StringVar(&n.Conn.URL, "nats-url", n.Conn.URL, "NATS server URL(s), comma-separated")
-	n.Conn.AuthFlags(fs)
-	fs.DurationVar(&n.ConnectTimeout, "nats-connect-timeout", n.ConnectTimeout, "how long to wait for NATS")
-}
-
-func (n *dlqNATS) validate() error {
-	if n.ConnectTimeout <= 0 {
-		return fmt.Errorf("%w: nats connect timeout must be positive", errUsage)
-	}
-	if err := n.Conn.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
-}
-
-// connect returns a JetStream context and the connection to close.
-func (n *dlqNATS) connect(ctx context.Context) (jetstream.JetStream, *nats.Conn, error) {
-	cctx, cancel := context.WithTimeout(ctx, n.ConnectTimeout)
-	defer cancel()
-	conn, err := bus.Connect(cctx, n.Conn)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(conn)
-	if err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return js, conn, nil
+	return bus.ClientFlags{Conn: c, ConnectTimeout: 10 * time.Second}
 }
 
 // dlqListConfig is the configuration of `aggregator dlq list`.
 type dlqListConfig struct {
-	NATS  dlqNATS
+	NATS  bus.ClientFlags
 	Limit int
 	JSON  bool
 }
 
-func parseDLQListConfig(args []string, getenv func(string) string, stderr io.Writer) (dlqListConfig, error) {
-	c := dlqListConfig{NATS: defaultDLQNATS(), Limit: 1000}
+func dlqListFlags() (*dlqListConfig, *flag.FlagSet) {
+	c := &dlqListConfig{NATS: defaultDLQNATS(), Limit: 1000}
 	fs := flag.NewFlagSet("aggregator dlq list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.NATS.register(fs)
+	c.NATS.Register(fs, "NATS server URL(s), comma-separated")
 	fs.IntVar(&c.Limit, "limit", c.Limit, "list at most this many dead letters, oldest first (0: all)")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print one JSON object per dead letter")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator dlq list [--limit N] [--json] [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
+	return c, fs
+}
+
+// Validate reports the first unusable setting, naming its flag.
+func (c *dlqListConfig) Validate() error {
 	if c.Limit < 0 {
-		return c, fmt.Errorf("%w: limit %d: must be 0 (all) or positive", errUsage, c.Limit)
+		return fmt.Errorf("--limit: want 0 (all) or a positive integer, got %d", c.Limit)
 	}
-	return c, c.NATS.validate()
+	return c.NATS.Validate()
+}
+
+func parseDLQListConfig(args []string, getenv func(string) string, stderr io.Writer) (dlqListConfig, error) {
+	c, fs := dlqListFlags()
+	err := cli.ParseAlone(dlqListSpec(fs), args, getenv, stderr, c.Validate)
+	return *c, err
+}
+
+func dlqListCommand(stdout, stderr io.Writer) *ffcli.Command {
+	c, fs := dlqListFlags()
+	return cli.Leaf(dlqListSpec(fs), c.Validate, func(ctx context.Context) error { return dlqList(ctx, *c, stdout, stderr) })
 }
 
 // dlqList prints the dead letters; it only reads the dead-letter stream.
-func dlqList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseDLQListConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	js, conn, err := c.NATS.connect(ctx)
+func dlqList(ctx context.Context, c dlqListConfig, stdout, stderr io.Writer) error {
+	js, conn, err := c.NATS.ConnectJetStream(ctx)
 	if err != nil {
 		return err
 	}
@@ -223,7 +171,7 @@ func (s *seqList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
 		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
 		if err != nil || n == 0 {
-			return fmt.Errorf("sequence %q: want a positive integer", p)
+			return fmt.Errorf("want a positive integer sequence, got %q", p)
 		}
 		*s = append(*s, n)
 	}
@@ -232,48 +180,53 @@ func (s *seqList) Set(v string) error {
 
 // dlqReplayConfig is the configuration of `aggregator dlq replay`.
 type dlqReplayConfig struct {
-	NATS              dlqNATS
+	NATS              bus.ClientFlags
 	Seqs              seqList
 	All, DryRun, Keep bool
 }
 
-func parseDLQReplayConfig(args []string, getenv func(string) string, stderr io.Writer) (dlqReplayConfig, error) {
-	c := dlqReplayConfig{NATS: defaultDLQNATS()}
+func dlqReplayFlags() (*dlqReplayConfig, *flag.FlagSet) {
+	c := &dlqReplayConfig{NATS: defaultDLQNATS()}
 	fs := flag.NewFlagSet("aggregator dlq replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.NATS.register(fs)
+	c.NATS.Register(fs, "NATS server URL(s), comma-separated")
 	fs.Var(&c.Seqs, "seq", "dead-letter sequence to replay (repeatable, or comma-separated)")
 	fs.BoolVar(&c.All, "all", c.All, "replay every dead letter")
 	fs.BoolVar(&c.DryRun, "dry-run", c.DryRun, "report what would be replayed and kept; change nothing (every dead letter unless --seq)")
 	fs.BoolVar(&c.Keep, "keep", c.Keep, "leave replayed dead letters in "+bus.DeadLetterStreamName)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator dlq replay (--seq N[,N...]... | --all) [--dry-run] [--keep] [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
+	return c, fs
+}
+
+// Validate reports the first unusable setting; a dry run without a
+// selection covers every dead letter.
+func (c *dlqReplayConfig) Validate() error {
 	switch {
 	case c.All && len(c.Seqs) > 0:
-		return c, fmt.Errorf("%w: give --seq or --all, not both", errUsage)
+		return errors.New("give --seq or --all, not both")
 	case !c.All && len(c.Seqs) == 0 && c.DryRun:
 		// A preview cannot hurt: without a selection it covers everything.
 		c.All = true
 	case !c.All && len(c.Seqs) == 0:
-		return c, fmt.Errorf("%w: give --seq N or --all", errUsage)
+		return errors.New("give --seq N or --all")
 	}
-	return c, c.NATS.validate()
+	return c.NATS.Validate()
+}
+
+func parseDLQReplayConfig(args []string, getenv func(string) string, stderr io.Writer) (dlqReplayConfig, error) {
+	c, fs := dlqReplayFlags()
+	err := cli.ParseAlone(dlqReplaySpec(fs), args, getenv, stderr, c.Validate)
+	return *c, err
+}
+
+func dlqReplayCommand(stdout io.Writer) *ffcli.Command {
+	c, fs := dlqReplayFlags()
+	return cli.Leaf(dlqReplaySpec(fs), c.Validate, func(ctx context.Context) error { return dlqReplay(ctx, *c, stdout) })
 }
 
 // dlqReplay replays dead letters, one line per dead letter as it goes and a
 // summary line at the end. It fails when a dead letter could not be
 // replayed (kept), except in a dry run, so that a script notices.
-func dlqReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseDLQReplayConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	js, conn, err := c.NATS.connect(ctx)
+func dlqReplay(ctx context.Context, c dlqReplayConfig, stdout io.Writer) error {
+	js, conn, err := c.NATS.ConnectJetStream(ctx)
 	if err != nil {
 		return err
 	}
@@ -336,4 +289,27 @@ func uintOrDash(n uint64) string {
 		return "-"
 	}
 	return strconv.FormatUint(n, 10)
+}
+
+// dlqListSpec describes the command whose flags fs holds.
+func dlqListSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "list",
+		ShortUsage: "aggregator dlq list [--limit N] [--json] [flags]",
+		ShortHelp:  "list the dead letters, oldest first (read-only)",
+		FlagSet:    fs,
+	}
+}
+
+// dlqReplaySpec describes the command whose flags fs holds.
+func dlqReplaySpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "replay",
+		ShortUsage: "aggregator dlq replay (--seq N[,N...]... | --all) [--dry-run] [--keep] [flags]",
+		ShortHelp:  "republish dead letters to their original subject, then remove them (--keep: leave them)",
+		LongHelp: `Republishes the dead letters that decode to their original subject, then
+removes them from ` + bus.DeadLetterStreamName + ` (--keep: leaves them). --dry-run alone previews
+every dead letter and changes nothing.`,
+		FlagSet: fs,
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"strconv"
 	"strings"
@@ -17,9 +16,9 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 func TestDLQConfig(t *testing.T) {
@@ -89,12 +88,17 @@ func TestDLQCommandUsage(t *testing.T) {
 			t.Errorf("Main(%q) = %v, want a usage error", args, err)
 		}
 	}
-	if err := Main(context.Background(), []string{"dlq", "replay", "-h"}, envFunc(nil), io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("dlq replay -h = %v", err)
+	var help bytes.Buffer
+	if err := Main(context.Background(), []string{"dlq", "replay", "-h"}, envFunc(nil), &help, io.Discard); err != nil || !strings.Contains(help.String(), "-dry-run") {
+		t.Errorf("dlq replay -h = %v:\n%s", err, help.String())
 	}
 	var out bytes.Buffer
-	if err := Main(context.Background(), []string{"help"}, envFunc(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "aggregator dlq replay") {
+	if err := Main(context.Background(), []string{"help"}, envFunc(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "\n  dlq ") {
 		t.Errorf("help lacks dlq: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := Main(context.Background(), []string{"dlq", "-h"}, envFunc(nil), &out, io.Discard); err != nil || !strings.Contains(out.String(), "\n  replay ") {
+		t.Errorf("dlq -h lacks replay: %v\n%s", err, out.String())
 	}
 }
 

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/codes"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/dashboard"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/output"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
 // The report's tables, by the name --table selects them with.
@@ -44,7 +45,7 @@ func (r reportFormat) Set(s string) error {
 		return nil
 	}
 	if err := r.f.Set(s); err != nil {
-		return fmt.Errorf("format %q: want table, json, csv or html", s)
+		return fmt.Errorf("want table, json, csv or html, got %q", s)
 	}
 	return nil
 }
@@ -67,17 +68,17 @@ type reportConfig struct {
 func (c *reportConfig) Validate() error {
 	switch {
 	case c.Since <= 0:
-		return fmt.Errorf("since %v: must be positive", c.Since)
+		return fmt.Errorf("--since: want a positive duration such as 24h, got %v", c.Since)
 	case c.Lookback <= 0:
-		return fmt.Errorf("lookback %v: must be positive", c.Lookback)
+		return fmt.Errorf("--lookback: want a positive duration such as 24h, got %v", c.Lookback)
 	case c.StuckAfter <= 0:
-		return fmt.Errorf("stuck-after %v: must be positive", c.StuckAfter)
+		return fmt.Errorf("--stuck-after: want a positive duration such as 4h, got %v", c.StuckAfter)
 	case c.Top < 1:
-		return fmt.Errorf("top %d: must be at least 1", c.Top)
+		return fmt.Errorf("--top: want an integer of at least 1, got %d", c.Top)
 	}
 	if c.Format == formatHTML {
 		if c.Table != "" {
-			return fmt.Errorf("table %q: html holds every table", c.Table)
+			return fmt.Errorf("--table %q: html holds every table", c.Table)
 		}
 	} else if err := c.Format.Validate(); err != nil {
 		return err
@@ -85,16 +86,13 @@ func (c *reportConfig) Validate() error {
 	switch c.Table {
 	case "", tableProducts, tableCauses, tableStuck:
 	default:
-		return fmt.Errorf("table %q: want products, causes or stuck", c.Table)
+		return fmt.Errorf("--table: want products, causes or stuck, got %q", c.Table)
 	}
-	cfg := c.CH.config()
-	return cfg.Validate()
+	return c.CH.validate()
 }
 
-// reportUsage is the head of `aggregator report -h`.
-const reportUsage = `usage: aggregator report [--since 24h] [--tenant T] [--format table|json|csv|html] [--table products|causes|stuck] [flags]
-
-Prints the fleet's install attempts of the window (--since, up to now),
+// reportHelp is the long help of `aggregator report -h`.
+const reportHelp = `Prints the fleet's install attempts of the window (--since, up to now),
 counted in devices and attempts, never in events:
   products  per product name and version: devices, and how many succeeded,
             failed or are still active by their latest attempt of the
@@ -113,14 +111,15 @@ CSS and SVG charts, no script, no network) with the tables and charts of
 products by failed devices and of install outcomes per hour (per day
 beyond 14 days): aggregator report --format html > report.html
 
-Flags:`
+It only reads: it never creates the database nor writes to it.`
 
-func parseReportConfig(args []string, getenv func(string) string, stderr io.Writer) (reportConfig, error) {
-	c := reportConfig{CH: defaultCHFlags(), Since: 24 * time.Hour, Lookback: store.DefaultReportLookback,
+// reportFlags returns the defaults of `aggregator report` and its flag
+// set, which writes into them.
+func reportFlags() (*reportConfig, *flag.FlagSet) {
+	c := &reportConfig{CH: defaultCHFlags(), Since: 24 * time.Hour, Lookback: store.DefaultReportLookback,
 		StuckAfter: 4 * time.Hour, Top: 10, Format: output.FormatTable}
 	fs := flag.NewFlagSet("aggregator report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.CH.register(fs)
+	c.CH.register(fs, chRead)
 	fs.DurationVar(&c.Since, "since", c.Since, "how far back the report looks")
 	fs.DurationVar(&c.Lookback, "lookback", c.Lookback, "how much earlier events are read to find the install command of an attempt in the window")
 	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "only this tenant (all when empty)")
@@ -128,25 +127,24 @@ func parseReportConfig(args []string, getenv func(string) string, stderr io.Writ
 	fs.IntVar(&c.Top, "top", c.Top, "causes and stuck attempts listed")
 	fs.Var(reportFormat{&c.Format}, "format", "output format: table, json, csv or html")
 	fs.StringVar(&c.Table, "table", c.Table, "print only this table: products, causes or stuck (csv prints products by default)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, reportUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
+	return c, fs
+}
+
+// parseReportConfig parses `aggregator report` alone: args, then
+// CSPWATCH_*.
+func parseReportConfig(args []string, getenv func(string) string, stderr io.Writer) (reportConfig, error) {
+	c, fs := reportFlags()
+	err := cli.ParseAlone(reportSpec(fs), args, getenv, stderr, c.Validate)
+	return *c, err
+}
+
+func reportCommand(stdout, _ io.Writer) *ffcli.Command {
+	c, fs := reportFlags()
+	return cli.Leaf(reportSpec(fs), c.Validate, func(ctx context.Context) error { return report(ctx, *c, stdout) })
 }
 
 // report prints the fleet summary.
-func report(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseReportConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
+func report(ctx context.Context, c reportConfig, stdout io.Writer) error {
 	st, err := c.CH.openExisting(ctx)
 	if err != nil {
 		return err
@@ -223,7 +221,7 @@ func reportTables(rep store.Report, tenant string, terminal bool) []*output.Tabl
 	}
 	products := output.NewTable(tableProducts,
 		"Products by failed devices (each device counted once, by its latest attempt of the version)",
-		"tenant", "csp", "name:PRODUCT", "version", "devices", "succeeded", "failed", "active", "attempts",
+		"tenant", "csp", "product", "version", "devices", "succeeded", "failed", "active", "attempts",
 		"failed_attempts", "target_id:TARGET")
 	products.Empty = "no install attempt in the window"
 	for _, p := range rep.Products {
@@ -390,14 +388,6 @@ func dash(s string) string {
 	return s
 }
 
-// codeText prints HRESULTs in hex, the way administrators search for them.
-func codeText(code int64) string {
-	if codes.IsHRESULT(code) {
-		return string(codes.AppendHex(nil, code))
-	}
-	return fmt.Sprint(code)
-}
-
 // openExisting connects to ClickHouse for reading: the commands that only
 // read never create the database, so a wrong --clickhouse-database is an
 // error rather than an empty report.
@@ -405,4 +395,15 @@ func (c *chFlags) openExisting(ctx context.Context) (*store.Store, error) {
 	cfg := c.config()
 	cfg.CreateDatabase = false
 	return store.Open(ctx, cfg)
+}
+
+// reportSpec describes the command whose flags fs holds.
+func reportSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "report",
+		ShortUsage: "aggregator report [--since 24h] [--tenant T] [--format table|json|csv|html] [--table products|causes|stuck] [flags]",
+		ShortHelp:  "print the fleet summary from ClickHouse (--format html: one page with charts)",
+		LongHelp:   reportHelp,
+		FlagSet:    fs,
+	}
 }

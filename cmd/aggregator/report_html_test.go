@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/dashboard/knownfleet"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 )
 
 // htmlRow matches a products row of the HTML report and its figures.

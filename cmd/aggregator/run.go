@@ -11,91 +11,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/alerts"
+	alertsink "github.com/cspwatch/cspwatch/internal/alerts/sink"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/catalog"
-	"github.com/cspwatch/cspwatch/internal/envflag"
-	"github.com/cspwatch/cspwatch/internal/probe"
+	"github.com/cspwatch/cspwatch/internal/cli"
+	"github.com/cspwatch/cspwatch/internal/ops"
 	"github.com/cspwatch/cspwatch/internal/store"
 )
-
-// errUsage marks an error in the command line; it exits with status 2.
-var errUsage = envflag.ErrUsage
-
-// Main runs one aggregator subcommand. It is what main calls and what the
-// end-to-end tests call, with their own context, environment and streams.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "run"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "run":
-		return run(ctx, args, getenv, stdout, stderr)
-	case "report":
-		return report(ctx, args, getenv, stdout, stderr)
-	case "dashboard":
-		return dashboardCmd(ctx, args, getenv, stdout, stderr)
-	case "alerts":
-		return listAlerts(ctx, args, getenv, stdout, stderr)
-	case "migrate":
-		return migrate(ctx, args, getenv, stdout, stderr)
-	case "catalog":
-		return catalogCmd(ctx, args, getenv, stdout, stderr)
-	case "sql":
-		return sqlCmd(ctx, args, getenv, stdout, stderr)
-	case "dlq":
-		return dlq(ctx, args, getenv, stdout, stderr)
-	case "healthcheck":
-		// The runtime image has no shell or curl: the binary probes itself.
-		return probe.Command(ctx, "aggregator", args, getenv, "http://127.0.0.1:8081/readyz")
-	case "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	return fmt.Errorf("%w: unknown command %q (want run, report, dashboard, alerts, catalog, sql, dlq, migrate or healthcheck)", errUsage, cmd)
-}
-
-const usage = `usage:
-  aggregator [run] [flags]                      consume install events from NATS into ClickHouse
-                                                and detect failure-code spikes (--alerts=false: off)
-  aggregator report [--since 24h] [--tenant T]  print the fleet summary from ClickHouse
-                                                (--format html: one self-contained page with charts)
-  aggregator dashboard [--dashboard-addr A]     serve the web dashboard, read-only from ClickHouse
-                                                (or inside run: aggregator run --dashboard-addr A)
-  aggregator alerts [--since 24h] [--tenant T]  print the spike alerts from ClickHouse
-  aggregator dlq list [--limit N] [--json]      list the dead-lettered messages (read-only)
-  aggregator dlq replay (--seq N... | --all) [--dry-run] [--keep]
-                                                republish dead letters that decode to their
-                                                original subject, then remove them from the DLQ
-  aggregator catalog load [--dry-run] FILE      check a product file (CSV or JSON) and store its
-                                                names in the product catalog (source admin)
-  aggregator catalog list [--tenant T]          print the product catalog's best names
-  aggregator sql list                           the analyses of schema/queries.sql and their parameters
-  aggregator sql render [--param K=V ...] [NAME...]
-                                                print them with their parameters as literals, for
-                                                clickhouse-client --multiquery (18.16 included)
-  aggregator sql run NAME... [--param K=V ...]  run them on ClickHouse and print their rows
-  aggregator migrate                            apply the ClickHouse migrations and exit
-  aggregator healthcheck [--url U]              exit 0 when U (default the local /readyz) answers 200
-  aggregator <command> -h                       the command's flags
-Every flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_CLICKHOUSE_ADDR).
-`
-
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-		return 2
-	}
-	return 1
-}
 
 // chFlags are the ClickHouse settings shared by every subcommand.
 type chFlags struct {
@@ -111,9 +42,24 @@ func defaultCHFlags() chFlags {
 		DialTimeout: d.DialTimeout, ReadTimeout: d.ReadTimeout}
 }
 
-func (c *chFlags) register(fs *flag.FlagSet) {
+// chAccess says what a command does with ClickHouse, which its flags
+// describe: a command that only reads never creates the database.
+type chAccess bool
+
+const (
+	chRead  chAccess = false
+	chWrite chAccess = true
+)
+
+// register defines the ClickHouse flags on fs; a reading command's
+// describe nothing it does not do.
+func (c *chFlags) register(fs *flag.FlagSet, access chAccess) {
 	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native-protocol address(es) host:port, comma-separated")
-	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (created if missing)")
+	if access == chWrite {
+		fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (created if missing)")
+	} else {
+		fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database (it must exist)")
+	}
 	fs.StringVar(&c.User, "clickhouse-user", c.User, "ClickHouse user")
 	fs.StringVar(&c.Password, "clickhouse-password", c.Password, "ClickHouse password (prefer the environment variable)")
 	fs.BoolVar(&c.TLS, "clickhouse-tls", c.TLS, "connect to ClickHouse with TLS (native port 9440)")
@@ -122,7 +68,24 @@ func (c *chFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Key, "clickhouse-key", c.Key, "client key for ClickHouse mutual TLS")
 	fs.BoolVar(&c.SkipVerify, "clickhouse-skip-verify", c.SkipVerify, "do not verify ClickHouse's certificate (development only)")
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
-	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer (keep above the slowest batch insert)")
+	if access == chWrite {
+		fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer (keep above the slowest batch insert)")
+	} else {
+		fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer")
+	}
+}
+
+// validate reports the first unusable setting, naming its flag.
+func (c *chFlags) validate() error {
+	for _, a := range strings.Split(c.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			if err := cli.CheckAddr("clickhouse-addr", a, "127.0.0.1:9000"); err != nil {
+				return err
+			}
+		}
+	}
+	cfg := c.config()
+	return cfg.Validate()
 }
 
 func (c *chFlags) config() store.Config {
@@ -141,15 +104,13 @@ func (c *chFlags) config() store.Config {
 
 // runConfig is the configuration of `aggregator run`.
 type runConfig struct {
-	Listen    string
-	LogFormat string
-	LogLevel  string
-	Migrate   bool
+	Listen  string
+	Log     cli.LogFlags
+	Migrate bool
 
-	NATS               bus.ConnConfig
-	NATSConnectTimeout time.Duration
-	CH                 chFlags
-	Agg                aggregator.Config
+	NATS bus.ClientFlags
+	CH   chFlags
+	Agg  aggregator.Config
 	// Alerts runs the spike detector (internal/alerts) in this process.
 	Alerts bool
 	Alert  alerts.Config
@@ -165,38 +126,27 @@ func defaultRunConfig() runConfig {
 	nc := bus.DefaultConnConfig()
 	nc.Name = "cspwatch-aggregator"
 	return runConfig{
-		Listen:             "127.0.0.1:8081",
-		LogFormat:          "json",
-		LogLevel:           "info",
-		Migrate:            true,
-		NATS:               nc,
-		NATSConnectTimeout: time.Minute,
-		CH:                 defaultCHFlags(),
-		Agg:                aggregator.DefaultConfig(),
-		Alerts:             true,
-		Alert:              alerts.DefaultConfig(),
-		Dashboard:          defaultDashboardFlags(""),
+		Listen:    "127.0.0.1:8081",
+		Log:       cli.DefaultLogFlags(),
+		Migrate:   true,
+		NATS:      bus.ClientFlags{Conn: nc, ConnectTimeout: time.Minute},
+		CH:        defaultCHFlags(),
+		Agg:       aggregator.DefaultConfig(),
+		Alerts:    true,
+		Alert:     alerts.DefaultConfig(),
+		Dashboard: defaultDashboardFlags(""),
 	}
 }
 
 // Validate reports the first inconsistent setting.
 func (c *runConfig) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("listen %q: %v", c.Listen, err)
-	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		return fmt.Errorf("log format %q: want json or console", c.LogFormat)
-	}
-	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
-		return fmt.Errorf("log level %q: %v", c.LogLevel, err)
-	}
-	if c.NATSConnectTimeout <= 0 {
-		return errors.New("nats connect timeout must be positive")
+	if err := cli.CheckAddr("listen", c.Listen, "127.0.0.1:8081"); err != nil {
+		return err
 	}
 	if err := c.NATS.Validate(); err != nil {
 		return err
 	}
-	if err := c.CH.config().Validate(); err != nil {
+	if err := c.CH.validate(); err != nil {
 		return err
 	}
 	if c.Alerts {
@@ -210,21 +160,18 @@ func (c *runConfig) Validate() error {
 	return c.Agg.Validate()
 }
 
-func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
+// runFlags returns the defaults of `aggregator run` and its flag set,
+// which writes into them.
+func runFlags() (*runConfig, *flag.FlagSet) {
 	c := defaultRunConfig()
 	fs := flag.NewFlagSet("aggregator run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP address of /metrics, /healthz and /readyz (port 0 picks a free one)")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
+	c.Log.Register(fs)
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply the ClickHouse migrations at start")
 	fs.StringVar(&c.Products, "products", c.Products, "product file (CSV or JSON: tenant,csp,target_id,name,version,publisher) stored in the product catalog at start, as aggregator catalog load does")
 
-	fs.StringVar(&c.NATS.URL, "nats-url", c.NATS.URL, "NATS server URL(s), comma-separated")
-	c.NATS.AuthFlags(fs)
-	fs.DurationVar(&c.NATSConnectTimeout, "nats-connect-timeout", c.NATSConnectTimeout, "how long to wait for NATS at start")
-
-	c.CH.register(fs)
+	c.NATS.Register(fs, "NATS server URL(s), comma-separated")
+	c.CH.register(fs, chWrite)
 
 	fs.StringVar(&c.Agg.Durable, "durable", c.Agg.Durable, "durable consumer name shared by every aggregator process")
 	fs.IntVar(&c.Agg.BatchSize, "batch-size", c.Agg.BatchSize, "events per ClickHouse insert, at most")
@@ -240,109 +187,97 @@ func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer)
 	fs.BoolVar(&c.Alerts, "alerts", c.Alerts, "detect failure-code spikes from ClickHouse and deliver alerts (set false to turn off)")
 	c.Alert.RegisterFlags(fs)
 	c.Dashboard.register(fs, "HTTP address of the web dashboard, e.g. 127.0.0.1:8082 (empty: off; aggregator dashboard serves it alone)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: aggregator run [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
-	}
+	return &c, fs
+}
+
+// finish completes c once fs is parsed: the alert settings scale to a
+// bucket given, and c is validated.
+func (c *runConfig) finish(fs *flag.FlagSet) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // flags and CSPWATCH_* alike
 	c.Alert.ScaleToBucket(func(name string) bool { return given[name] })
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+	return c.Validate()
+}
+
+// parseRunConfig parses `aggregator run` alone: args, then CSPWATCH_*.
+func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
+	c, fs := runFlags()
+	err := cli.ParseAlone(runSpec(fs), args, getenv, stderr, func() error { return c.finish(fs) })
+	return *c, err
+}
+
+func runCommand(stdout, stderr io.Writer) *ffcli.Command {
+	c, fs := runFlags()
+	return cli.Leaf(runSpec(fs), func() error { return c.finish(fs) },
+		func(ctx context.Context) error { return run(ctx, *c, stdout, stderr) })
+}
+
+// runSpec describes the command whose flags fs holds.
+func runSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "run",
+		ShortUsage: "aggregator run [flags]",
+		ShortHelp:  "consume install events from NATS into ClickHouse and detect failure-code spikes (the service)",
+		LongHelp: `Consumes install events from NATS JetStream into ClickHouse, detects
+failure-code spikes (--alerts=false: off) and, with --dashboard-addr,
+serves the web dashboard. It serves /metrics, /healthz and /readyz on
+--listen and prints that address to stdout once it listens.`,
+		FlagSet: fs,
 	}
-	return c, nil
 }
 
-// parseFlags parses args, then sets every flag not given on the command
-// line from its CSPWATCH_<FLAG> environment variable.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	return envflag.Parse(fs, args, getenv, "CSPWATCH_")
-}
-
-func newLogger(format, level string, stderr io.Writer) zerolog.Logger {
-	var w io.Writer = stderr
-	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
-	}
-	lvl, _ := zerolog.ParseLevel(level)
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "aggregator").Logger()
-}
-
-// openStore opens ClickHouse, retrying with back-off until it answers or ctx
-// ends: at start ClickHouse may still be coming up.
+// openStore opens ClickHouse, retrying with jittered exponential back-off
+// (200 ms to 10 s) until it answers or ctx ends: at start ClickHouse may
+// still be coming up. An error that retrying cannot cure returns at once.
 func openStore(ctx context.Context, cfg store.Config, log zerolog.Logger) (*store.Store, error) {
-	delay := 200 * time.Millisecond
-	for {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.MaxInterval = 200*time.Millisecond, 2, 10*time.Second
+	return backoff.Retry(ctx, func() (*store.Store, error) {
 		st, err := store.Open(ctx, cfg)
-		if err == nil {
-			return st, nil
+		if err != nil && !store.Retryable(err) {
+			return nil, backoff.Permanent(err)
 		}
-		if !store.Retryable(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("clickhouse not reachable yet")
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
+		return st, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, d time.Duration) {
+		log.Warn().Err(err).Dur("retry_in", d).Msg("clickhouse not reachable yet")
+	}))
 }
 
 // run consumes until ctx ends, then flushes the open batch and stops. It
 // prints the HTTP address to stdout once it listens.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseRunConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	log := newLogger(c.LogFormat, c.LogLevel, stderr)
+func run(ctx context.Context, c runConfig, stdout, stderr io.Writer) error {
+	log := c.Log.Logger("aggregator", stderr)
 	// The product file is checked before anything starts: a bad file stops
 	// the start with every error it holds.
 	var products []store.AdminProduct
 	if c.Products != "" {
+		var err error
 		if products, err = catalog.ReadFile(c.Products); err != nil {
-			return fmt.Errorf("%w: products: %v", errUsage, err)
+			return cli.Usagef("aggregator run: --products: %v", err)
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := ops.NewRegistry()
 	var agg *aggregator.Aggregator
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	ready := make(chan struct{})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux := http.NewServeMux()
+	ops.Routes(mux, reg, func(context.Context) error {
 		select {
 		case <-ready:
 			if agg.Ready() {
-				fmt.Fprintln(w, "ready")
-				return
+				return nil
 			}
+			return errors.New("clickhouse or nats not reachable")
 		default:
+			return errors.New("starting")
 		}
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("http server")
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
+	stopHTTP := ops.Start(ops.NewServer(mux, 30*time.Second), ln, 5*time.Second, log)
+	defer stopHTTP()
 	fmt.Fprintf(stdout, "aggregator listening on http://%s\n", ln.Addr())
 
 	st, err := openStore(ctx, c.CH.config(), log)
@@ -365,10 +300,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	nc := c.NATS
-	nc.Log = log.With().Str("component", "nats-client").Logger()
-	cctx, cancel := context.WithTimeout(ctx, c.NATSConnectTimeout)
-	conn, err := bus.Connect(cctx, nc)
-	cancel()
+	nc.Conn.Log = log.With().Str("component", "nats-client").Logger()
+	conn, err := nc.Connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -390,7 +323,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	close(ready)
-	log.Info().Str("nats", nc.URL).Strs("clickhouse", c.CH.config().Addrs).Int("batch_size", c.Agg.BatchSize).
+	log.Info().Str("nats", nc.Conn.URL).Strs("clickhouse", c.CH.config().Addrs).Int("batch_size", c.Agg.BatchSize).
 		Dur("batch_wait", c.Agg.BatchWait).Str("durable", c.Agg.Durable).Bool("alerts", c.Alerts).Msg("aggregator running")
 	err = agg.Run(ctx)
 	stopDashboard()
@@ -410,12 +343,12 @@ func startAlerts(ctx context.Context, c runConfig, conn *nats.Conn, st *store.St
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	sinks, err := alerts.NewSinks(c.Alert, js, st.Conn(), nil)
+	sinks, err := alertsink.FromConfig(c.Alert, js, st, nil)
 	if err != nil {
 		return nil, err
 	}
 	eng, err := alerts.NewEngine(alerts.EngineOptions{
-		Config: c.Alert, Source: alerts.ClickHouseSource{Conn: st.Conn()}, JetStream: js, Sinks: sinks,
+		Config: c.Alert, Source: alerts.ClickHouseSource{Store: st}, JetStream: js, Sinks: sinks,
 		Log: log.With().Str("component", "alerts").Logger(), Registerer: reg,
 	})
 	if err != nil {
@@ -432,19 +365,29 @@ func startAlerts(ctx context.Context, c runConfig, conn *nats.Conn, st *store.St
 	return func() { cancel(); <-done }, nil
 }
 
-// migrate applies the migrations and exits.
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func migrateCommand(stdout, _ io.Writer) *ffcli.Command {
 	ch := defaultCHFlags()
 	fs := flag.NewFlagSet("aggregator migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ch.register(fs)
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
+	ch.register(fs, chWrite)
+	return &ffcli.Command{
+		Name:       "migrate",
+		ShortUsage: "aggregator migrate [flags]",
+		ShortHelp:  "apply the ClickHouse migrations and exit",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := cli.NoArgs(fs, args); err != nil {
+				return err
+			}
+			if err := cli.Check(fs, ch.validate); err != nil {
+				return err
+			}
+			return migrate(ctx, ch.config(), stdout)
+		},
 	}
-	cfg := ch.config()
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+}
+
+// migrate applies the migrations and exits.
+func migrate(ctx context.Context, cfg store.Config, stdout io.Writer) error {
 	st, err := store.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -19,11 +19,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
-	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
 	"github.com/cspwatch/cspwatch/internal/codes"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
+	"github.com/cspwatch/cspwatch/internal/testkit"
+	"github.com/cspwatch/cspwatch/internal/testkit/clickhousetest"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(clickhousetest.Main(m)) }
@@ -39,14 +40,14 @@ func TestRunConfig(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", nil, nil, func(c runConfig) bool {
-			return c.NATS.URL == "nats://127.0.0.1:4222" && c.CH.Addr == "127.0.0.1:9000" && c.Agg.BatchSize == 50_000 && c.Agg.BatchWait == time.Second
+			return c.NATS.Conn.URL == "nats://127.0.0.1:4222" && c.CH.Addr == "127.0.0.1:9000" && c.Agg.BatchSize == 50_000 && c.Agg.BatchWait == time.Second
 		}, false},
 		{"env overrides", nil, map[string]string{"CSPWATCH_NATS_URL": "nats://n:1", "CSPWATCH_CLICKHOUSE_ADDR": "a:9000,b:9000", "CSPWATCH_BATCH_SIZE": "1000", "CSPWATCH_MAX_ACK_PENDING": "4000"},
 			func(c runConfig) bool {
-				return c.NATS.URL == "nats://n:1" && len(c.CH.config().Addrs) == 2 && c.Agg.BatchSize == 1000
+				return c.NATS.Conn.URL == "nats://n:1" && len(c.CH.config().Addrs) == 2 && c.Agg.BatchSize == 1000
 			}, false},
 		{"nats auth", []string{"--nats-nkey", "seed.nk", "--nats-ca", "ca.pem"}, nil, func(c runConfig) bool {
-			return c.NATS.NKeySeedFile == "seed.nk" && c.NATS.TLSCA == "ca.pem"
+			return c.NATS.Conn.NKeySeedFile == "seed.nk" && c.NATS.Conn.TLSCA == "ca.pem"
 		}, false},
 		{"flag beats env", []string{"--batch-size", "2000", "--max-ack-pending", "8000"}, map[string]string{"CSPWATCH_BATCH_SIZE": "1000"},
 			func(c runConfig) bool { return c.Agg.BatchSize == 2000 }, false},
@@ -103,17 +104,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func get(url string) (int, string) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -150,7 +140,7 @@ func TestRunEndToEnd(t *testing.T) {
 	go func() { done <- Main(ctx, []string{"run"}, env, &stdout, &stderr) }()
 
 	var base string
-	waitFor(t, 10*time.Second, "listening line", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "listening line", func() bool {
 		line, _, _ := bufio.NewReader(strings.NewReader(stdout.String())).ReadLine()
 		if s, ok := strings.CutPrefix(string(line), "aggregator listening on "); ok {
 			base = s
@@ -161,7 +151,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if code, _ := get(base + "/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
-	waitFor(t, 20*time.Second, "ready", func() bool { code, _ := get(base + "/readyz"); return code == 200 })
+	testkit.WaitFor(t, 20*time.Second, "ready", func() bool { code, _ := get(base + "/readyz"); return code == 200 })
 	noenv := func(string) string { return "" }
 	if err := Main(ctx, []string{"healthcheck", "--url", base + "/readyz"}, noenv, io.Discard, io.Discard); err != nil {
 		t.Fatalf("healthcheck of a ready aggregator: %v", err)
@@ -188,11 +178,11 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	conn := db.Conn(t)
-	waitFor(t, 30*time.Second, "rows stored", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "rows stored", func() bool {
 		var c uint64
 		return conn.QueryRow(ctx, "SELECT count() FROM install_events").Scan(&c) == nil && c == n
 	})
-	waitFor(t, 10*time.Second, "rows metric", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "rows metric", func() bool {
 		_, body := get(base + "/metrics")
 		return strings.Contains(body, fmt.Sprintf("cspwatch_aggregator_rows_inserted_total %d", n))
 	})

@@ -15,27 +15,18 @@ import (
 	"unicode"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/schema"
 )
 
-const sqlUsage = `usage:
-  aggregator sql list                            the analyses of schema/queries.sql and their parameters
-  aggregator sql render [--param K=V ...] [NAME...]
-                                                 print the queries (all without NAME) with every
-                                                 parameter substituted as a checked literal, each
-                                                 statement ending with ";": pipe it into
-                                                 clickhouse-client --multiquery (any version, 18.16 too)
-  aggregator sql run NAME... [--param K=V ...] [flags]
-                                                 run the queries on ClickHouse and print their rows
-
---param NAME=VALUE (repeatable) gives a parameter its value, raw as with
+// sqlParamHelp is the long help of the sql commands that take --param.
+const sqlParamHelp = `--param NAME=VALUE (repeatable) gives a parameter its value, raw as with
 clickhouse-client --param_NAME=VALUE: a String is quoted here, an integer must
 fit its type, a DateTime is "YYYY-MM-DD hh:mm:ss", Unix seconds or RFC 3339.
 A parameter not given takes its default from queries.sql; one without a
-default must be given. A parameter none of the queries takes is an error.
-`
+default must be given. A parameter none of the queries takes is an error.`
 
 // The actions of `aggregator sql`.
 const (
@@ -88,8 +79,7 @@ func (c *sqlConfig) Validate() error {
 		return fmt.Errorf("sql %s: %w", c.Action, err)
 	}
 	if c.Action == sqlRun {
-		cfg := c.CH.config()
-		return cfg.Validate()
+		return c.CH.validate()
 	}
 	return nil
 }
@@ -142,68 +132,75 @@ func (p paramFlag) Set(s string) error {
 	return nil
 }
 
-// parseSQLConfig parses `aggregator sql ACTION` arguments: flags and query
-// names may be mixed; a flag not given takes its CSPWATCH_* variable.
-func parseSQLConfig(action string, args []string, getenv func(string) string, stderr io.Writer) (sqlConfig, error) {
+// sqlFlags returns the defaults of `aggregator sql ACTION` and its flag
+// set: --param unless ACTION is list, and the ClickHouse flags (read-only)
+// for run alone.
+func sqlFlags(action string) (*sqlConfig, *flag.FlagSet) {
 	c := defaultSQLConfig(action)
 	fs := flag.NewFlagSet("aggregator sql "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, sqlUsage)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
 	if action != sqlList {
 		fs.Var(c.Params, "param", "a parameter's value, NAME=VALUE (repeatable)")
 	}
 	if action == sqlRun {
-		c.CH.register(fs)
+		c.CH.register(fs, chRead)
 	}
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return c, err
-			}
-			return c, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		c.Names = append(c.Names, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_"); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
+	return &c, fs
 }
 
-// sqlCmd runs `aggregator sql list|render|run`.
-func sqlCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, sqlUsage)
-		return fmt.Errorf("%w: sql: want list, render or run", errUsage)
-	}
-	switch args[0] {
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, sqlUsage)
-		return nil
-	case sqlList, sqlRender, sqlRun:
-	default:
-		fmt.Fprint(stderr, sqlUsage)
-		return fmt.Errorf("%w: sql: unknown command %q (want list, render or run)", errUsage, args[0])
-	}
-	c, err := parseSQLConfig(args[0], args[1:], getenv, stderr)
+// parseSQLConfig parses `aggregator sql ACTION` arguments: flags and query
+// names may be mixed; a flag not given takes its CSPWATCH_* variable.
+func parseSQLConfig(action string, args []string, getenv func(string) string, stderr io.Writer) (sqlConfig, error) {
+	c, fs := sqlFlags(action)
+	names, err := cli.ParsePositional(fs, args, getenv, stderr)
 	if err != nil {
-		return err
+		return *c, err
 	}
+	c.Names = names
+	return *c, cli.AsUsage(c.Validate())
+}
+
+// sqlCommand is `aggregator sql list|render|run`.
+func sqlCommand(stdout, _ io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "sql",
+		ShortUsage: "aggregator sql <list|render|run> [flags] [NAME...]",
+		ShortHelp:  "list, render and run the administrators' analyses of schema/queries.sql",
+		Subcommands: []*ffcli.Command{
+			sqlActionCommand(sqlList, "aggregator sql list",
+				"the analyses of schema/queries.sql and their parameters", "", stdout),
+			sqlActionCommand(sqlRender, "aggregator sql render [--param K=V ...] [NAME...]",
+				"print the queries (all without NAME) with every parameter as a checked literal, for clickhouse-client --multiquery (18.16 too)",
+				sqlParamHelp, stdout),
+			sqlActionCommand(sqlRun, "aggregator sql run NAME... [--param K=V ...] [flags]",
+				"run the queries on ClickHouse (read-only) and print their rows", sqlParamHelp, stdout),
+		},
+	}
+}
+
+func sqlActionCommand(action, usage, short, long string, stdout io.Writer) *ffcli.Command {
+	c, fs := sqlFlags(action)
+	return &ffcli.Command{
+		Name: action, ShortUsage: usage, ShortHelp: short, LongHelp: long, FlagSet: fs,
+		Exec: func(ctx context.Context, args []string) error {
+			names, err := cli.Positional(fs, args)
+			if err != nil {
+				return err
+			}
+			c.Names = names
+			if err := c.Validate(); err != nil {
+				return cli.AsUsage(err)
+			}
+			return sqlExec(ctx, *c, stdout)
+		},
+	}
+}
+
+// sqlExec runs a validated `aggregator sql` configuration.
+func sqlExec(ctx context.Context, c sqlConfig, stdout io.Writer) error {
 	file := schema.AdminQueries()
 	qs, err := c.queries(file)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return cli.AsUsage(err)
 	}
 	switch c.Action {
 	case sqlList:
@@ -211,7 +208,7 @@ func sqlCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	case sqlRender:
 		script, err := schema.Script(qs, c.Params)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return cli.AsUsage(err)
 		}
 		_, err = io.WriteString(stdout, script)
 		return err

@@ -11,18 +11,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/cspwatch/cspwatch/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(exitCode(err))
-	}
+	cli.Main("demo", func(ctx context.Context) error {
+		return Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	})
 }

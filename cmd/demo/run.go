@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,182 +14,55 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/nats-io/nats.go"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/testkit/chserver"
-	"github.com/cspwatch/cspwatch/internal/envflag"
-	"github.com/cspwatch/cspwatch/internal/probe"
 )
-
-// errUsage marks an error in the command line; it exits with status 2.
-var errUsage = envflag.ErrUsage
-
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-		return 2
-	}
-	return 1
-}
-
-// config is what one demo run does. Every field has a flag and a
-// CSPWATCH_DEMO_<FLAG> environment override; the ClickHouse and NATS
-// addresses also take the services' own CSPWATCH_CLICKHOUSE_ADDR and
-// CSPWATCH_NATS_URL, so a demo can run against existing servers.
-type config struct {
-	Bin      string
-	Work     string
-	Keep     bool
-	Tenant   string
-	Devices  int
-	Seed     int64
-	Duration time.Duration
-	Rate     float64
-	Workers  int
-	Commands bool
-
-	SpikeProduct  string
-	SpikeVersion  string
-	SpikeCode     int64
-	SpikeAt       float64
-	SpikeFraction float64
-
-	AlertBucket time.Duration
-	Wait        time.Duration
-
-	// ReportHTML is where the HTML report is written at the end ("":
-	// not written); DashboardAddr is where the aggregator serves the
-	// dashboard (a free port on its host when that one is taken).
-	ReportHTML    string
-	DashboardAddr string
-
-	ClickHouseAddr string
-	Database       string
-	NATSURL        string
-}
-
-func defaultConfig() config {
-	bin := "bin"
-	if exe, err := os.Executable(); err == nil {
-		bin = filepath.Dir(exe)
-	}
-	return config{
-		Bin:           bin,
-		Tenant:        "contoso",
-		Devices:       5000,
-		Seed:          1,
-		Duration:      60 * time.Second,
-		Rate:          400,
-		Workers:       8,
-		Commands:      true,
-		SpikeProduct:  "Google Chrome",
-		SpikeCode:     1603,
-		SpikeAt:       0.4,
-		SpikeFraction: 0.6,
-		AlertBucket:   5 * time.Second,
-		Wait:          45 * time.Second,
-		ReportHTML:    "cspwatch-report.html",
-		DashboardAddr: "127.0.0.1:8082",
-		Database:      "cspwatch",
-	}
-}
-
-// Validate reports the first unusable setting.
-func (c *config) Validate() error {
-	switch {
-	case c.Devices < 10:
-		return errors.New("--devices: want at least 10")
-	case c.Duration < 10*time.Second:
-		return errors.New("--duration: want at least 10s (the detector needs a baseline before the spike)")
-	case c.Rate <= 0:
-		return errors.New("--rate: want positive")
-	case c.SpikeAt <= 0 || c.SpikeAt >= 1:
-		return errors.New("--spike-at: want a fraction of the run in (0, 1)")
-	case c.SpikeFraction <= 0 || c.SpikeFraction > 1:
-		return errors.New("--spike-fraction: want (0, 1]")
-	case c.AlertBucket < time.Second:
-		return errors.New("--alert-bucket: want at least 1s")
-	case c.Wait <= 0:
-		return errors.New("--wait: want positive")
-	case c.Tenant == "":
-		return errors.New("--tenant: empty")
-	}
-	if _, _, err := net.SplitHostPort(c.DashboardAddr); err != nil {
-		return fmt.Errorf("--dashboard-addr: %v", err)
-	}
-	if c.ReportHTML != "" {
-		// Checked now rather than after the run: the report is its last step.
-		abs, err := filepath.Abs(c.ReportHTML)
-		if err != nil {
-			return fmt.Errorf("--report-html: %w", err)
-		}
-		if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
-			return fmt.Errorf("--report-html %s: no directory %s", c.ReportHTML, filepath.Dir(abs))
-		}
-	}
-	for _, b := range []string{"ingest", "aggregator", "loadgen"} {
-		if _, err := os.Stat(filepath.Join(c.Bin, b)); err != nil {
-			return fmt.Errorf("--bin %s: %w (run make build)", c.Bin, err)
-		}
-	}
-	return nil
-}
-
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	c := defaultConfig()
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.Bin, "bin", c.Bin, "directory holding the ingest, aggregator and loadgen binaries")
-	fs.StringVar(&c.Work, "work", c.Work, "directory for data and logs (default: a new temporary one, removed at the end)")
-	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the stack (ClickHouse, ingest, the aggregator and its dashboard) running after the summary until Ctrl-C, and the work directory (logs, data) after it")
-	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "tenant of the synthetic fleet")
-	fs.IntVar(&c.Devices, "devices", c.Devices, "devices in the synthetic fleet")
-	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the synthetic fleet")
-	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long the fleet sends")
-	fs.Float64Var(&c.Rate, "rate", c.Rate, "device messages per second")
-	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent webhook clients")
-	fs.BoolVar(&c.Commands, "commands", c.Commands, "also send the server's messages the devices answer (install commands) to ingest's /v1/syncml/commands")
-	fs.StringVar(&c.SpikeProduct, "spike-product", c.SpikeProduct, "MSI product whose newest version fails in the spike")
-	fs.StringVar(&c.SpikeVersion, "spike-version", c.SpikeVersion, "that product's failing version (default its newest)")
-	fs.Int64Var(&c.SpikeCode, "spike-code", c.SpikeCode, "the spike's failure code")
-	fs.Float64Var(&c.SpikeAt, "spike-at", c.SpikeAt, "when the spike starts, as a fraction of --duration")
-	fs.Float64Var(&c.SpikeFraction, "spike-fraction", c.SpikeFraction, "fraction of the devices whose install fails in the spike")
-	fs.DurationVar(&c.AlertBucket, "alert-bucket", c.AlertBucket, "spike detector bucket (production default 1m; short here so the demo is short)")
-	fs.DurationVar(&c.Wait, "wait", c.Wait, "longest wait for the pipeline to drain and the alert to fire after sending ends")
-	fs.StringVar(&c.ReportHTML, "report-html", c.ReportHTML, "file the HTML report (aggregator report --format html) is written to at the end; empty: none")
-	fs.StringVar(&c.DashboardAddr, "dashboard-addr", c.DashboardAddr, "address of the aggregator's web dashboard (a free port on the same host when this one is taken; port 0: always a free one)")
-	fs.StringVar(&c.ClickHouseAddr, "clickhouse-addr", c.ClickHouseAddr, "existing ClickHouse (native protocol host:port); empty starts Debian's clickhouse-server on a temporary directory")
-	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database")
-	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "existing NATS with JetStream; empty lets ingest embed one")
-	// The demo's own variables first, then the services' names for the
-	// servers it should use instead of starting its own.
-	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_DEMO_"); err != nil {
-		return c, err
-	}
-	if err := envflag.Apply(fs, getenv, "CSPWATCH_", "clickhouse-addr", "clickhouse-database", "nats-url"); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
-}
 
 // Main runs the demo. It returns only after every process it started has
 // stopped; an error means a step did not happen (the work directory is then
 // kept, and named, so its logs can be read).
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
-	c, err := parseConfig(args, getenv, stderr)
-	if err != nil {
-		return err
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, fs := configFlags()
+	app := cli.App{
+		Root: &ffcli.Command{
+			Name:       "demo",
+			ShortUsage: "demo [flags]",
+			LongHelp: `Runs the whole pipeline on one machine, as make demo does: a throwaway
+ClickHouse (unless --clickhouse-addr), ingest with its embedded NATS (unless
+--nats-url), the aggregator with spike alerts and its dashboard, and the
+load generator replaying a synthetic fleet with an injected 1603 spike;
+then the fleet report and the spike alert.`,
+			FlagSet: fs,
+			Exec: func(ctx context.Context, args []string) error {
+				if err := cli.NoArgs(fs, args); err != nil {
+					return err
+				}
+				if err := c.finish(fs, getenv); err != nil {
+					return err
+				}
+				return runDemo(ctx, *c, getenv, stdout)
+			},
+		},
+		EnvPrefix: envPrefix,
+		Getenv:    getenv,
+		Environ:   os.Environ,
+		Stdout:    stdout,
+		Stderr:    stderr,
 	}
+	return app.Run(ctx, args)
+}
+
+// runDemo runs the demo of c, then stops what it started.
+func runDemo(ctx context.Context, c config, getenv func(string) string, stdout io.Writer) (err error) {
 	d := &demo{cfg: c, out: newConsole(stdout, getenv), getenv: getenv}
 	defer func() {
 		_ = d.out.End()
@@ -329,7 +199,7 @@ func (d *demo) run(ctx context.Context) error {
 	if c.SpikeVersion != "" {
 		lg = append(lg, "--spike-version", c.SpikeVersion)
 	}
-	if err := d.runLoadgen(ctx, lg, os.Getenv("CSPWATCH_DEMO_QUIET") == ""); err != nil {
+	if err := d.runLoadgen(ctx, lg, !c.Quiet); err != nil {
 		return err
 	}
 
@@ -345,37 +215,33 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(c.Wait)
 	var rows uint64
-	for {
+	err = retry(ctx, time.Until(deadline), func() error {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM install_events FINAL").Scan(&rows); err != nil {
-			return fmt.Errorf("clickhouse count: %w", err)
+			return backoff.Permanent(fmt.Errorf("clickhouse count: %w", err))
 		}
-		if rows >= published {
-			break
-		}
-		if time.Now().After(deadline) {
+		if rows < published {
 			return fmt.Errorf("aggregator: %d of %d events in ClickHouse after %s", rows, published, c.Wait)
 		}
-		if !sleep(ctx, 250*time.Millisecond) {
-			return ctx.Err()
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	d.step("all %d events on the stream are in ClickHouse (%d rows)", published, rows)
 
 	// The spike alert.
 	var firing uint64
-	for {
+	err = retry(ctx, time.Until(deadline), func() error {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM alerts WHERE status = 'firing'").Scan(&firing); err != nil {
-			return fmt.Errorf("clickhouse alerts: %w", err)
+			return backoff.Permanent(fmt.Errorf("clickhouse alerts: %w", err))
 		}
-		if firing > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
+		if firing == 0 {
 			return fmt.Errorf("no spike alert fired within %s of the end", c.Wait)
 		}
-		if !sleep(ctx, 250*time.Millisecond) {
-			return ctx.Err()
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	d.step("%d spike alert(s) fired", firing)
 
@@ -470,19 +336,7 @@ func dashboardAddr(addr string) (string, bool) {
 // first page reads ClickHouse, so it is given time), within the demo's
 // --wait.
 func (d *demo) checkDashboard(ctx context.Context) error {
-	deadline := time.Now().Add(d.cfg.Wait)
-	for {
-		err := d.getDashboard(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		if !sleep(ctx, 250*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
+	return retry(ctx, d.cfg.Wait, func() error { return d.getDashboard(ctx) })
 }
 
 func (d *demo) getDashboard(ctx context.Context) error {
@@ -568,9 +422,11 @@ func (d *demo) clickhouse() (driver.Conn, error) {
 }
 
 func (d *demo) streamCount(ctx context.Context) (uint64, error) {
-	nc, err := nats.Connect(d.natsURL, nats.Name("cspwatch-demo"))
+	nf := bus.ClientFlags{Conn: bus.DefaultConnConfig(), ConnectTimeout: 10 * time.Second}
+	nf.Conn.URL, nf.Conn.Name = d.natsURL, "cspwatch-demo"
+	nc, err := nf.Connect(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("nats: %w", err)
+		return 0, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -588,202 +444,9 @@ func (d *demo) streamCount(ctx context.Context) (uint64, error) {
 	return info.State.Msgs, nil
 }
 
-func (d *demo) ready(ctx context.Context, url string) error {
-	deadline := time.Now().Add(d.cfg.Wait)
-	for {
-		err := probe.Check(ctx, url, 2*time.Second)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		if !sleep(ctx, 100*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-}
-
-// proc is a service the demo started and stops.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-// spawn starts a long-running service, logging to WORK/NAME.log, and waits
-// until each of listening has matched a line of its stdout (the lines that
-// say where it listens, in any order). It returns each one's first match.
-func (d *demo) spawn(ctx context.Context, name string, args []string, listening ...*regexp.Regexp) ([][]string, error) {
-	logf, err := os.Create(filepath.Join(d.work, name+".log"))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	cmd := exec.Command(filepath.Join(d.cfg.Bin, name), args...)
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	d.procs = append(d.procs, p)
-	// Only this goroutine reads the matches until it sends them, once.
-	found := make(chan [][]string, 1)
-	go func() {
-		matches := make([][]string, len(listening))
-		left := len(listening)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if left == 0 {
-				continue
-			}
-			for i, re := range listening {
-				if matches[i] != nil {
-					continue
-				}
-				if m := re.FindStringSubmatch(sc.Text()); m != nil {
-					matches[i] = m
-					if left--; left == 0 {
-						found <- matches
-					}
-				}
-			}
-		}
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	d.step("%s started (pid %d, log %s)", name, cmd.Process.Pid, logf.Name())
-	select {
-	case m := <-found:
-		return m, nil
-	case <-p.done:
-		return nil, fmt.Errorf("%s exited at start: %v (see %s)", name, p.err, logf.Name())
-	case <-time.After(d.cfg.Wait):
-		return nil, fmt.Errorf("%s: not every listening line within %s (see %s)", name, d.cfg.Wait, logf.Name())
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// runTool runs a command to completion; its stdout (and, when show is set,
-// its stderr) go to the demo's output, indented.
-func (d *demo) runTool(ctx context.Context, name string, args []string, show bool) error {
-	w := &indent{w: d.out}
-	var stderr io.Writer = io.Discard
-	if show {
-		stderr = w
-	}
-	return d.exec(ctx, name, args, w, stderr)
-}
-
-// loadgenProgress is loadgen's progress line, which it writes to stderr
-// each second: "  12.0s  4800 device msgs  4800 server msgs ...".
-var loadgenProgress = regexp.MustCompile(`^\s*\d+(\.\d+)?s\s+\d+ device msgs\b`)
-
-// runLoadgen runs loadgen like runTool, its progress lines shown as one
-// line updated in place on a terminal.
-func (d *demo) runLoadgen(ctx context.Context, args []string, show bool) error {
-	if !show {
-		return d.runTool(ctx, "loadgen", args, false)
-	}
-	pw := &progressWriter{c: d.out, indent: "    ", progress: loadgenProgress}
-	err := d.exec(ctx, "loadgen", args, &indent{w: d.out}, pw)
-	if ferr := pw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
-func (d *demo) exec(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(d.cfg.Bin, name), args...)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil { // interrupted: say so, not "signal: killed"
-			err = ctx.Err()
-		}
-		return fmt.Errorf("%s %s: %w", name, args[0], err)
-	}
-	return nil
-}
-
-// stop ends the services in reverse order of start (aggregator first, so it
-// flushes its open batch while NATS is still there), then ClickHouse.
-func (d *demo) stop() error {
-	var errs []error
-	for i := len(d.procs) - 1; i >= 0; i-- {
-		p := d.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			if p.err != nil {
-				errs = append(errs, fmt.Errorf("%s (pid %d) exited: %w", p.name, p.cmd.Process.Pid, p.err))
-			}
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			errs = append(errs, fmt.Errorf("%s (pid %d) did not stop within 30s of SIGTERM; killed", p.name, p.cmd.Process.Pid))
-		}
-	}
-	d.procs = nil
-	if d.ch != nil {
-		d.ch.Stop()
-		d.ch = nil
-	}
-	return errors.Join(errs...)
-}
-
-// indent prefixes every line written through it, so tool output stands
-// apart from the demo's own lines.
-type indent struct {
-	mu  sync.Mutex
-	w   io.Writer
-	mid bool
-}
-
-func (w *indent) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, line := range strings.SplitAfter(string(p), "\n") {
-		if line == "" {
-			continue
-		}
-		if !w.mid {
-			if _, err := io.WriteString(w.w, "    "); err != nil {
-				return 0, err
-			}
-		}
-		if _, err := io.WriteString(w.w, line); err != nil {
-			return 0, err
-		}
-		w.mid = !strings.HasSuffix(line, "\n")
-	}
-	return len(p), nil
-}
-
 func envDefault(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {
 		return v
 	}
 	return def
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

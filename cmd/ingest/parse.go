@@ -10,61 +10,97 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
-// parse prints, one JSON object per line, the contract-v1 events of captured
-// SyncML messages: each FILE (gzip accepted), or stdin when there is none.
-// The messages are a device's (its answers and alerts, as POST /v1/syncml
-// reads them) or, with --commands, the MDM server's to a device (its
-// commands, as POST /v1/syncml/commands reads them). A file that fails is
+// parseConfig is the configuration of `ingest parse`.
+type parseConfig struct {
+	Tenant     string
+	ReceivedAt string
+	Commands   bool
+	Files      []string
+}
+
+func parseFlags() (*parseConfig, *flag.FlagSet) {
+	c := &parseConfig{Tenant: "default"}
+	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
+	fs.StringVar(&c.Tenant, "tenant", c.Tenant, "tenant written in the events")
+	fs.StringVar(&c.ReceivedAt, "received-at", c.ReceivedAt, "received_at of the events, RFC 3339 (default: now), for reproducible output")
+	fs.BoolVar(&c.Commands, "commands", c.Commands, "the messages are the MDM server's to a device: print their command events")
+	return c, fs
+}
+
+// Validate reports the first unusable setting, naming its flag.
+func (c *parseConfig) Validate() error {
+	if c.Tenant == "" {
+		return errors.New("--tenant: want a tenant name, got none")
+	}
+	if c.ReceivedAt != "" {
+		if _, err := time.Parse(time.RFC3339Nano, c.ReceivedAt); err != nil {
+			return fmt.Errorf("--received-at: want an RFC 3339 time such as 2026-11-23T05:00:00Z, got %q", c.ReceivedAt)
+		}
+	}
+	return nil
+}
+
+func parseCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
+	c, fs := parseFlags()
+	return &ffcli.Command{
+		Name:       "parse",
+		ShortUsage: "ingest parse [--commands] [flags] [FILE...]",
+		ShortHelp:  "print the install events of captured SyncML messages (stdin when no FILE), without any server",
+		LongHelp: `Prints, one JSON object per line, the contract-v1 events of captured
+SyncML messages: each FILE (gzip accepted), or stdin when there is none.
+The messages are a device's (its answers and alerts, as POST /v1/syncml
+reads them) or, with --commands, the MDM server's to a device (its
+commands, as POST /v1/syncml/commands reads them).`,
+		FlagSet: fs,
+		Exec: func(ctx context.Context, args []string) error {
+			files, err := cli.Positional(fs, args)
+			if err != nil {
+				return err
+			}
+			if err := cli.Check(fs, c.Validate); err != nil {
+				return err
+			}
+			c.Files = files
+			return parse(ctx, *c, stdin, stdout, stderr)
+		},
+	}
+}
+
+// parse prints the events of the messages of c. A file that fails is
 // reported on stderr with its reason; the others still print, and the
 // command then returns an error. With --commands, an install document that
 // is rejected is reported on stderr too, and its command printed with
-// payload_error.
-func parse(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tenant := fs.String("tenant", envOr(getenv, "CSPWATCH_TENANT", "default"), "tenant written in the events (env CSPWATCH_TENANT)")
-	at := fs.String("received-at", "", "received_at of the events, RFC 3339 (default: now), for reproducible output")
-	commands := fs.Bool("commands", false, "the messages are the MDM server's to a device: print their command events")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ingest parse [--commands] [flags] [FILE...]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if *tenant == "" {
-		return fmt.Errorf("%w: --tenant must not be empty", errUsage)
-	}
+// payload_error. A message that yields no event is reported on stderr with
+// what it holds; a server's message read without --commands is named as
+// such, with the flag to use.
+func parse(ctx context.Context, c parseConfig, stdin io.Reader, stdout, stderr io.Writer) error {
 	received := time.Now()
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339Nano, *at)
-		if err != nil {
-			return fmt.Errorf("%w: --received-at: %v", errUsage, err)
-		}
-		received = t
+	if c.ReceivedAt != "" {
+		received, _ = time.Parse(time.RFC3339Nano, c.ReceivedAt) // checked by Validate
 	}
 
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	p := parser{
 		scanner:  syncml.NewScanner(syncml.DefaultLimits),
-		meta:     normalize.Meta{Tenant: *tenant, ReceivedAt: received},
+		meta:     normalize.Meta{Tenant: c.Tenant, ReceivedAt: received},
 		out:      out,
-		commands: *commands,
+		commands: c.Commands,
 		stderr:   stderr,
 	}
-	if fs.NArg() == 0 {
+	if len(c.Files) == 0 {
 		p.name = "stdin"
 		if err := p.one(stdin); err != nil {
 			fmt.Fprintf(stderr, "ingest parse: stdin: %v\n", err)
@@ -73,7 +109,7 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 		return nil
 	}
 	failed := 0
-	for _, name := range fs.Args() {
+	for _, name := range c.Files {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -85,7 +121,7 @@ func parse(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d files failed", errReported, failed, fs.NArg())
+		return fmt.Errorf("%w: %d of %d files failed", errReported, failed, len(c.Files))
 	}
 	return nil
 }
@@ -148,6 +184,10 @@ func (p *parser) one(r io.Reader) error {
 		// Each event is written out before the next message is built.
 		p.events, _ = p.builder.BuildTransient(msg, p.meta, p.events[:0])
 	}
+	if len(p.events) == 0 {
+		p.out.Flush()
+		fmt.Fprintf(p.stderr, "ingest parse: %s: %s\n", p.name, p.nothing(msg))
+	}
 	for i := range p.events {
 		p.line = p.enc.AppendJSON(p.line[:0], &p.events[i])
 		p.line = append(p.line, '\n')
@@ -158,9 +198,35 @@ func (p *parser) one(r io.Reader) error {
 	return nil
 }
 
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
+// serverKinds are the commands an MDM server sends to a device; a device
+// answers them with Status and Results.
+var serverKinds = map[syncml.Kind]bool{
+	syncml.KindAdd: true, syncml.KindReplace: true, syncml.KindExec: true, syncml.KindGet: true,
+	syncml.KindDelete: true, syncml.KindAtomic: true, syncml.KindSequence: true,
+}
+
+// nothing says what a message that yielded no event holds, and, for a
+// server's message read as a device's, that --commands reads it.
+func (p *parser) nothing(msg *syncml.Message) string {
+	var kinds []string
+	server := 0
+	for _, c := range msg.Commands {
+		if k := c.Kind.String(); !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+		if serverKinds[c.Kind] {
+			server++
+		}
 	}
-	return def
+	held := "no commands"
+	if len(msg.Commands) > 0 {
+		held = fmt.Sprintf("%d commands (%s)", len(msg.Commands), strings.Join(kinds, ", "))
+	}
+	switch {
+	case p.commands:
+		return "no install command events: the message holds " + held
+	case server > 0 && server*2 >= len(msg.Commands):
+		return fmt.Sprintf("no device events: this looks like the MDM server's message to device %q (%s); parse it with --commands", msg.Header.Target, held)
+	}
+	return "no install events: the message holds " + held
 }

@@ -123,7 +123,9 @@ func TestParseCommands(t *testing.T) {
 		t.Fatalf("no Target: err %v, stderr %q", err, errOut)
 	}
 	// Without --commands, the same server message yields no device event.
-	if out, _, err := runParse(t, nil, seq); err != nil || out != "" {
-		t.Fatalf("device parse of a server message: %v %q", err, out)
+	// It says so, and names the flag that reads it.
+	out, errOut, err = runParse(t, nil, seq)
+	if err != nil || out != "" || !strings.Contains(errOut, "the MDM server's message to device") || !strings.Contains(errOut, "parse it with --commands") {
+		t.Fatalf("device parse of a server message: %v %q %q", err, out, errOut)
 	}
 }

@@ -10,15 +10,15 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 )
 
@@ -33,18 +33,14 @@ type serveConfig struct {
 	Credentials   string
 	Insecure      bool
 	ShutdownGrace time.Duration
-	LogFormat     string
-	LogLevel      string
+	Log           cli.LogFlags
 
-	// NATS: an external server when NATSURL is set, else an embedded one.
-	// NATS holds the rest of the client's settings; conn sets its URL and
-	// name.
-	NATSURL            string
-	NATS               bus.ConnConfig
-	NATSConnectTimeout time.Duration
-	NATSListen         string
-	NATSData           string
-	NATSSyncAlways     bool
+	// NATS: an external server when its URL is set, else an embedded one
+	// (NATSListen, NATSData, NATSSyncAlways).
+	NATS           bus.ClientFlags
+	NATSListen     string
+	NATSData       string
+	NATSSyncAlways bool
 
 	Stream bus.StreamConfig
 	Ingest ingest.Config
@@ -52,24 +48,24 @@ type serveConfig struct {
 
 func defaultServeConfig() serveConfig {
 	emb := bus.DefaultEmbeddedConfig()
+	nats := bus.DefaultConnConfig()
+	nats.URL, nats.Name = "", "cspwatch-ingest" // empty: embedded
 	return serveConfig{
-		Listen:             ":8080",
-		ShutdownGrace:      30 * time.Second,
-		LogFormat:          "json",
-		LogLevel:           "info",
-		NATS:               bus.DefaultConnConfig(),
-		NATSConnectTimeout: 30 * time.Second,
-		NATSListen:         net.JoinHostPort(emb.Host, strconv.Itoa(emb.Port)),
-		NATSData:           emb.DataDir,
-		Stream:             bus.DefaultStreamConfig(),
-		Ingest:             ingest.DefaultConfig(),
+		Listen:        ":8080",
+		ShutdownGrace: 30 * time.Second,
+		Log:           cli.DefaultLogFlags(),
+		NATS:          bus.ClientFlags{Conn: nats, ConnectTimeout: 30 * time.Second},
+		NATSListen:    net.JoinHostPort(emb.Host, strconv.Itoa(emb.Port)),
+		NATSData:      emb.DataDir,
+		Stream:        bus.DefaultStreamConfig(),
+		Ingest:        ingest.DefaultConfig(),
 	}
 }
 
 // Validate reports the first unusable setting.
 func (c *serveConfig) Validate() error {
-	if c.Listen == "" {
-		return errors.New("--listen: empty")
+	if err := cli.CheckAddr("listen", c.Listen, ":8080"); err != nil {
+		return err
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -81,23 +77,17 @@ func (c *serveConfig) Validate() error {
 		return errors.New("--credentials and --insecure exclude each other")
 	}
 	if c.ShutdownGrace <= 0 {
-		return errors.New("--shutdown-grace: want positive")
+		return fmt.Errorf("--shutdown-grace: want a positive duration such as 30s, got %v", c.ShutdownGrace)
 	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		return fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
-	}
-	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
-		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", c.LogLevel)
-	}
-	if c.NATSURL == "" {
+	if c.NATS.Conn.URL == "" {
 		if _, err := c.embedded(); err != nil {
 			return err
 		}
-	} else if err := c.conn().Validate(); err != nil {
+		if c.NATS.ConnectTimeout <= 0 {
+			return fmt.Errorf("--nats-connect-timeout: want a positive duration such as 30s, got %v", c.NATS.ConnectTimeout)
+		}
+	} else if err := c.NATS.Validate(); err != nil {
 		return err
-	}
-	if c.NATSConnectTimeout <= 0 {
-		return errors.New("--nats-connect-timeout: want positive")
 	}
 	if err := c.Stream.Validate(); err != nil {
 		return err
@@ -109,11 +99,11 @@ func (c *serveConfig) embedded() (bus.EmbeddedConfig, error) {
 	e := bus.DefaultEmbeddedConfig()
 	host, port, err := net.SplitHostPort(c.NATSListen)
 	if err != nil {
-		return e, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err)
+		return e, fmt.Errorf("--nats-listen: want an address host:port such as 127.0.0.1:4222, got %q", c.NATSListen)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < -1 || p > 65535 {
-		return e, fmt.Errorf("--nats-listen %q: bad port", c.NATSListen)
+		return e, fmt.Errorf("--nats-listen: want a port from 0 to 65535, got %q", port)
 	}
 	if p == 0 {
 		p = -1 // nats-server reads 0 as its default port; 0 means any free port here
@@ -122,30 +112,21 @@ func (c *serveConfig) embedded() (bus.EmbeddedConfig, error) {
 	return e, e.Validate()
 }
 
-func (c *serveConfig) conn() bus.ConnConfig {
-	cc := c.NATS
-	cc.URL, cc.Name = c.NATSURL, "cspwatch-ingest"
-	return cc
-}
-
-// parseServeConfig reads flags and CSPWATCH_* environment overrides.
-func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+// serveFlags returns the defaults of `ingest serve` and its flag set,
+// which writes into them.
+func serveFlags() (*serveConfig, *flag.FlagSet) {
 	c := defaultServeConfig()
 	fs := flag.NewFlagSet("ingest serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.StringVar(&c.Credentials, "credentials", c.Credentials, "tenant credentials file (JSON: tenants with HMAC secrets and/or bearer tokens)")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "accept unauthenticated requests as tenant \"default\" (development only)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long requests in flight may take to finish at shutdown")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: trace, debug, info, warn, error")
+	c.Log.Register(fs)
 	fs.BoolVar(&c.Ingest.AccessLog, "access-log", c.Ingest.AccessLog, "log every accepted request at info level (otherwise debug)")
 
-	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS server URL(s), comma-separated; empty embeds a nats-server")
-	c.NATS.AuthFlags(fs)
-	fs.DurationVar(&c.NATSConnectTimeout, "nats-connect-timeout", c.NATSConnectTimeout, "how long to wait for NATS at start")
+	c.NATS.Register(fs, "external NATS server URL(s), comma-separated; empty embeds a nats-server")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded nats-server listen address, for the aggregator (port 0 picks a free one)")
 	fs.StringVar(&c.NATSData, "nats-data", c.NATSData, "embedded nats-server JetStream data directory")
 	fs.BoolVar(&c.NATSSyncAlways, "nats-sync-always", c.NATSSyncAlways, "embedded nats-server fsyncs every write before acknowledging (durable against power loss, slower)")
@@ -154,7 +135,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.DurationVar(&c.Stream.MaxAge, "stream-max-age", c.Stream.MaxAge, "how long the install stream keeps events")
 	fs.Int64Var(&c.Stream.MaxBytes, "stream-max-bytes", c.Stream.MaxBytes, "size bound of the install stream in bytes (-1 unlimited)")
 	fs.DurationVar(&c.Stream.Duplicates, "stream-duplicates", c.Stream.Duplicates, "duplicate window: longer than the MDM server's retry horizon")
-	fs.StringVar(&c.Stream.Persist, "stream-persist", c.Stream.Persist, "stream persist mode: default (ack after store) or async")
+	cli.EnumVar(fs, &c.Stream.Persist, "stream-persist", "stream persist mode: default (ack after store) or async", bus.PersistDefault, bus.PersistAsync)
 
 	fs.Int64Var(&c.Ingest.MaxBodyBytes, "max-body", c.Ingest.MaxBodyBytes, "largest request body in bytes, as sent")
 	fs.Int64Var(&c.Ingest.MaxDecompressedBytes, "max-decompressed", c.Ingest.MaxDecompressedBytes, "largest gzip body once decompressed, in bytes")
@@ -162,41 +143,38 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.DurationVar(&c.Ingest.PublishTimeout, "publish-timeout", c.Ingest.PublishTimeout, "longest wait for JetStream to acknowledge a message's events; then 503")
 	fs.IntVar(&c.Ingest.MaxPending, "max-pending", c.Ingest.MaxPending, "events published and not yet acknowledged, across all requests")
 	fs.DurationVar(&c.Ingest.RetryAfter, "retry-after", c.Ingest.RetryAfter, "Retry-After of a 503")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ingest serve [flags]\n\nEvery flag can be set as CSPWATCH_<FLAG> in the environment (e.g. CSPWATCH_NATS_URL).")
-		fs.PrintDefaults()
-	}
-	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_"); err != nil {
-		return c, err
-	}
-	c.Ingest.Insecure = c.Insecure
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return c, nil
+	return &c, fs
 }
 
-func newLogger(c *serveConfig, stderr io.Writer) zerolog.Logger {
-	var w io.Writer = stderr
-	if c.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
-	}
-	lvl, _ := zerolog.ParseLevel(c.LogLevel)
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "ingest").Logger()
+// finish completes c once its flags are parsed and validates it.
+func (c *serveConfig) finish() error {
+	c.Ingest.Insecure = c.Insecure
+	return c.Validate()
+}
+
+// parseServeConfig parses `ingest serve` alone: args, then CSPWATCH_*.
+func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	c, fs := serveFlags()
+	err := cli.ParseAlone(serveSpec(fs), args, getenv, stderr, c.finish)
+	return *c, err
+}
+
+func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
+	c, fs := serveFlags()
+	return cli.Leaf(serveSpec(fs), c.finish, func(ctx context.Context) error { return serve(ctx, *c, stdout, stderr) })
 }
 
 // serve runs the webhook service until ctx ends, then shuts down gracefully:
 // it stops accepting, lets requests in flight finish, drains the NATS
 // connection and stops the embedded nats-server. It prints the addresses it
 // listens on to stdout once it is ready.
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseServeConfig(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	log := newLogger(&c, stderr)
+func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
+	log := c.Log.Logger("ingest", stderr)
 
-	var creds *ingest.Credentials
+	var (
+		creds *ingest.Credentials
+		err   error
+	)
 	if c.Credentials != "" {
 		if creds, err = ingest.LoadCredentials(c.Credentials); err != nil {
 			return err
@@ -218,10 +196,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	cc := c.conn()
-	cc.Log = log.With().Str("component", "nats-client").Logger()
+	nf := c.NATS
+	nf.Conn.Log = log.With().Str("component", "nats-client").Logger()
 	var emb *bus.Embedded
-	if c.NATSURL == "" {
+	if nf.Conn.URL == "" {
 		ec, _ := c.embedded()
 		if err := os.MkdirAll(ec.DataDir, 0o750); err != nil {
 			return fmt.Errorf("nats data dir: %w", err)
@@ -231,12 +209,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer emb.Shutdown()
-		cc.URL = emb.ClientURL()
-		log.Info().Str("url", cc.URL).Str("data", ec.DataDir).Bool("sync_always", ec.SyncAlways).Msg("embedded nats-server started")
+		nf.Conn.URL = emb.ClientURL()
+		log.Info().Str("url", nf.Conn.URL).Str("data", ec.DataDir).Bool("sync_always", ec.SyncAlways).Msg("embedded nats-server started")
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.NATSConnectTimeout)
-	nc, err := bus.Connect(cctx, cc)
-	cancel()
+	nc, err := nf.Connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -264,8 +240,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if tlsCfg != nil {
 		scheme = "https"
 	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("nats", cc.URL).Msg("ingest listening")
-	fmt.Fprintf(stdout, "ingest listening on %s://%s nats %s\n", scheme, ln.Addr(), natsURLs(cc.URL))
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Str("nats", nf.Conn.URL).Msg("ingest listening")
+	fmt.Fprintf(stdout, "ingest listening on %s://%s nats %s\n", scheme, ln.Addr(), bus.Redact(nf.Conn.URL))
 
 	serveErr := srv.Serve(ctx, ln, tlsCfg, c.ShutdownGrace)
 	log.Info().Msg("http server stopped; draining nats")
@@ -297,11 +273,17 @@ func drain(nc *nats.Conn, d time.Duration) error {
 	}
 }
 
-func natsURLs(u string) string {
-	if i := strings.IndexByte(u, '@'); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "***" + u[i:]
-		}
+// serveSpec describes the command whose flags fs holds.
+func serveSpec(fs *flag.FlagSet) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "ingest serve [flags]",
+		ShortHelp:  "receive signed SyncML webhooks and publish install events (the service)",
+		LongHelp: `Receives SyncML messages as signed webhooks on POST /v1/syncml (a device's)
+and /v1/syncml/commands (the MDM server's to a device), and publishes their
+install events to NATS JetStream: an external server with --nats-url, else
+an embedded nats-server. It serves /metrics, /healthz and /readyz on the
+same address and prints where it listens to stdout once it is ready.`,
+		FlagSet: fs,
 	}
-	return u
 }

@@ -44,19 +44,19 @@ func TestServeConfigFlagsEnvAndValidation(t *testing.T) {
 		{"env credentials", nil, env("CSPWATCH_CREDENTIALS", "creds.json"), func(c serveConfig) bool { return c.Credentials == "creds.json" }, ""},
 		{"env overrides default", []string{"--insecure"}, env("CSPWATCH_LISTEN", "127.0.0.1:9000", "CSPWATCH_NATS_URL", "nats://n:4222", "CSPWATCH_STREAM_DUPLICATES", "2h"),
 			func(c serveConfig) bool {
-				return c.Listen == "127.0.0.1:9000" && c.NATSURL == "nats://n:4222" && c.Stream.Duplicates == 2*time.Hour
+				return c.Listen == "127.0.0.1:9000" && c.NATS.Conn.URL == "nats://n:4222" && c.Stream.Duplicates == 2*time.Hour
 			}, ""},
 		{"flag wins over env", []string{"--insecure", "--listen", "127.0.0.1:7000"}, env("CSPWATCH_LISTEN", "127.0.0.1:9000"),
 			func(c serveConfig) bool { return c.Listen == "127.0.0.1:7000" }, ""},
 		{"bad env value", []string{"--insecure"}, env("CSPWATCH_MAX_PENDING", "lots"), nil, "CSPWATCH_MAX_PENDING"},
 		{"both auth modes", []string{"--insecure", "--credentials", "x.json"}, env(), nil, "exclude"},
 		{"tls half", []string{"--insecure", "--tls-cert", "c.pem"}, env(), nil, "go together"},
-		{"bad persist", []string{"--insecure", "--stream-persist", "never"}, env(), nil, "persist mode"},
+		{"bad persist", []string{"--insecure", "--stream-persist", "never"}, env(), nil, "--stream-persist: want default or async"},
 		{"window over age", []string{"--insecure", "--stream-max-age", "10m"}, env(), nil, "longer than max age"},
 		{"bad nats listen", []string{"--insecure", "--nats-listen", "nope"}, env(), nil, "--nats-listen"},
 		{"nats auth reaches the connection", []string{"--insecure", "--nats-url", "nats://x", "--nats-cert", "c.pem", "--nats-key", "k.pem"}, env("CSPWATCH_NATS_USER", "u", "CSPWATCH_NATS_PASSWORD", "p"),
 			func(c serveConfig) bool {
-				cc := c.conn()
+				cc := c.NATS.Conn
 				return cc.URL == "nats://x" && cc.Name == "cspwatch-ingest" && cc.User == "u" && cc.Password == "p" && cc.TLSCert == "c.pem" && cc.TLSKey == "k.pem" && cc.ReconnectWait == time.Second
 			}, ""},
 		{"nats two auths", []string{"--insecure", "--nats-url", "nats://x", "--nats-user", "u", "--nats-creds", "c"}, env(), nil, "only one"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,49 +12,45 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/codes"
-	"github.com/cspwatch/cspwatch/internal/envflag"
-	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/sim/loadgen"
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
-var errUsage = envflag.ErrUsage
+// errUsage marks an error in the command line; it exits with status 2.
+var errUsage = cli.ErrUsage
 
-func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-		return 2
-	}
-	return 1
-}
+// exitCode is the exit status of err (cli.ExitCode).
+func exitCode(err error) int { return cli.ExitCode(err) }
 
-const usage = `usage:
-  loadgen run [flags]     send a synthetic fleet's messages to a running ingest: the devices'
-                          to /v1/syncml, the server's they answer to /v1/syncml/commands
-  loadgen bench [flags]   run ingest with embedded NATS in a child process and measure it
-                          against the raw JetStream publish rate, in the same run
-  loadgen <command> -h    the command's flags
-Every flag can be set as CSPWATCH_LOADGEN_<FLAG> in the environment.
-`
+// envPrefix is the prefix of loadgen's variables: CSPWATCH_LOADGEN_<FLAG>.
+const envPrefix = "CSPWATCH_LOADGEN"
 
-// Main runs one loadgen subcommand; main and the tests call it.
+// Main runs one loadgen subcommand; main and the tests call it. Without a
+// subcommand it prints the usage to stderr and returns a usage error; -h
+// prints it to stdout and returns nil.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: no command", errUsage)
-	}
-	switch args[0] {
-	case "run":
-		return run(ctx, args[1:], getenv, stdout, stderr)
-	case "bench":
-		return bench(ctx, args[1:], getenv, stdout, stderr)
-	case childCommand:
+	if len(args) > 0 && args[0] == childCommand {
 		return child(ctx, args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q (want run or bench)", errUsage, args[0])
+	app := cli.App{
+		Root: &ffcli.Command{
+			Name:       "loadgen",
+			ShortUsage: "loadgen <command> [flags]",
+			LongHelp: `Replays a synthetic fleet of Windows devices against ingest as signed
+webhooks and reports rates, latency and errors.`,
+			Subcommands: []*ffcli.Command{runCommand(stdout, stderr), benchCommand(stdout, stderr)},
+		},
+		EnvPrefix: envPrefix,
+		Getenv:    getenv,
+		Environ:   os.Environ,
+		Stdout:    stdout,
+		Stderr:    stderr,
+	}
+	return app.Run(ctx, args)
 }
 
 // childCommand is the hidden command bench re-executes itself with.
@@ -87,17 +82,17 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 func (f *fleetFlags) config() (fleet.Config, error) {
 	c := fleet.Config{Devices: f.devices, Seed: f.seed}
 	if f.devices <= 0 {
-		return c, fmt.Errorf("%w: --devices %d, want positive", errUsage, f.devices)
+		return c, cli.Usagef("--devices: want a positive integer, got %d", f.devices)
 	}
 	if f.spikeProduct != "" {
 		code, ok := codes.Parse([]byte(strings.TrimSpace(f.spikeCode)))
 		if !ok {
-			return c, fmt.Errorf("%w: --spike-code %q is not a result code", errUsage, f.spikeCode)
+			return c, cli.Usagef("--spike-code: want a result code such as 1603, 0x80070643 or -2147023293, got %q", f.spikeCode)
 		}
 		c.Spike = &fleet.Spike{Product: f.spikeProduct, Version: f.spikeVersion, Code: code, Start: f.spikeAt, Fraction: f.spikeFraction}
 	}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+		return c, cli.AsUsage(err)
 	}
 	return c, nil
 }
@@ -112,7 +107,7 @@ func (f *fleetFlags) source(commands bool) (loadgen.Source, error) {
 	c.Commands = commands
 	fl, err := fleet.New(c)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, cli.AsUsage(err)
 	}
 	return loadgen.FromFleet(fl), nil
 }
@@ -126,13 +121,9 @@ func (f *fleetFlags) describe() string {
 	return s
 }
 
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	return envflag.Parse(fs, args, getenv, "CSPWATCH_LOADGEN_")
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runCommand is `loadgen run`.
+func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("loadgen run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c loadgen.Config
 	var ff fleetFlags
 	ff.register(fs)
@@ -150,32 +141,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Retries, "retries", 5, "resends of a message answered 503 or not answered")
 	fs.DurationVar(&c.RetryWait, "retry-wait", 500*time.Millisecond, "pause before a resend")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	src, err := ff.source(*commands)
-	if err != nil {
-		return err
-	}
-	if !*quiet {
-		c.ProgressEvery = time.Second
-		c.Progress = func(s loadgen.Snapshot) {
-			fmt.Fprintf(stderr, "%6.1fs  %9d device msgs  %8d server msgs  %8.0f device msgs/s  %9.0f events/s  %d errors\n",
-				s.Elapsed.Seconds(), s.Messages, s.Commands, s.MessageRate, s.EventRate, s.Errors)
+	return cli.Leaf(&ffcli.Command{
+		Name:       "run",
+		ShortUsage: "loadgen run [flags]",
+		ShortHelp:  "send a synthetic fleet's messages to a running ingest (the devices' and the server's they answer)",
+		FlagSet:    fs,
+	}, func() error { return c.Validate() }, func(ctx context.Context) error {
+		src, err := ff.source(*commands)
+		if err != nil {
+			return err
 		}
-	}
-	r, err := loadgen.Run(ctx, c, src)
-	if err != nil {
-		return err
-	}
-	printResult(stdout, "run", r)
-	if r.Errors > 0 {
-		return fmt.Errorf("%d messages failed", r.Errors)
-	}
-	return nil
+		if !*quiet {
+			c.ProgressEvery = time.Second
+			c.Progress = func(s loadgen.Snapshot) {
+				fmt.Fprintf(stderr, "%6.1fs  %9d device msgs  %8d server msgs  %8.0f device msgs/s  %9.0f events/s  %d errors\n",
+					s.Elapsed.Seconds(), s.Messages, s.Commands, s.MessageRate, s.EventRate, s.Errors)
+			}
+		}
+		r, err := loadgen.Run(ctx, c, src)
+		if err != nil {
+			return err
+		}
+		printResult(stdout, "run", r)
+		if r.Errors > 0 {
+			return fmt.Errorf("%d messages failed", r.Errors)
+		}
+		return nil
+	})
 }
 
 // printResult prints a run's line: device messages, then (when any were
@@ -205,9 +197,9 @@ func printResult(w io.Writer, name string, r loadgen.Result) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// benchCommand is `loadgen bench`.
+func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var ff fleetFlags
 	ff.register(fs)
 	c := loadgen.BenchConfig{Log: stderr}
@@ -217,14 +209,30 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.BoolVar(&c.Gzip, "gzip", false, "gzip the bodies")
 	fs.IntVar(&c.RawSize, "raw-size", 300, "payload bytes of the raw publish baseline")
 	fs.IntVar(&c.RawConns, "raw-publishers", 1, "connections publishing in the raw baseline")
-	maxPending := fs.Int("max-pending", ingest.DefaultConfig().MaxPending, "ingest's --max-pending")
-	persist := fs.String("stream-persist", bus.PersistDefault, "ingest stream persist mode: default or async")
-	cpuprofile := fs.String("cpuprofile", "", "write the ingest child's CPU profile to this file")
-	pregen := fs.Int("pregenerate", 384, "MB of messages made before the full-load phase, so that making them does not load the machine while it is measured")
-	selfprofile := fs.String("loadgen-cpuprofile", "", "write the load generator's own CPU profile to this file")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
+	o := benchOptions{persist: bus.PersistDefault}
+	fs.IntVar(&o.maxPending, "max-pending", ingest.DefaultConfig().MaxPending, "ingest's --max-pending")
+	cli.EnumVar(fs, &o.persist, "stream-persist", "ingest stream persist mode: default or async", bus.PersistDefault, bus.PersistAsync)
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the ingest child's CPU profile to this file")
+	fs.IntVar(&o.pregen, "pregenerate", 384, "MB of messages made before the full-load phase, so that making them does not load the machine while it is measured")
+	fs.StringVar(&o.selfprofile, "loadgen-cpuprofile", "", "write the load generator's own CPU profile to this file")
+	return cli.Leaf(&ffcli.Command{
+		Name:       "bench",
+		ShortUsage: "loadgen bench [flags]",
+		ShortHelp:  "run ingest with embedded NATS in a child process and measure it against the raw JetStream publish rate, in the same run",
+		FlagSet:    fs,
+	}, nil, func(ctx context.Context) error { return bench(ctx, c, ff, o, stdout) })
+}
+
+// benchOptions are the flags of `loadgen bench` beyond its BenchConfig.
+type benchOptions struct {
+	maxPending              int
+	persist                 string
+	cpuprofile, selfprofile string
+	pregen                  int
+}
+
+func bench(ctx context.Context, c loadgen.BenchConfig, ff fleetFlags, o benchOptions, stdout io.Writer) error {
+	maxPending, persist, cpuprofile, pregen, selfprofile := &o.maxPending, &o.persist, &o.cpuprofile, &o.pregen, &o.selfprofile
 	// The benchmark measures the device endpoint against its baseline.
 	src, err := ff.source(false)
 	if err != nil {
@@ -234,17 +242,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if *selfprofile != "" {
-		f, err := os.Create(*selfprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := cpuProfile(*selfprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	dir, err := os.MkdirTemp("", "cspwatch-bench-")
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -290,29 +292,22 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 // child runs ingest for bench until its stdin closes or ctx ends.
 func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadgen "+childCommand, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dir := fs.String("data", "", "nats data directory")
 	cfg := ingest.DefaultConfig()
 	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "ingest max pending")
 	persist := fs.String("stream-persist", bus.PersistDefault, "stream persist mode")
 	cpuprofile := fs.String("cpuprofile", "", "write the child's CPU profile to this file")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := cli.Parse(fs, args, func(string) string { return "" }, envPrefix, stderr); err != nil {
+		return err
 	}
 	if *dir == "" {
-		return fmt.Errorf("%w: --data is required", errUsage)
+		return cli.Usagef("%s: --data: want a directory, got none", fs.Name())
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := cpuProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -320,4 +315,24 @@ func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		cancel()
 	}()
 	return loadgen.ServeIngest(ctx, stdout, *dir, cfg, *persist)
+}
+
+// cpuProfile writes this process's CPU profile to path until stop is
+// called; an empty path profiles nothing.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/sim/fleet"
+	"github.com/cspwatch/cspwatch/internal/cli"
 	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/sim/loadgen"
 )
 
@@ -46,7 +47,7 @@ func TestFleetFlags(t *testing.T) {
 			fs.SetOutput(io.Discard)
 			var ff fleetFlags
 			ff.register(fs)
-			if err := parseFlags(fs, tt.args, func(k string) string { return tt.env[k] }); err != nil {
+			if err := cli.Parse(fs, tt.args, func(k string) string { return tt.env[k] }, envPrefix, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			got, err := ff.config()

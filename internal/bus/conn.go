@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -50,11 +51,21 @@ func DefaultConnConfig() ConnConfig {
 	}
 }
 
-// AuthFlags registers on fs the flags of c's credentials and TLS files,
-// which every command that connects to NATS takes alike: --nats-creds,
-// --nats-nkey, --nats-user, --nats-password, --nats-ca, --nats-cert and
-// --nats-key. The URL flag is each command's own, as its default differs.
-func (c *ConnConfig) AuthFlags(fs *flag.FlagSet) {
+// ClientFlags are the NATS settings of a command that connects to NATS,
+// with the same flags and CSPWATCH_* variables in every command.
+type ClientFlags struct {
+	Conn ConnConfig
+	// ConnectTimeout bounds the wait for the first connection.
+	ConnectTimeout time.Duration
+}
+
+// Register defines on fs --nats-url (described by urlUsage, as its
+// default differs between commands), the credentials and TLS flags
+// --nats-creds, --nats-nkey, --nats-user, --nats-password, --nats-ca,
+// --nats-cert and --nats-key, and --nats-connect-timeout.
+func (f *ClientFlags) Register(fs *flag.FlagSet, urlUsage string) {
+	c := &f.Conn
+	fs.StringVar(&c.URL, "nats-url", c.URL, urlUsage)
 	fs.StringVar(&c.CredsFile, "nats-creds", c.CredsFile, "NATS credentials file (JWT + nkey)")
 	fs.StringVar(&c.NKeySeedFile, "nats-nkey", c.NKeySeedFile, "NATS user nkey seed file")
 	fs.StringVar(&c.User, "nats-user", c.User, "NATS user")
@@ -62,6 +73,37 @@ func (c *ConnConfig) AuthFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCA, "nats-ca", c.TLSCA, "CA file verifying the NATS server's certificate")
 	fs.StringVar(&c.TLSCert, "nats-cert", c.TLSCert, "client certificate for NATS mutual TLS")
 	fs.StringVar(&c.TLSKey, "nats-key", c.TLSKey, "client key for NATS mutual TLS")
+	fs.DurationVar(&f.ConnectTimeout, "nats-connect-timeout", f.ConnectTimeout, "how long to wait for NATS at start")
+}
+
+// Validate reports the first inconsistent setting, naming its flag.
+func (f *ClientFlags) Validate() error {
+	if f.ConnectTimeout <= 0 {
+		return fmt.Errorf("--nats-connect-timeout: want a positive duration, got %v", f.ConnectTimeout)
+	}
+	return f.Conn.Validate()
+}
+
+// Connect connects as Connect does, waiting at most ConnectTimeout.
+func (f *ClientFlags) Connect(ctx context.Context) (*nats.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.ConnectTimeout)
+	defer cancel()
+	return Connect(ctx, f.Conn)
+}
+
+// ConnectJetStream connects as Connect does and returns the JetStream
+// context too; the caller closes the connection.
+func (f *ClientFlags) ConnectJetStream(ctx context.Context) (jetstream.JetStream, *nats.Conn, error) {
+	nc, err := f.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nc, nil
 }
 
 // Validate reports the first inconsistent setting.
@@ -74,13 +116,13 @@ func (c ConnConfig) Validate() error {
 	}
 	switch {
 	case c.URL == "":
-		return errors.New("nats: empty url")
+		return errors.New("nats: empty url: --nats-url wants a URL such as nats://127.0.0.1:4222")
 	case n > 1:
-		return errors.New("nats: set only one of creds file, nkey seed file and user")
+		return errors.New("nats: set only one of --nats-creds, --nats-nkey and --nats-user")
 	case c.Password != "" && c.User == "":
-		return errors.New("nats: password without user")
+		return errors.New("nats: password without user (--nats-password needs --nats-user)")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return errors.New("nats: tls cert and key go together")
+		return errors.New("nats: --nats-cert and --nats-key go together")
 	case c.ReconnectWait < 0:
 		return fmt.Errorf("nats: negative reconnect wait %v", c.ReconnectWait)
 	}
@@ -167,7 +209,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 	)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats connect %s: %w", redact(cfg.URL), err)
+		return nil, fmt.Errorf("nats connect %s: %w", Redact(cfg.URL), err)
 	}
 	if nc.IsConnected() {
 		return nc, nil
@@ -182,12 +224,13 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 		if last == nil {
 			last = ctx.Err()
 		}
-		return nil, fmt.Errorf("nats connect %s: %w", redact(cfg.URL), last)
+		return nil, fmt.Errorf("nats connect %s: %w", Redact(cfg.URL), last)
 	}
 }
 
-// redact hides a password embedded in a URL list before it is logged.
-func redact(urls string) string {
+// Redact hides the passwords embedded in a URL list (nats://u:p@h,...)
+// before it is logged or printed.
+func Redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, u := range parts {
 		at := strings.LastIndexByte(u, '@')

@@ -20,11 +20,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // Secrets and tokens of testdata/credentials.json.
@@ -276,17 +276,6 @@ func deviceMessage(dev, n int) []byte {
 		`<Alert><CmdID>4</CmdID><Data>1224</Data><Item><Source><LocURI>./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/{AF9257BA-6BBD-4624-AA9B-0182D50292C3}/DownloadInstall</LocURI></Source>`+
 		`<Meta><Type xmlns="syncml:metinf">Reversed-Domain-Name:com.microsoft.mdm.win32csp_install</Type><Format xmlns="syncml:metinf">int</Format><Mark xmlns="syncml:metinf">informational</Mark></Meta>`+
 		`<Data>%d</Data></Item></Alert><Final/></SyncBody></SyncML>`, dev*1000+n, n, dev, []int{0, 1603, -2147023293, 3010}[n%4])
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func zeroLog() zerolog.Logger { return zerolog.New(io.Discard) }

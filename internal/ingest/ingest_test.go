@@ -18,6 +18,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
+	"github.com/cspwatch/cspwatch/internal/testkit"
 )
 
 func TestAcceptedMessagePublishesExactlyItsEvents(t *testing.T) {
@@ -377,12 +378,12 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatal("no metrics")
 	}
 	e.nats.Stop()
-	waitFor(t, "readyz 503 with NATS down", func() bool { return get("/readyz") == 503 })
+	testkit.WaitFor(t, 20*time.Second, "readyz 503 with NATS down", func() bool { return get("/readyz") == 503 })
 	if get("/healthz") != 200 {
 		t.Fatal("healthz failed with NATS down")
 	}
 	e.nats.Restart()
-	waitFor(t, "readyz 200 after NATS returns", func() bool { return get("/readyz") == 200 })
+	testkit.WaitFor(t, 20*time.Second, "readyz 200 after NATS returns", func() bool { return get("/readyz") == 200 })
 }
 
 // NATS goes away under load: requests get 503 with Retry-After; clients that
@@ -437,9 +438,9 @@ func TestNATSOutageMidLoadThenExactlyOnce(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "some messages accepted", func() bool { return sent.Load() >= clients*perClient/8 })
+	testkit.WaitFor(t, 20*time.Second, "some messages accepted", func() bool { return sent.Load() >= clients*perClient/8 })
 	e.nats.Stop()
-	waitFor(t, "503s while NATS is down", func() bool { return unavailable.Load() >= 5 })
+	testkit.WaitFor(t, 20*time.Second, "503s while NATS is down", func() bool { return unavailable.Load() >= 5 })
 	e.nats.Restart()
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -558,7 +559,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		done <- result{res.StatusCode, nil}
 	}()
 	pw.Write(body[:100])
-	waitFor(t, "request in flight", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "request in flight", func() bool {
 		return metric(t, e.srv.Registry(), "cspwatch_ingest_in_flight_requests", nil) == 1
 	})
 	stopped := make(chan struct{})
@@ -600,7 +601,7 @@ func TestMissingStreamIs503(t *testing.T) {
 	// can pull them from under an immediate re-create: "error creating store
 	// for stream". An operator would retry; so does the test.
 	var lastErr error
-	waitFor(t, "stream re-created", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "stream re-created", func() bool {
 		_, lastErr = bus.EnsureStream(context.Background(), e.js, bus.DefaultStreamConfig())
 		if lastErr != nil {
 			t.Logf("re-create: %v", lastErr)

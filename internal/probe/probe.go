@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/cspwatch/cspwatch/internal/cli"
 )
 
 // ErrNotReady reports a health endpoint that answered with a status other
@@ -41,16 +43,31 @@ func Check(ctx context.Context, url string, timeout time.Duration) error {
 	return nil
 }
 
-// Command is the `healthcheck` subcommand of ingest and aggregator: it
-// probes --url (default def, or CSPWATCH_HEALTHCHECK_URL) and returns nil
-// only on a 200 within --timeout. Command-line errors wrap
-// envflag.ErrUsage.
-func Command(ctx context.Context, name string, args []string, getenv func(string) string, def string) error {
-	fs := flag.NewFlagSet(name+" healthcheck", flag.ContinueOnError)
+// EnvPrefix is the prefix of the healthcheck command's variables:
+// CSPWATCH_HEALTHCHECK_URL and CSPWATCH_HEALTHCHECK_TIMEOUT. Give it to
+// cli.App.Prefixes for the command's path.
+const EnvPrefix = "CSPWATCH_HEALTHCHECK"
+
+// Command is the `healthcheck` subcommand of binary (ingest, aggregator): it
+// probes --url (default def) and returns nil only on a 200 within
+// --timeout.
+func Command(binary, def string) *ffcli.Command {
+	fs := flag.NewFlagSet(binary+" healthcheck", flag.ContinueOnError)
 	url := fs.String("url", def, "readiness URL to probe")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := envflag.Parse(fs, args, getenv, "CSPWATCH_HEALTHCHECK_"); err != nil {
-		return err
+	return &ffcli.Command{
+		Name:       "healthcheck",
+		ShortUsage: binary + " healthcheck [--url URL] [--timeout 3s]",
+		ShortHelp:  "exit 0 when the readiness URL answers 200 (for container health checks: the image has no shell)",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := cli.NoArgs(fs, args); err != nil {
+				return err
+			}
+			if *timeout <= 0 {
+				return cli.Usagef("%s: --timeout: want a positive duration such as 3s, got %v", fs.Name(), *timeout)
+			}
+			return Check(ctx, *url, *timeout)
+		},
 	}
-	return Check(ctx, *url, *timeout)
 }

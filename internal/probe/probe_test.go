@@ -3,12 +3,15 @@ package probe
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/cspwatch/cspwatch/internal/cli"
 )
 
 func TestCheck(t *testing.T) {
@@ -65,14 +68,18 @@ func TestCommand(t *testing.T) {
 		{"flag url", []string{"--url", srv.URL + "/other"}, nil, true, false},
 		{"env url", nil, map[string]string{"CSPWATCH_HEALTHCHECK_URL": srv.URL + "/other"}, true, false},
 		{"stray argument", []string{"now"}, nil, true, true},
+		{"bad timeout", []string{"--timeout", "soon"}, nil, true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Command(context.Background(), "x", tc.args, func(k string) string { return tc.env[k] }, srv.URL+"/readyz")
+			app := cli.App{Root: &ffcli.Command{Name: "x", Subcommands: []*ffcli.Command{Command("x", srv.URL+"/readyz")}},
+				Getenv: func(k string) string { return tc.env[k] }, Prefixes: map[string]string{"x healthcheck": EnvPrefix},
+				Stdout: io.Discard, Stderr: io.Discard}
+			err := app.Run(context.Background(), append([]string{"healthcheck"}, tc.args...))
 			if (err != nil) != tc.fail {
 				t.Fatalf("Command = %v, want failure %v", err, tc.fail)
 			}
-			if tc.usage != errors.Is(err, envflag.ErrUsage) {
+			if tc.usage != errors.Is(err, cli.ErrUsage) {
 				t.Fatalf("Command = %v, usage error want %v", err, tc.usage)
 			}
 		})

@@ -32,8 +32,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/cspwatch/cspwatch/internal/testkit/chserver"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/chserver"
 )
 
 // Environment variables that steer the harness.

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+// tree is a binary "bin" with a group "grp" holding a leaf "leaf", and a
+// leaf "top"; ran records what the leaves ran with.
+type tree struct {
+	since time.Duration
+	n     int
+	mode  string
+	ran   []string
+}
+
+func (tr *tree) command() *ffcli.Command {
+	leaf := flag.NewFlagSet("bin grp leaf", flag.ContinueOnError)
+	leaf.DurationVar(&tr.since, "since", 24*time.Hour, "how far back")
+	leaf.IntVar(&tr.n, "count", 1, "how many")
+	tr.mode = "json"
+	EnumVar(leaf, &tr.mode, "log-format", "log format", "json", "console")
+	top := flag.NewFlagSet("bin top", flag.ContinueOnError)
+	top.String("nats-url", "", "NATS URL")
+	return &ffcli.Command{
+		Name: "bin",
+		Subcommands: []*ffcli.Command{
+			{Name: "grp", ShortHelp: "a group", Subcommands: []*ffcli.Command{
+				Leaf(&ffcli.Command{Name: "leaf", ShortHelp: "a leaf", FlagSet: leaf}, nil,
+					func(context.Context) error { tr.ran = append(tr.ran, "leaf"); return nil }),
+			}},
+			Leaf(&ffcli.Command{Name: "top", ShortHelp: "the top leaf", FlagSet: top}, nil,
+				func(context.Context) error { tr.ran = append(tr.ran, "top"); return nil }),
+		},
+	}
+}
+
+func run(t *testing.T, env map[string]string, args ...string) (*tree, string, string, error) {
+	t.Helper()
+	tr := &tree{}
+	var out, errb bytes.Buffer
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	app := App{Root: tr.command(), Getenv: func(k string) string { return env[k] },
+		Environ: func() []string { return environ }, Stdout: &out, Stderr: &errb}
+	err := app.Run(context.Background(), args)
+	return tr, out.String(), errb.String(), err
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name         string
+		args         []string
+		env          map[string]string
+		exit         int
+		stdout       string
+		stderr       string
+		err          string
+		since        time.Duration
+		ran          string
+		wantNoStdout bool
+	}{
+		{name: "help", args: []string{"-h"}, stdout: "Commands:\n  grp  a group\n  top  the top leaf\n"},
+		{name: "help word", args: []string{"help"}, stdout: "  grp  a group"},
+		{name: "group help", args: []string{"grp", "--help"}, stdout: "usage: bin grp <command>\n"},
+		{name: "leaf help", args: []string{"grp", "leaf", "-h"}, stdout: "  -since duration\n    \thow far back (default 24h0m0s) [CSPWATCH_SINCE]\n"},
+		{name: "version", args: []string{"--version"}, stdout: "bin devel"},
+		{name: "no command", exit: 2, stderr: "usage: bin <command>", err: "bin: want a command: grp, top", wantNoStdout: true},
+		{name: "group without command", args: []string{"grp"}, exit: 2, stderr: "  leaf  a leaf", err: "bin grp: want a command: leaf"},
+		{name: "unknown command", args: []string{"frob"}, exit: 2, err: `bin: unknown command "frob" (want grp, top)`},
+		{name: "duration", args: []string{"grp", "leaf", "--since", "x"}, exit: 2, err: `bin grp leaf: --since: want a duration such as 24h, 90s or 1h30m, got "x"`},
+		{name: "int", args: []string{"grp", "leaf", "--count", "x"}, exit: 2, err: `--count: want an integer, got "x"`},
+		{name: "enum", args: []string{"grp", "leaf", "--log-format", "xml"}, exit: 2, err: `--log-format: want json or console, got "xml"`},
+		{name: "unknown flag", args: []string{"top", "--nats-ur", "x"}, exit: 2, err: "unknown flag --nats-ur"},
+		{name: "no value", args: []string{"top", "--nats-url"}, exit: 2, err: "--nats-url: needs a value"},
+		{name: "env", args: []string{"grp", "leaf"}, env: map[string]string{"CSPWATCH_SINCE": "1h"}, since: time.Hour, ran: "leaf"},
+		{name: "flag wins over env", args: []string{"grp", "leaf", "--since", "2h"}, env: map[string]string{"CSPWATCH_SINCE": "1h"}, since: 2 * time.Hour, ran: "leaf"},
+		{name: "bad env", args: []string{"grp", "leaf"}, env: map[string]string{"CSPWATCH_SINCE": "soon"}, exit: 2, err: `CSPWATCH_SINCE="soon": --since: want a duration`},
+		{name: "unknown env warns", args: []string{"top"}, env: map[string]string{"CSPWATCH_NATS_UR": "x", "CSPWATCH_SINCE": "1h", "CSPWATCH_DEMO_X": "1"},
+			stderr: "bin: warning: CSPWATCH_NATS_UR is not a variable of bin; did you mean CSPWATCH_NATS_URL (--nats-url)?\n", ran: "top"},
+		{name: "stray argument", args: []string{"top", "now"}, exit: 2, err: `unexpected arguments ["now"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, out, errOut, err := run(t, tt.env, tt.args...)
+			if ExitCode(err) != tt.exit {
+				t.Fatalf("exit %d (%v), want %d; stderr %q", ExitCode(err), err, tt.exit, errOut)
+			}
+			if tt.err != "" && !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("error %q lacks %q", err, tt.err)
+			}
+			if !strings.Contains(out, tt.stdout) || (tt.wantNoStdout && out != "") {
+				t.Errorf("stdout %q lacks %q", out, tt.stdout)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.stderr)
+			}
+			if tt.stderr == "" && tt.exit == 0 && errOut != "" {
+				t.Errorf("stderr %q, want none", errOut)
+			}
+			if tt.since != 0 && tr.since != tt.since {
+				t.Errorf("since %v, want %v", tr.since, tt.since)
+			}
+			if got := strings.Join(tr.ran, ","); got != tt.ran {
+				t.Errorf("ran %q, want %q", got, tt.ran)
+			}
+		})
+	}
+}
+
+func TestPositional(t *testing.T) {
+	fs := flag.NewFlagSet("bin load", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "")
+	pos, err := ParsePositional(fs, []string{"a.csv", "--dry-run", "b.csv", "--", "-c"}, func(string) string { return "" }, &bytes.Buffer{})
+	if err != nil || !*dry || strings.Join(pos, " ") != "a.csv b.csv -c" {
+		t.Fatalf("%q %v %v", pos, *dry, err)
+	}
+	var help bytes.Buffer
+	fs = flag.NewFlagSet("bin load", flag.ContinueOnError)
+	fs.Bool("dry-run", false, "check only")
+	if _, err := ParsePositional(fs, []string{"a.csv", "-h"}, func(string) string { return "" }, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "  -dry-run\n") {
+		t.Fatalf("-h: %v %q", err, help.String())
+	}
+}
+
+func TestClosest(t *testing.T) {
+	tests := []struct {
+		s    string
+		in   []string
+		want string
+	}{
+		{"CSPWATCH_NATS_UR", []string{"CSPWATCH_LISTEN", "CSPWATCH_NATS_URL", "CSPWATCH_NATS_USER"}, "CSPWATCH_NATS_URL"},
+		{"CSPWATCH_CLICKHOUSE_ADR", []string{"CSPWATCH_CLICKHOUSE_ADDR", "CSPWATCH_CLICKHOUSE_USER"}, "CSPWATCH_CLICKHOUSE_ADDR"},
+		{"X", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s, func(t *testing.T) {
+			if got := Closest(tt.s, tt.in); got != tt.want {
+				t.Fatalf("Closest = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuild(t *testing.T) {
+	defer func(v, c string) { Version, Commit = v, c }(Version, Commit)
+	Version, Commit = "v1.2.3", "abc1234"
+	b := Build("aggregator")
+	if got := b.String(); !strings.HasPrefix(got, "aggregator v1.2.3 (commit abc1234, go") {
+		t.Fatalf("Build = %q", got)
+	}
+	Version, Commit = "", ""
+	if b := Build("x"); b.Version == "" || b.Commit == "" {
+		t.Fatalf("unstamped build %+v", b)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, 0}, {flag.ErrHelp, 0}, {Usagef("x"), 2}, {AsUsage(errors.New("x")), 2}, {errors.New("x"), 1},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
