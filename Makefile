@@ -13,8 +13,18 @@ export CGO_ENABLED ?= 1
 
 all: build
 
+# build stamps every binary's --version: the version from the nearest tag,
+# the commit, and (added by the binary) the Go version.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/cspwatch/cspwatch/internal/cli.Version=$(VERSION) -X github.com/cspwatch/cspwatch/internal/cli.Commit=$(COMMIT)
+
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+# APT waits up to 5 minutes for the apt and dpkg locks (unattended-upgrades,
+# another make deps) instead of failing at once.
+APT_GET ?= DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 
 # deps installs what the demo needs from Debian's packages: clickhouse-server
 # and its client. Nothing is installed when they are there.
@@ -24,7 +34,7 @@ deps:
 	command -v clickhouse-client >/dev/null 2>&1 || missing="$$missing clickhouse-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian's packages:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null; \
 	fi
 
 # test-deps adds what the tests drive: prometheus for promtool, which tests
@@ -38,13 +48,16 @@ test-deps: deps
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian's packages:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null; \
 	fi
 
+# lint is gofmt, go vet and staticcheck (its default checks: SA bugs, S
+# simplifications, ST style, U1000 unused code), pinned as a tool in go.mod.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 # unit runs every test that needs no server other than an embedded NATS.
 unit:
@@ -68,6 +81,8 @@ fuzz:
 	$(GO) test ./internal/normalize -run '^$$' -fuzz '^FuzzPathReference$$' -fuzztime 250000x -fuzzminimizetime 5000x
 	$(GO) test ./internal/installjob -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60000x -fuzzminimizetime 5000x
 	$(GO) test ./schema -run '^$$' -fuzz '^FuzzParseQueries$$' -fuzztime 200000x -fuzzminimizetime 5000x
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzTargetID$$' -fuzztime 200000x -fuzzminimizetime 5000x
+	$(GO) test ./internal/webhooksig -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime 200000x -fuzzminimizetime 5000x
 
 # bench prints the benchmarks of every issue, each with its baseline
 # measured in the same run: scanner vs encoding/xml and etree, event

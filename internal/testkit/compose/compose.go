@@ -1,358 +1,204 @@
-// Package compose reads the subset of the Compose file format that
-// cspwatch's docker-compose.yml uses, so that tests can check the file
-// against the code (service names, ports, environment, health checks)
-// on machines without Docker. It is not a YAML parser: it accepts block
-// mappings and sequences by indentation, flow sequences of scalars, plain
-// and quoted scalars and comments, and rejects anything else (anchors,
-// multi-line strings, flow mappings, tabs) with the line number, so the file
-// cannot silently drift outside what is checked.
+// Package compose loads cspwatch's docker-compose.yml with the Compose
+// specification's own loader (github.com/compose-spec/compose-go/v2, the
+// library `docker compose` uses), so that tests can check the file against
+// the code (services, commands, environment, ports, health checks, volumes)
+// on machines without Docker. The loader validates the file against the
+// Compose schema, interpolates ${VAR:-default}, normalises the short
+// syntaxes and checks references (depends_on, named volumes) as
+// `docker compose config` does.
+//
+// Interpolation reads only the map a test passes, never the host's
+// environment or a .env file, so a test sees the file's defaults unless it
+// sets a variable.
 package compose
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
+	"context"
 	"fmt"
-	"os"
+	"maps"
+	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
+	"time"
 
-	"github.com/cspwatch/cspwatch/internal/envflag"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// Node is a parsed value: exactly one of Map, List or Scalar is meaningful.
-type Node struct {
-	Map    map[string]*Node
-	Keys   []string // Map's keys in file order
-	List   []*Node
-	Scalar string
-	IsMap  bool
-	IsList bool
-}
-
-// File is a parsed compose file.
+// File is a loaded compose file.
 type File struct {
-	Root *Node
+	// Project is the file as the Compose loader models it.
+	Project *types.Project
+	// Dir is the directory of the file, against which relative paths in it
+	// resolve.
+	Dir string
 }
 
-// Service is one entry of the top-level services mapping.
+// Service is the part of one service that cspwatch's tests check, in the
+// forms a reader of the file writes them.
 type Service struct {
-	Name        string
-	Image       string
+	Name  string
+	Image string
+	// Build is the build context relative to the file's directory ("."),
+	// empty when the service is not built.
 	Build       string
 	Entrypoint  []string
 	Command     []string
 	Environment map[string]string
-	Ports       []string
-	Volumes     []string
-	DependsOn   []string
+	// Ports are the published ports as "HOST_IP:PUBLISHED:TARGET" (or
+	// "PUBLISHED:TARGET" without a host address), "/udp" appended for UDP.
+	Ports []string
+	// Volumes are the mounts as "SOURCE:TARGET", ":ro" appended when read
+	// only; a bind mount's source is relative to the file's directory
+	// ("./deploy/x"), a named volume's is its name.
+	Volumes   []string
+	DependsOn []string
+	// Healthcheck is the health check's test, e.g. ["CMD", "wget", ...].
 	Healthcheck []string
+	// StopGracePeriod is how long Compose waits after SIGTERM before it
+	// kills the container; 0 when the file leaves Docker's default (10 s).
+	StopGracePeriod time.Duration
+	// Config is the service as the Compose loader models it.
+	Config types.ServiceConfig
 }
 
-// ErrSyntax marks input outside the supported subset.
-var ErrSyntax = errors.New("compose: unsupported syntax")
-
-type line struct {
-	no     int
-	indent int
-	text   string
-}
-
-// Load reads and parses path.
+// Load reads the compose file at path with no variables set, so every
+// ${VAR:-default} takes its default.
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	return LoadEnv(path, nil)
+}
+
+// LoadEnv reads the compose file at path, interpolating variables from env
+// only. The project is named by the file's `name:`, else by its directory,
+// as `docker compose` names it.
+func LoadEnv(path string, env map[string]string) (*File, error) {
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
-	return Parse(b)
-}
-
-// Parse parses a compose file's bytes.
-func Parse(b []byte) (*File, error) {
-	var lines []line
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for no := 1; sc.Scan(); no++ {
-		raw := sc.Text()
-		if strings.ContainsRune(raw, '\t') {
-			return nil, fmt.Errorf("%w: line %d: tab", ErrSyntax, no)
-		}
-		text := stripComment(raw)
-		if strings.TrimSpace(text) == "" {
-			continue
-		}
-		indent := len(text) - len(strings.TrimLeft(text, " "))
-		lines = append(lines, line{no, indent, strings.TrimSpace(text)})
+	dir := filepath.Dir(abs)
+	details := types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: abs}},
+		Environment: types.Mapping(maps.Clone(env)),
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
+	if details.Environment == nil {
+		details.Environment = types.Mapping{}
 	}
-	p := parser{lines: lines}
-	root, err := p.block(0)
+	p, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
+		o.SetProjectName(loader.NormalizeProjectName(filepath.Base(dir)), false)
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compose: %s: %w", path, err)
 	}
-	if p.pos != len(lines) {
-		return nil, fmt.Errorf("%w: line %d: unexpected indentation", ErrSyntax, lines[p.pos].no)
-	}
-	return &File{Root: root}, nil
+	return &File{Project: p, Dir: dir}, nil
 }
 
-// stripComment drops a # comment that is not inside quotes.
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || s[i-1] == ' '):
-			return s[:i]
-		}
-	}
-	return s
-}
-
-type parser struct {
-	lines []line
-	pos   int
-}
-
-// block parses the lines at exactly indent as one mapping or sequence.
-func (p *parser) block(indent int) (*Node, error) {
-	if p.pos >= len(p.lines) || p.lines[p.pos].indent < indent {
-		return &Node{}, nil
-	}
-	indent = p.lines[p.pos].indent
-	if strings.HasPrefix(p.lines[p.pos].text, "- ") || p.lines[p.pos].text == "-" {
-		return p.sequence(indent)
-	}
-	return p.mapping(indent)
-}
-
-func (p *parser) sequence(indent int) (*Node, error) {
-	n := &Node{IsList: true}
-	for p.pos < len(p.lines) && p.lines[p.pos].indent == indent {
-		l := p.lines[p.pos]
-		if !strings.HasPrefix(l.text, "- ") {
-			return nil, fmt.Errorf("%w: line %d: mapping entry inside a sequence", ErrSyntax, l.no)
-		}
-		item := strings.TrimSpace(l.text[2:])
-		if strings.Contains(item, ": ") || strings.HasSuffix(item, ":") {
-			return nil, fmt.Errorf("%w: line %d: mapping as a sequence item", ErrSyntax, l.no)
-		}
-		v, err := scalarOrFlow(item, l.no)
-		if err != nil {
-			return nil, err
-		}
-		n.List = append(n.List, v)
-		p.pos++
-	}
-	return n, nil
-}
-
-func (p *parser) mapping(indent int) (*Node, error) {
-	n := &Node{IsMap: true, Map: map[string]*Node{}}
-	for p.pos < len(p.lines) && p.lines[p.pos].indent == indent {
-		l := p.lines[p.pos]
-		key, rest, ok := strings.Cut(l.text, ":")
-		if !ok || strings.HasPrefix(l.text, "- ") {
-			return nil, fmt.Errorf("%w: line %d: want key: value", ErrSyntax, l.no)
-		}
-		key, err := unquote(strings.TrimSpace(key), l.no)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := n.Map[key]; dup {
-			return nil, fmt.Errorf("%w: line %d: duplicate key %q", ErrSyntax, l.no, key)
-		}
-		rest = strings.TrimSpace(rest)
-		p.pos++
-		var v *Node
-		if rest == "" {
-			if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
-				v, err = p.block(p.lines[p.pos].indent)
-			} else {
-				v = &Node{} // an empty value, as in "volumes:\n  data:"
-			}
-		} else {
-			v, err = scalarOrFlow(rest, l.no)
-		}
-		if err != nil {
-			return nil, err
-		}
-		n.Map[key] = v
-		n.Keys = append(n.Keys, key)
-	}
-	if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
-		return nil, fmt.Errorf("%w: line %d: unexpected indentation", ErrSyntax, p.lines[p.pos].no)
-	}
-	return n, nil
-}
-
-func scalarOrFlow(s string, no int) (*Node, error) {
-	switch {
-	case strings.HasPrefix(s, "["):
-		if !strings.HasSuffix(s, "]") {
-			return nil, fmt.Errorf("%w: line %d: multi-line flow sequence", ErrSyntax, no)
-		}
-		n := &Node{IsList: true}
-		inner := strings.TrimSpace(s[1 : len(s)-1])
-		if inner == "" {
-			return n, nil
-		}
-		for _, part := range splitFlow(inner) {
-			v, err := unquote(strings.TrimSpace(part), no)
-			if err != nil {
-				return nil, err
-			}
-			n.List = append(n.List, &Node{Scalar: v})
-		}
-		return n, nil
-	case strings.HasPrefix(s, "{"), strings.HasPrefix(s, "&"), strings.HasPrefix(s, "*"),
-		strings.HasPrefix(s, "|"), strings.HasPrefix(s, ">"), strings.HasPrefix(s, "<<"):
-		return nil, fmt.Errorf("%w: line %d: %q", ErrSyntax, no, s)
-	}
-	v, err := unquote(s, no)
-	if err != nil {
-		return nil, err
-	}
-	return &Node{Scalar: v}, nil
-}
-
-// splitFlow splits a flow sequence's inside at commas outside quotes.
-func splitFlow(s string) []string {
-	var parts []string
-	var quote byte
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == ',':
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
-}
-
-func unquote(s string, no int) (string, error) {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		v, err := strconv.Unquote(s)
-		if err != nil {
-			return "", fmt.Errorf("%w: line %d: %v", ErrSyntax, no, err)
-		}
-		return v, nil
-	}
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], "''", "'"), nil
-	}
-	if strings.ContainsAny(s[:min(1, len(s))], `"'`) {
-		return "", fmt.Errorf("%w: line %d: unterminated quote", ErrSyntax, no)
-	}
-	return s, nil
-}
-
-// Services returns the services of the file, by name.
+// Services returns the file's services by name.
 func (f *File) Services() (map[string]Service, error) {
-	svcs := f.Root.get("services")
-	if svcs == nil || !svcs.IsMap {
-		return nil, fmt.Errorf("compose: no services mapping")
+	if len(f.Project.Services) == 0 {
+		return nil, fmt.Errorf("compose: no services")
 	}
-	out := map[string]Service{}
-	for _, name := range svcs.Keys {
-		n := svcs.Map[name]
+	out := make(map[string]Service, len(f.Project.Services))
+	for name, sc := range f.Project.Services {
 		s := Service{
 			Name:        name,
-			Image:       n.get("image").scalar(),
-			Build:       n.get("build").scalar(),
-			Entrypoint:  n.get("entrypoint").strings(),
-			Command:     n.get("command").strings(),
-			Ports:       n.get("ports").strings(),
-			Volumes:     n.get("volumes").strings(),
-			Healthcheck: n.get("healthcheck").get("test").strings(),
+			Image:       sc.Image,
+			Entrypoint:  slices.Clone(sc.Entrypoint),
+			Command:     slices.Clone(sc.Command),
 			Environment: map[string]string{},
+			Config:      sc,
 		}
-		if env := n.get("environment"); env != nil {
-			for _, k := range env.Keys {
-				s.Environment[k] = env.Map[k].Scalar
-			}
+		if sc.Build != nil {
+			s.Build = f.rel(sc.Build.Context)
 		}
-		if dep := n.get("depends_on"); dep != nil {
-			if dep.IsMap {
-				s.DependsOn = dep.Keys
+		for k, v := range sc.Environment {
+			if v != nil {
+				s.Environment[k] = *v
 			} else {
-				s.DependsOn = dep.strings()
+				s.Environment[k] = ""
 			}
+		}
+		for _, p := range sc.Ports {
+			port := p.Published + ":" + fmt.Sprint(p.Target)
+			if p.HostIP != "" {
+				port = p.HostIP + ":" + port
+			}
+			if p.Protocol != "" && p.Protocol != "tcp" {
+				port += "/" + p.Protocol
+			}
+			s.Ports = append(s.Ports, port)
+		}
+		for _, v := range sc.Volumes {
+			src := v.Source
+			if v.Type == types.VolumeTypeBind {
+				src = f.rel(src)
+			}
+			m := src + ":" + v.Target
+			if v.ReadOnly {
+				m += ":ro"
+			}
+			s.Volumes = append(s.Volumes, m)
+		}
+		s.DependsOn = slices.Sorted(maps.Keys(sc.DependsOn))
+		if sc.HealthCheck != nil && !sc.HealthCheck.Disable {
+			s.Healthcheck = slices.Clone(sc.HealthCheck.Test)
+		}
+		if sc.StopGracePeriod != nil {
+			s.StopGracePeriod = time.Duration(*sc.StopGracePeriod)
 		}
 		out[name] = s
 	}
 	return out, nil
 }
 
-// Volumes returns the names of the top-level named volumes.
+// Volumes returns the names of the top-level named volumes, sorted.
 func (f *File) Volumes() []string {
-	if v := f.Root.get("volumes"); v != nil {
-		return v.Keys
-	}
-	return nil
+	return slices.Sorted(maps.Keys(f.Project.Volumes))
 }
 
-func (n *Node) get(key string) *Node {
-	if n == nil || !n.IsMap {
-		return nil
+// rel writes an absolute path under the file's directory as "./x" (or
+// "." for the directory itself); other paths are returned unchanged.
+func (f *File) rel(p string) string {
+	r, err := filepath.Rel(f.Dir, p)
+	if err != nil || !filepath.IsAbs(p) || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return p
 	}
-	return n.Map[key]
+	if r == "." {
+		return "."
+	}
+	return "./" + filepath.ToSlash(r)
 }
 
-func (n *Node) scalar() string {
-	if n == nil {
-		return ""
-	}
-	return n.Scalar
-}
+// helpFlag matches a flag's line in a command's help: "  -name ..." as
+// flag.PrintDefaults writes it, "  --name" or "  -name=default" as other
+// CLI libraries do.
+var helpFlag = regexp.MustCompile(`(?m)^\s+--?([A-Za-z0-9][A-Za-z0-9._-]*)`)
 
-func (n *Node) strings() []string {
-	if n == nil {
-		return nil
-	}
-	if !n.IsList {
-		if n.Scalar == "" {
-			return nil
-		}
-		return []string{n.Scalar}
-	}
-	out := make([]string, len(n.List))
-	for i, v := range n.List {
-		out[i] = v.Scalar
+// FlagNames returns the flag names listed in help (a command's -h output).
+func FlagNames(help string) []string {
+	var out []string
+	for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
+		out = append(out, m[1])
 	}
 	return out
 }
 
-// helpFlag matches a flag's line in flag.PrintDefaults output.
-var helpFlag = regexp.MustCompile(`(?m)^  -(\S+)`)
+// envKey is the variable of flag name under prefix: upper case, with "-",
+// "." and "/" as "_" ("CSPWATCH_", "nats-url": CSPWATCH_NATS_URL).
+func envKey(prefix, name string) string {
+	return prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
+}
 
-// UnknownEnv returns the service's environment variables under prefix that
-// name none of the flags listed in help (a command's -h output), sorted.
-// The commands ignore such variables, so each one is a setting that
-// silently does nothing.
+// UnknownEnv returns the service's environment variables that name none of
+// the flags listed in help (a command's -h output) as prefix + the flag
+// upper-cased with "-" as "_", sorted. The commands do not act on such
+// variables, so each one is a setting that does nothing.
 func (s Service) UnknownEnv(prefix, help string) []string {
 	known := map[string]bool{}
-	for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
-		known[envflag.Key(prefix, m[1])] = true
+	for _, name := range FlagNames(help) {
+		known[envKey(prefix, name)] = true
 	}
 	var out []string
 	for k := range s.Environment {
@@ -360,6 +206,6 @@ func (s Service) UnknownEnv(prefix, help string) []string {
 			out = append(out, k)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
