@@ -11,6 +11,14 @@ import (
 // their own: a binary warns of none under another binary's namespace.
 var namespaces = []string{"CSPWATCH_DEMO_", "CSPWATCH_LOADGEN_", "CSPWATCH_TEST_"}
 
+// deployment are the variables docker-compose.yml reads for itself (bind
+// addresses, the image's version, Grafana's password): an operator exports
+// them beside the binaries' own, so no binary warns of them.
+var deployment = map[string]bool{
+	"CSPWATCH_BIND": true, "CSPWATCH_INGEST_BIND": true, "CSPWATCH_GRAFANA_PASSWORD": true,
+	"CSPWATCH_VERSION": true, "CSPWATCH_COMMIT": true,
+}
+
 // WarnUnknownEnv writes a warning to w for every variable of environ
 // (KEY=VALUE) under prefix that getenv sees, that is not in known (variable
 // to flag name) and that does not belong to another binary's namespace. The
@@ -20,7 +28,7 @@ func WarnUnknownEnv(w io.Writer, binary, prefix string, environ []string, getenv
 	var unknown []string
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, own) || known[k] != "" || getenv(k) == "" || foreign(k, own) {
+		if !strings.HasPrefix(k, own) || known[k] != "" || deployment[k] || getenv(k) == "" || foreign(k, own) {
 			continue
 		}
 		unknown = append(unknown, k)
