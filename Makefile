@@ -25,6 +25,11 @@ build:
 # APT waits up to 5 minutes for the apt and dpkg locks (unattended-upgrades,
 # another make deps) instead of failing at once.
 APT_GET ?= DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+# DPkg::Lock::Timeout covers dpkg's lock only; apt-get update takes the
+# package lists' lock, for which apt has no timeout, so it is retried (every
+# 5 s for up to 5 minutes) while another update (apt-daily, a second make
+# deps) holds it.
+APT_UPDATE = for i in $$(seq 60); do $(APT_GET) update -qq && break; [ $$i -lt 60 ] || exit 1; echo "apt-get update failed (another holds the lists lock?); retrying in 5 s"; sleep 5; done
 
 # deps installs what the demo needs from Debian's packages: clickhouse-server
 # and its client. Nothing is installed when they are there.
@@ -34,7 +39,7 @@ deps:
 	command -v clickhouse-client >/dev/null 2>&1 || missing="$$missing clickhouse-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian's packages:$$missing"; \
-		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null; \
+		{ $(APT_UPDATE); } && $(APT_GET) install -y -qq $$missing >/dev/null; \
 	fi
 
 # test-deps adds what the tests drive: prometheus for promtool, which tests
@@ -48,7 +53,7 @@ test-deps: deps
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian's packages:$$missing"; \
-		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing >/dev/null; \
+		{ $(APT_UPDATE); } && $(APT_GET) install -y -qq $$missing >/dev/null; \
 	fi
 
 # lint is gofmt, go vet and staticcheck (its default checks: SA bugs, S
