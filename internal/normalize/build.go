@@ -160,14 +160,15 @@ func (b *Builder) BuildTransient(msg *syncml.Message, m Meta, dst []event.Event)
 }
 
 // begin readies b for msg, whose device id is device, and returns the
-// Stats of the message so far: its elements the scanner passed over.
-func (b *Builder) begin(msg *syncml.Message, m Meta, device []byte) Stats {
+// Stats of the message so far: its elements the scanner passed over. m is
+// a pointer: Meta is large, and by value it was copied once more per message.
+func (b *Builder) begin(msg *syncml.Message, m *Meta, device []byte) Stats {
 	b.targets = b.targets[:0]
 	b.text = b.text[:0]
 	b.spans = b.spans[:0]
 	b.paths, b.pathAt = b.paths[:0], 0
 	b.ordinal = b.ordinal[:0]
-	b.ctx = msgContext{meta: m, msg: msg, device: device, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
+	b.ctx = msgContext{meta: *m, msg: msg, device: device, received: m.ReceivedAt.UTC().Truncate(time.Millisecond)}
 	return Stats{Skipped: msg.Other}
 }
 
@@ -175,7 +176,7 @@ func (b *Builder) begin(msg *syncml.Message, m Meta, device []byte) Stats {
 // device's message, the first gathering each target's product, the second
 // appending the events in document order.
 func (b *Builder) build(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
-	st := b.begin(msg, m, msg.Header.Source)
+	st := b.begin(msg, &m, msg.Header.Source)
 	base := len(dst)
 	var answers int32
 	for i := range msg.Commands {

@@ -37,7 +37,7 @@ import (
 // documents allocate anyway.
 func (b *Builder) BuildCommands(msg *syncml.Message, m Meta, dst []event.Event) ([]event.Event, Stats) {
 	b.transient = false
-	st := b.begin(msg, m, msg.Header.Target)
+	st := b.begin(msg, &m, msg.Header.Target)
 	base := len(dst)
 	if len(msg.Header.Target) == 0 {
 		st.Skipped += len(msg.Commands)

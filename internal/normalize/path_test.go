@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cspwatch/cspwatch/internal/event"
@@ -42,5 +43,64 @@ func TestParsePath(t *testing.T) {
 				t.Fatalf("scope = %q, want %q", p.scope, tc.scope)
 			}
 		})
+	}
+}
+
+// TestProductField checks that productField, a switch, is productNodes.
+func TestProductField(t *testing.T) {
+	for i, n := range productNodes {
+		if got := productField(n); got != i {
+			t.Errorf("productField(%q) = %d, want %d", n, got, i)
+		}
+		if !descriptive(n) {
+			t.Errorf("descriptive(%q) = false", n)
+		}
+	}
+	for _, n := range append(msiNodes[:], officeNodes[:]...) {
+		if productField(n) < 0 && descriptive(n) {
+			t.Errorf("descriptive(%q) = true for a node that is not a product field", n)
+		}
+	}
+	if productField("UpgradeCode") >= 0 || !descriptive("UpgradeCode") {
+		t.Error("UpgradeCode is descriptive and no product field")
+	}
+}
+
+// TestNodeSwitches checks that the switches of parseOfficeTarget and
+// parseMSITarget know exactly the names of officeNodes and msiNodes, in any
+// case.
+func TestNodeSwitches(t *testing.T) {
+	const guid = "{0AA79349-F334-4859-96E8-B4AB43E9FEA0}"
+	folded := ""
+	foldNodes = func(b []byte, names []string) string {
+		folded = string(b)
+		return foldName(b, names)
+	}
+	defer func() { foldNodes = foldName }()
+	for _, tc := range []struct {
+		names []string
+		parse func(*cspPath, []byte)
+	}{
+		{officeNodes[:], parseOfficeTarget},
+		{msiNodes[:], parseMSITarget},
+	} {
+		for _, n := range tc.names {
+			for _, spelt := range []string{n, strings.ToLower(n), strings.ToUpper(n)} {
+				folded = ""
+				var p cspPath
+				tc.parse(&p, []byte(guid+"/"+spelt))
+				if p.node != n || !p.nodeKnown {
+					t.Errorf("%q: node %q known %v, want %q", spelt, p.node, p.nodeKnown, n)
+				}
+				if spelt == n && folded != "" {
+					t.Errorf("%q: the switch misses the canonical name", n)
+				}
+			}
+			var p cspPath
+			tc.parse(&p, []byte(guid+"/"+n+"x"))
+			if p.node != "" || p.nodeKnown {
+				t.Errorf("%q: node %q known %v, want none", n+"x", p.node, p.nodeKnown)
+			}
+		}
 	}
 }

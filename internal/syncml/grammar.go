@@ -90,6 +90,7 @@ type child struct {
 	role uint8
 	kind Kind
 	key  uint64 // nameKey(name), set at init
+	key2 uint64 // nameKey(name[8:]) for a name longer than eight bytes
 }
 
 // nameKey packs the first eight bytes of a name little-endian, zero-padded,
@@ -108,6 +109,9 @@ func init() {
 		for i := range grammar[parent].children {
 			c := &grammar[parent].children[i]
 			c.key = nameKey(c.name)
+			if len(c.name) > 8 {
+				c.key2 = nameKey(c.name[8:])
+			}
 		}
 	}
 }
@@ -172,6 +176,19 @@ var grammar = [rVal]element{
 	rItemMeta:   {children: []child{{name: "Format", role: vItemFormat}, {name: "Type", role: vItemType}, {name: "Mark", role: vItemMark}}},
 }
 
+// words is nameKey(b) for a slice of the input: when the input goes on for
+// eight bytes, one load masked to the name's length instead of a byte loop.
+func words(b []byte) uint64 {
+	if cap(b) < 8 {
+		return nameKey(b)
+	}
+	k := binary.LittleEndian.Uint64(b[:8])
+	if len(b) < 8 {
+		k &= 1<<(8*len(b)) - 1
+	}
+	return k
+}
+
 // lookup returns the role of a child named local (the local name) of an
 // element of role parent, and the Kind of the Command it starts. It costs
 // two integer compares per known child of parent: compared as strings, the
@@ -182,10 +199,13 @@ func lookup(parent uint8, local []byte) (uint8, Kind) {
 		return rSkip, 0
 	}
 	e := &grammar[parent]
-	k := nameKey(local)
+	k, k2 := words(local), uint64(0)
+	if len(local) > 8 {
+		k2 = words(local[8:])
+	}
 	for i := range e.children {
-		if c := &e.children[i]; c.key == k && len(c.name) == len(local) &&
-			(len(local) <= 8 || string(local[8:]) == c.name[8:]) {
+		if c := &e.children[i]; c.key == k && c.key2 == k2 && len(c.name) == len(local) &&
+			(len(local) <= 16 || string(local[16:]) == c.name[16:]) {
 			return c.role, c.kind
 		}
 	}
@@ -199,16 +219,16 @@ const (
 	capOriginalError       // Data's msft:originalerror (any prefix but xmlns)
 )
 
-// captures returns the attribute an element of the given role keeps.
-func captures(role uint8) uint8 {
-	switch role {
-	case rRoot:
-		return capXmlns
-	case vCmdData, vItemData:
-		return capOriginalError
-	}
-	return capNone
+// capture is, per role, the attribute an element of that role keeps.
+var capture = [256]uint8{
+	rRoot:     capXmlns,
+	vCmdData:  capOriginalError,
+	vItemData: capOriginalError,
 }
+
+// captures returns the attribute an element of the given role keeps. It is
+// a table load, not a switch: startTag asks on every element.
+func captures(role uint8) uint8 { return capture[role] }
 
 // fastTag is a child element name that fast recognises with one 8-byte
 // compare: the name and the byte after it, which must end the name ('>',

@@ -243,6 +243,7 @@ func (s *Scanner) text(a, b int) error {
 // startTag handles "<name attrs>" and "<name attrs/>".
 func (s *Scanner) startTag(p int) (int, error) {
 	data := s.data
+	n := len(data)
 	depth := len(s.stack)
 	parent := rSkip
 	if depth > 0 {
@@ -255,7 +256,13 @@ func (s *Scanner) startTag(p int) (int, error) {
 		// A known child of a known parent: its name and its role in one
 		// compare, no name loop and no lookup.
 		q += int(f.n)
-		if !s.admit(depth) {
+		// admit, written out: the bool it returns costs a test and a
+		// register on the path of nearly every element.
+		if depth >= s.Limits.MaxDepth {
+			return 0, s.errLimit(p, depth)
+		}
+		s.elements++
+		if s.elements > s.Limits.MaxElements {
 			return 0, s.errLimit(p, depth)
 		}
 		role = f.role
@@ -281,7 +288,7 @@ func (s *Scanner) startTag(p int) (int, error) {
 		}
 	case isSpace(c):
 		want := captures(role)
-		if want == capNone && len(data)-q > len(metinf) && string(data[q:q+len(metinf)]) == metinf {
+		if want == capNone && n-q > len(metinf) && string(data[q:q+len(metinf)]) == metinf {
 			// Recognising the declaration whole skips the general
 			// attribute loop.
 			q += len(metinf)
@@ -297,10 +304,12 @@ func (s *Scanner) startTag(p int) (int, error) {
 	default:
 		return 0, errAt(ReasonMalformed, q, "bad character in element name")
 	}
-	if captures(role) == capOriginalError {
-		s.originalError(role)
-	}
 	if role >= rVal {
+		// Only value elements capture originalError: the test is off the
+		// path of the other elements.
+		if captures(role) == capOriginalError {
+			s.originalError(role)
+		}
 		s.beginValue(q)
 		if !self {
 			// The common value "<X>plain text</X>" is taken here, text and
@@ -309,8 +318,9 @@ func (s *Scanner) startTag(p int) (int, error) {
 			// percent.
 			if k := bytes.IndexByte(data[q:], '<'); k >= 0 {
 				e := q + k
-				f := e + 1 + nameEnd - p
-				if f < len(data) && data[e+1] == '/' && data[f] == '>' &&
+				ln := nameEnd - p - 1
+				f := e + 2 + ln
+				if f < n && data[e+1] == '/' && data[f] == '>' &&
 					sameName(data[e+2:f], data[p+1:nameEnd]) &&
 					(s.nextAmp >= e && s.nextCR >= e || s.plain(q, e)) {
 					*s.vdst = trim(data[q:e])
@@ -340,7 +350,7 @@ func (s *Scanner) startTag(p int) (int, error) {
 
 // admit counts an element at the given depth and reports whether it is
 // within Limits.MaxDepth and Limits.MaxElements; errLimit says which it
-// exceeds. The check is split so that admit inlines on the fast path.
+// exceeds. slowName calls it; the fast path of startTag writes it out.
 func (s *Scanner) admit(depth int) bool {
 	if depth >= s.Limits.MaxDepth || s.elements >= s.Limits.MaxElements {
 		return false
