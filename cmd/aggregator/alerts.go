@@ -53,7 +53,7 @@ func alertsCommand(stdout, _ io.Writer) *ffcli.Command {
 // listAlerts prints the spike alerts of the ClickHouse alerts table in the
 // format asked for.
 func listAlerts(ctx context.Context, c alertsConfig, stdout io.Writer) error {
-	st, err := c.CH.openExisting(ctx)
+	st, err := c.CH.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

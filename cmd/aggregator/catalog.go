@@ -37,7 +37,7 @@ type catalogLoadConfig struct {
 func catalogLoadFlags() (*catalogLoadConfig, *flag.FlagSet) {
 	c := &catalogLoadConfig{CH: defaultCHFlags()}
 	fs := flag.NewFlagSet("aggregator catalog load", flag.ContinueOnError)
-	c.CH.register(fs, chWrite)
+	c.CH.register(fs, chWriteExisting)
 	fs.BoolVar(&c.DryRun, "dry-run", c.DryRun, "check the file and print what it holds, without storing it")
 	return c, fs
 }
@@ -152,7 +152,7 @@ func catalogListCommand(stdout io.Writer) *ffcli.Command {
 
 // catalogList prints the catalog's best knowledge of every target.
 func catalogList(ctx context.Context, ch chFlags, tenant string, stdout io.Writer) error {
-	st, err := ch.openExisting(ctx)
+	st, err := ch.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,12 @@ func TestHelpEveryLevel(t *testing.T) {
 		{[]string{"-h"}, []string{"usage: aggregator <command>", "\n  run ", "\n  report ", "\n  dashboard ", "\n  alerts ", "\n  dlq ", "\n  catalog ", "\n  sql ", "\n  migrate ", "\n  healthcheck "}},
 		{[]string{"--help"}, []string{"usage: aggregator <command>", "\n  run "}},
 		{[]string{"help"}, []string{"usage: aggregator <command>", "\n  run "}},
+		{[]string{"-h"}, []string{"  -version\n"}},
+		{[]string{"help", "run"}, []string{"usage: aggregator run", "  -batch-size int"}},
+		{[]string{"run", "help"}, []string{"usage: aggregator run", "  -batch-size int"}},
+		{[]string{"dlq", "help"}, []string{"usage: aggregator dlq", "\n  replay "}},
+		{[]string{"dlq", "help", "replay"}, []string{"usage: aggregator dlq replay"}},
+		{[]string{"help", "dlq", "replay"}, []string{"usage: aggregator dlq replay", "replay every dead letter (command line only: never read from the environment)\n"}},
 		{[]string{"run", "-h"}, []string{"usage: aggregator run", "  -nats-url string", "  -clickhouse-addr string", "[CSPWATCH_BATCH_SIZE]", "  -log-format string"}},
 		{[]string{"report", "--help"}, []string{"usage: aggregator report", "  -since duration", "never in events"}},
 		{[]string{"dashboard", "-h"}, []string{"usage: aggregator dashboard", "  -dashboard-addr string"}},
@@ -108,7 +114,7 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"run", "--alerts=maybe"}, nil, `--alerts: want true or false, got "maybe"`},
 		{[]string{"run", "--log-format", "xml"}, nil, `--log-format: want json or console, got "xml"`},
 		{[]string{"run", "--log-level", "loud"}, nil, "--log-level: want trace, debug, info, warn or error"},
-		{[]string{"run", "--listen", "8081"}, nil, `--listen: want an address host:port such as 127.0.0.1:8081, got "8081"`},
+		{[]string{"run", "--listen", "8081"}, nil, `--listen: want an address host:port (port 0 to 65535) such as 127.0.0.1:8081, got "8081"`},
 		{[]string{"run", "--clickhouse-addr", "ch"}, nil, `--clickhouse-addr: want an address host:port`},
 		{[]string{"run", "--nats-connect-timeout", "0s"}, nil, "--nats-connect-timeout: want a positive duration"},
 		{[]string{"dashboard", "--dashboard-addr", "nope"}, nil, "--dashboard-addr: want an address host:port"},
@@ -165,6 +171,38 @@ func TestReadOnlyFlags(t *testing.T) {
 				if strings.Contains(out, w) {
 					t.Errorf("read-only help describes %q:\n%s", w, out)
 				}
+			}
+		})
+	}
+}
+
+// Every invalid value exits 2 and names its flag with what it wants, the
+// semantic checks as well as the parsing ones.
+func TestFlagValidationNamesTheFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--batch-size", "0"}, `aggregator run: --batch-size: want an integer of 1 or more, got "0"`},
+		{[]string{"run", "--alert-factor", "-1"}, `--alert-factor: want a number above 1 such as 3, got "-1"`},
+		{[]string{"run", "--alert-slack-url", "foo"}, `--alert-slack-url: want an absolute URL (http:// or https://)`},
+		{[]string{"run", "--alert-alertmanager-url", "foo"}, `--alert-alertmanager-url: want an Alertmanager base URL`},
+		{[]string{"run", "--ack-wait", "1ms"}, `--ack-wait: want a duration of 1s or more such as 30s, got "1ms"`},
+		{[]string{"run", "--max-ack-pending", "10"}, `--max-ack-pending: want at least two batches`},
+		{[]string{"run", "--max-deliver", "1"}, `--max-deliver: want -1 (unbounded) or an integer of 2 or more`},
+		{[]string{"run", "--listen", "127.0.0.1:99999"}, `--listen: want an address host:port (port 0 to 65535) such as 127.0.0.1:8081, got "127.0.0.1:99999"`},
+		{[]string{"run", "--clickhouse-tls", "--clickhouse-ca", "/nonexistent"}, `--clickhouse-ca: want a readable PEM file, got "/nonexistent"`},
+		{[]string{"run", "--clickhouse-ca", "/nonexistent"}, `--clickhouse-tls: want true when`},
+		{[]string{"report", "--clickhouse-database", "a.b"}, `--clickhouse-database: want a database name`},
+		{[]string{"alerts", "--format", "html"}, `aggregator alerts: --format: want table, json or csv, got "html"`},
+		{[]string{"healthcheck", "--url", "notaurl"}, `aggregator healthcheck: --url: want an absolute URL (http:// or https://) such as http://127.0.0.1:8081/readyz, got "notaurl"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := Main(context.Background(), tt.args, func(string) string { return "" }, &out, &errb)
+			if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v (exit %d), want exit 2 with %q", err, exitCode(err), tt.want)
 			}
 		})
 	}

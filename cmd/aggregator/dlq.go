@@ -193,6 +193,9 @@ func dlqReplayFlags() (*dlqReplayConfig, *flag.FlagSet) {
 	fs.BoolVar(&c.All, "all", c.All, "replay every dead letter")
 	fs.BoolVar(&c.DryRun, "dry-run", c.DryRun, "report what would be replayed and kept; change nothing (every dead letter unless --seq)")
 	fs.BoolVar(&c.Keep, "keep", c.Keep, "leave replayed dead letters in "+bus.DeadLetterStreamName)
+	// Replaying deletes the dead letters it replays: a forgotten
+	// CSPWATCH_ALL must not select them all.
+	cli.CommandLineOnly(fs, "seq", "all")
 	return c, fs
 }
 

@@ -52,6 +52,11 @@ func TestDLQConfig(t *testing.T) {
 		{"replay bad seq", []string{"replay", "--seq", "x"}, nil, nil, true},
 		{"replay zero seq", []string{"replay", "--seq", "0"}, nil, nil, true},
 		{"replay bad env", []string{"replay"}, map[string]string{"CSPWATCH_SEQ": "1,,2"}, nil, true},
+		// Replaying deletes: --all and --seq come from the command line only.
+		{"replay all from env", []string{"replay"}, map[string]string{"CSPWATCH_ALL": "1"}, nil, true},
+		{"replay seq from env", []string{"replay"}, map[string]string{"CSPWATCH_SEQ": "3"}, nil, true},
+		{"dry run with all from env", []string{"replay", "--dry-run", "--seq", "4"}, map[string]string{"CSPWATCH_ALL": "true"},
+			func(_ dlqListConfig, r dlqReplayConfig) bool { return !r.All && len(r.Seqs) == 1 }, false},
 		{"password without user", []string{"list", "--nats-password", "p"}, nil, nil, true},
 	}
 	for _, tt := range tests {
@@ -128,7 +133,7 @@ func dlqFixture(t *testing.T, js jetstream.JetStream) (valid, garbage uint64, ev
 		return ack.Sequence
 	}
 	valid = put(eventjson.AppendJSON(nil, &ev), string(ev.AppendSubject(nil)), 11, "max deliveries")
-	garbage = put([]byte("\x00not json"), bus.SubjectPrefix+"t1.msi.failed", 12, "invalid event: invalid character")
+	garbage = put([]byte("\x00not json"), event.SubjectPrefix+"t1.msi.failed", 12, "invalid event: invalid character")
 	return valid, garbage, ev
 }
 
@@ -164,7 +169,7 @@ func TestDLQListAndReplayMain(t *testing.T) {
 		wants := [][]string{
 			{"DLQ_SEQ", "STORED", "SUBJECT", "STREAM_SEQ", "DELIVERIES", "EVENT_ID", "REASON"},
 			{strconv.FormatUint(valid, 10), "*", string(ev.AppendSubject(nil)), "11", "1", ev.EventID, "max", "deliveries"},
-			{strconv.FormatUint(garbage, 10), "*", bus.SubjectPrefix + "t1.msi.failed", "12", "1", "-", "invalid", "event:", "invalid", "character"},
+			{strconv.FormatUint(garbage, 10), "*", event.SubjectPrefix + "t1.msi.failed", "12", "1", "-", "invalid", "event:", "invalid", "character"},
 		}
 		for i, want := range wants {
 			got := strings.Fields(lines[i])

@@ -145,7 +145,7 @@ func reportCommand(stdout, _ io.Writer) *ffcli.Command {
 
 // report prints the fleet summary.
 func report(ctx context.Context, c reportConfig, stdout io.Writer) error {
-	st, err := c.CH.openExisting(ctx)
+	st, err := c.CH.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}
@@ -388,13 +388,21 @@ func dash(s string) string {
 	return s
 }
 
-// openExisting connects to ClickHouse for reading: the commands that only
-// read never create the database, so a wrong --clickhouse-database is an
-// error rather than an empty report.
+// openExisting connects to ClickHouse to write into a database that must
+// exist (catalog load): a wrong --clickhouse-database is an error rather
+// than a new, empty database.
 func (c *chFlags) openExisting(ctx context.Context) (*store.Store, error) {
 	cfg := c.config()
 	cfg.CreateDatabase = false
 	return store.Open(ctx, cfg)
+}
+
+// openReadOnly connects to ClickHouse for the commands that only read
+// (report, alerts, sql run, catalog list), as the dashboard does: never
+// creating the database, and on a connection the server keeps read-only
+// (store.OpenReadOnly), so that "read-only" is enforced, not promised.
+func (c *chFlags) openReadOnly(ctx context.Context) (*store.Store, error) {
+	return store.OpenReadOnly(ctx, c.config())
 }
 
 // reportSpec describes the command whose flags fs holds.

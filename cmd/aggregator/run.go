@@ -44,11 +44,12 @@ func defaultCHFlags() chFlags {
 
 // chAccess says what a command does with ClickHouse, which its flags
 // describe: a command that only reads never creates the database.
-type chAccess bool
+type chAccess int
 
 const (
-	chRead  chAccess = false
-	chWrite chAccess = true
+	chRead          chAccess = iota // reads only, on a read-only connection
+	chWrite                         // writes, creating the database if missing
+	chWriteExisting                 // writes into a database that must exist
 )
 
 // register defines the ClickHouse flags on fs; a reading command's
@@ -69,6 +70,8 @@ func (c *chFlags) register(fs *flag.FlagSet, access chAccess) {
 	fs.BoolVar(&c.SkipVerify, "clickhouse-skip-verify", c.SkipVerify, "do not verify ClickHouse's certificate (development only)")
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
 	if access == chWrite {
+	}
+	if access != chRead {
 		fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer (keep above the slowest batch insert)")
 	} else {
 		fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer")
@@ -83,6 +86,9 @@ func (c *chFlags) validate() error {
 				return err
 			}
 		}
+	}
+	if err := c.checkFlags(); err != nil {
+		return err
 	}
 	cfg := c.config()
 	return cfg.Validate()
@@ -196,6 +202,9 @@ func (c *runConfig) finish(fs *flag.FlagSet) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // flags and CSPWATCH_* alike
 	c.Alert.ScaleToBucket(func(name string) bool { return given[name] })
+	if err := checkRunFlags(fs, c); err != nil {
+		return err
+	}
 	return c.Validate()
 }
 

@@ -257,7 +257,7 @@ func runQueries(ctx context.Context, c sqlConfig, qs []schema.Query, w io.Writer
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	st, err := c.CH.openExisting(ctx)
+	st, err := c.CH.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

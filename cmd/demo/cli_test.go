@@ -20,6 +20,8 @@ func TestCLI(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0, []string{"usage: demo [flags]", "  -devices int", "[CSPWATCH_DEMO_DEVICES]", "also CSPWATCH_NATS_URL"}, ""},
 		{"help long", []string{"--help"}, 0, []string{"usage: demo"}, ""},
+		{"help lists version", []string{"-h"}, 0, []string{"  -version\n"}, ""},
+		{"help word", []string{"help"}, 0, []string{"usage: demo [flags]"}, ""},
 		{"version", []string{"--version"}, 0, []string{"demo ", "commit ", runtime.Version()}, ""},
 		{"bad duration", []string{"--duration", "long"}, 2, nil, `--duration: want a duration such as 24h, 90s or 1h30m, got "long"`},
 		{"bad fraction", []string{"--spike-fraction", "most"}, 2, nil, `--spike-fraction: want a number such as 0.5, got "most"`},

@@ -22,17 +22,37 @@ import (
 
 // ready waits, within --wait, for url to answer 200.
 func (d *demo) ready(ctx context.Context, url string) error {
-	return retry(ctx, d.cfg.Wait, func() error { return probe.Check(ctx, url, 2*time.Second) })
+	return retry(ctx, time.Now().Add(d.cfg.Wait), func() error { return probe.Check(ctx, url, 2*time.Second) })
 }
 
 // retry calls op until it returns nil, with jittered exponential back-off
-// from 100 ms to 1 s, for at most wait; then it returns op's last error. A
-// backoff.Permanent error stops it at once.
-func retry(ctx context.Context, wait time.Duration, op func() error) error {
+// from 100 ms to 1 s, until deadline; then it returns op's last error. A
+// deadline already past allows one call, no retry; a backoff.Permanent
+// error stops it at once. The deadline is the context's, so that no
+// duration, zero or negative, can mean "no limit".
+func retry(ctx context.Context, deadline time.Time, op func() error) error {
+	var last error
+	try := func() (struct{}, error) { last = op(); return struct{}{}, last }
+	if !time.Now().Before(deadline) {
+		_, err := backoff.Retry(ctx, try, backoff.WithMaxTries(1))
+		return unwrapPermanent(err)
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 100*time.Millisecond, time.Second
-	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, op() },
-		backoff.WithBackOff(b), backoff.WithMaxElapsedTime(wait))
+	_, err := backoff.Retry(dctx, try, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil && ctx.Err() == nil && dctx.Err() != nil && last != nil {
+		return unwrapPermanent(last) // time is up: say why op still failed
+	}
+	return err
+}
+
+func unwrapPermanent(err error) error {
+	var p *backoff.PermanentError
+	if errors.As(err, &p) {
+		return p.Unwrap()
+	}
 	return err
 }
 

@@ -215,7 +215,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(c.Wait)
 	var rows uint64
-	err = retry(ctx, time.Until(deadline), func() error {
+	err = retry(ctx, deadline, func() error {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM install_events FINAL").Scan(&rows); err != nil {
 			return backoff.Permanent(fmt.Errorf("clickhouse count: %w", err))
 		}
@@ -231,7 +231,7 @@ func (d *demo) run(ctx context.Context) error {
 
 	// The spike alert.
 	var firing uint64
-	err = retry(ctx, time.Until(deadline), func() error {
+	err = retry(ctx, deadline, func() error {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM alerts WHERE status = 'firing'").Scan(&firing); err != nil {
 			return backoff.Permanent(fmt.Errorf("clickhouse alerts: %w", err))
 		}
@@ -336,7 +336,7 @@ func dashboardAddr(addr string) (string, bool) {
 // first page reads ClickHouse, so it is given time), within the demo's
 // --wait.
 func (d *demo) checkDashboard(ctx context.Context) error {
-	return retry(ctx, d.cfg.Wait, func() error { return d.getDashboard(ctx) })
+	return retry(ctx, time.Now().Add(d.cfg.Wait), func() error { return d.getDashboard(ctx) })
 }
 
 func (d *demo) getDashboard(ctx context.Context) error {

@@ -28,6 +28,10 @@ func TestCLI(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0, []string{"usage: ingest <command>", "\n  serve ", "\n  parse ", "\n  healthcheck "}, nil, ""},
 		{"help long", []string{"--help"}, 0, []string{"\n  serve "}, nil, ""},
+		{"help lists version", []string{"-h"}, 0, []string{"  -version\n"}, nil, ""},
+		{"help word serve", []string{"help", "serve"}, 0, []string{"usage: ingest serve", "  -nats-url string"}, nil, ""},
+		{"serve help word", []string{"serve", "help"}, 0, []string{"usage: ingest serve", "  -nats-url string"}, nil, ""},
+		{"parse help word", []string{"parse", "help"}, 0, []string{"usage: ingest parse"}, nil, ""},
 		{"serve help", []string{"serve", "-h"}, 0, []string{"usage: ingest serve", "  -nats-url string", "[CSPWATCH_NATS_URL]", "  -log-level string"}, nil, ""},
 		{"parse help", []string{"parse", "--help"}, 0, []string{"usage: ingest parse", "  -commands", "[CSPWATCH_TENANT]"}, nil, ""},
 		{"healthcheck help", []string{"healthcheck", "-h"}, 0, []string{"usage: ingest healthcheck", "[CSPWATCH_HEALTHCHECK_URL]"}, nil, ""},
@@ -38,8 +42,14 @@ func TestCLI(t *testing.T) {
 		{"bad duration", []string{"serve", "--shutdown-grace", "long"}, 2, nil, nil, "--shutdown-grace: want a duration such as 24h"},
 		{"bad enum", []string{"serve", "--stream-persist", "never"}, 2, nil, nil, `--stream-persist: want default or async, got "never"`},
 		{"bad bool", []string{"serve", "--insecure=perhaps"}, 2, nil, nil, `--insecure: want true or false, got "perhaps"`},
-		{"bad address", []string{"serve", "--insecure", "--listen", "8080"}, 2, nil, nil, `--listen: want an address host:port such as :8080, got "8080"`},
+		{"bad address", []string{"serve", "--insecure", "--listen", "8080"}, 2, nil, nil, `--listen: want an address host:port (port 0 to 65535) such as :8080, got "8080"`},
 		{"bad time", []string{"parse", "--received-at", "now"}, 2, nil, nil, `--received-at: want an RFC 3339 time`},
+		{"max body", []string{"serve", "--insecure", "--max-body", "-1"}, 2, nil, nil, `ingest serve: --max-body: want a positive number of bytes such as 1048576, got "-1"`},
+		{"stream replicas", []string{"serve", "--insecure", "--stream-replicas", "0"}, 2, nil, nil, `--stream-replicas: want an integer from 1 to 5 (3 in a NATS cluster), got "0"`},
+		{"max decompressed", []string{"serve", "--insecure", "--max-decompressed", "10"}, 2, nil, nil, `--max-decompressed: want a number of bytes of at least --max-body`},
+		{"retry after", []string{"serve", "--insecure", "--retry-after", "10ms"}, 2, nil, nil, `--retry-after: want a duration of 1s or more such as 5s, got "10ms"`},
+		{"listen port", []string{"serve", "--insecure", "--listen", ":70000"}, 2, nil, nil, `--listen: want an address host:port (port 0 to 65535)`},
+		{"healthcheck url", []string{"healthcheck", "--url", "notaurl"}, 2, nil, nil, `ingest healthcheck: --url: want an absolute URL (http:// or https://)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,6 +89,9 @@ func (c *serveConfig) Validate() error {
 	} else if err := c.NATS.Validate(); err != nil {
 		return err
 	}
+	if err := c.checkFlags(); err != nil {
+		return err
+	}
 	if err := c.Stream.Validate(); err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
-	"github.com/cspwatch/cspwatch/internal/ingest"
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 func TestServeConfigFlagsEnvAndValidation(t *testing.T) {
@@ -52,7 +52,7 @@ func TestServeConfigFlagsEnvAndValidation(t *testing.T) {
 		{"both auth modes", []string{"--insecure", "--credentials", "x.json"}, env(), nil, "exclude"},
 		{"tls half", []string{"--insecure", "--tls-cert", "c.pem"}, env(), nil, "go together"},
 		{"bad persist", []string{"--insecure", "--stream-persist", "never"}, env(), nil, "--stream-persist: want default or async"},
-		{"window over age", []string{"--insecure", "--stream-max-age", "10m"}, env(), nil, "longer than max age"},
+		{"window over age", []string{"--insecure", "--stream-max-age", "10m"}, env(), nil, "--stream-duplicates: want a duration of at most --stream-max-age"},
 		{"bad nats listen", []string{"--insecure", "--nats-listen", "nope"}, env(), nil, "--nats-listen"},
 		{"nats auth reaches the connection", []string{"--insecure", "--nats-url", "nats://x", "--nats-cert", "c.pem", "--nats-key", "k.pem"}, env("CSPWATCH_NATS_USER", "u", "CSPWATCH_NATS_PASSWORD", "p"),
 			func(c serveConfig) bool {
@@ -152,7 +152,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 	body := []byte(e2eMessage)
 	ts := time.Now().Unix()
-	sig, err := ingest.Sign(secret, "msg_e2e", ts, body)
+	sig, err := webhooksig.SignSecret(secret, "msg_e2e", ts, body)
 	if err != nil {
 		t.Fatal(err)
 	}

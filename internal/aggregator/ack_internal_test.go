@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
@@ -48,7 +49,7 @@ func TestAckSequenceMatchesMetadata(t *testing.T) {
 	js := ns.JetStream()
 	ctx := context.Background()
 	for i := range 5 {
-		if _, err := js.Publish(ctx, bus.SubjectPrefix+"t.msi."+string(rune('a'+i)), []byte("x")); err != nil {
+		if _, err := js.Publish(ctx, event.SubjectPrefix+"t.msi."+string(rune('a'+i)), []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}

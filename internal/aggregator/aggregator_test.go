@@ -325,7 +325,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 		"schema version 9": []byte(`{"event_id":"ab","schema_version":9,"tenant":"t1","device_id":"d","kind":"alert","received_at":"2026-11-23T05:00:00.000Z"}`),
 	}
 	for id, data := range poison {
-		if _, err := e.js.Publish(ctx, bus.SubjectPrefix+"t1.msi.failed", data, jetstream.WithMsgID(id)); err != nil {
+		if _, err := e.js.Publish(ctx, event.SubjectPrefix+"t1.msi.failed", data, jetstream.WithMsgID(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -353,7 +353,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m.Subject != aggregator.DeadLetterSubject(bus.StreamName) || m.Header.Get(aggregator.HeaderReason) == "" ||
-			m.Header.Get(aggregator.HeaderOriginalSubject) != bus.SubjectPrefix+"t1.msi.failed" {
+			m.Header.Get(aggregator.HeaderOriginalSubject) != event.SubjectPrefix+"t1.msi.failed" {
 			t.Fatalf("dead letter %d: subject %s headers %v", seq, m.Subject, m.Header)
 		}
 		got[string(m.Data)] = true

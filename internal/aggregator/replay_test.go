@@ -16,6 +16,7 @@ import (
 
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
@@ -71,7 +72,7 @@ func (e *dlqEnv) deadLetter(t *testing.T, stream string, data []byte, subject st
 func (e *dlqEnv) standard(t *testing.T) (valid, garbage, other uint64) {
 	t.Helper()
 	valid = e.deadLetter(t, bus.StreamName, e.validData, e.validSubj, 41, 20, "max deliveries")
-	garbage = e.deadLetter(t, bus.StreamName, e.garbageData, bus.SubjectPrefix+"t1.msi.failed", 42, 1, "invalid event: unexpected end of JSON input")
+	garbage = e.deadLetter(t, bus.StreamName, e.garbageData, event.SubjectPrefix+"t1.msi.failed", 42, 1, "invalid event: unexpected end of JSON input")
 	other = e.deadLetter(t, "OTHER", e.validData, "other.subject", 7, 3, "decode")
 	return valid, garbage, other
 }
@@ -122,7 +123,7 @@ func TestListDeadLetters(t *testing.T) {
 		data       []byte
 	}{
 		{"valid event", all[0], valid, "max deliveries", e.validSubj, 41, 20, e.validID, e.validData},
-		{"garbage", all[1], garbage, "invalid event: unexpected end of JSON input", bus.SubjectPrefix + "t1.msi.failed", 42, 1, "", e.garbageData},
+		{"garbage", all[1], garbage, "invalid event: unexpected end of JSON input", event.SubjectPrefix + "t1.msi.failed", 42, 1, "", e.garbageData},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,11 +12,9 @@ const (
 	// StreamName is the stream of install events.
 	StreamName = "CSPWATCH_INSTALL"
 	// Subjects is the subject filter of StreamName.
-	Subjects = SubjectPrefix + ">"
-	// SubjectPrefix starts every install event subject:
-	// cspwatch.install.<tenant>.<csp>.<outcome>. It is event.SubjectPrefix,
-	// defined there with the subject it starts (event.AppendSubject).
-	SubjectPrefix = event.SubjectPrefix
+	// Install event subjects start with event.SubjectPrefix:
+	// cspwatch.install.<tenant>.<csp>.<outcome> (event.AppendSubject).
+	Subjects = event.SubjectPrefix + ">"
 
 	// AlertStreamName is the stream that keeps spike alerts.
 	AlertStreamName = "CSPWATCH_ALERTS"

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/testkit"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
@@ -128,7 +129,7 @@ func TestDuplicateWindowDropsRepublish(t *testing.T) {
 	st := srv.InstallStream()
 	js := srv.JetStream()
 	ctx := context.Background()
-	subj := bus.SubjectPrefix + "t1.msi.failed"
+	subj := event.SubjectPrefix + "t1.msi.failed"
 	a1, err := js.Publish(ctx, subj, []byte(`{}`), jetstream.WithMsgID("e1"))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestRestartKeepsDataAndClientReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := js.Publish(ctx, bus.SubjectPrefix+"t.office.succeeded", []byte("x"), jetstream.WithMsgID("a")); err != nil {
+	if _, err := js.Publish(ctx, event.SubjectPrefix+"t.office.succeeded", []byte("x"), jetstream.WithMsgID("a")); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
@@ -179,7 +180,7 @@ func TestRestartKeepsDataAndClientReconnects(t *testing.T) {
 		t.Fatalf("after restart %d messages, want 1", info.State.Msgs)
 	}
 	// The duplicate window survives the restart too.
-	ack, err := js.Publish(ctx, bus.SubjectPrefix+"t.office.succeeded", []byte("x"), jetstream.WithMsgID("a"))
+	ack, err := js.Publish(ctx, event.SubjectPrefix+"t.office.succeeded", []byte("x"), jetstream.WithMsgID("a"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,7 +204,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*nats.Conn, error) {
 			mu.Lock()
 			last = err
 			mu.Unlock()
-			cfg.Log.Debug().Err(err).Msg("nats connect attempt failed")
+			cfg.Log.Warn().Err(err).Str("url", Redact(cfg.URL)).Msg("nats not reachable yet, retrying")
 		}),
 	)
 	nc, err := nats.Connect(cfg.URL, opts...)

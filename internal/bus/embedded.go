@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,8 +28,19 @@ type EmbeddedConfig struct {
 	// MaxStore bounds JetStream's disk use in bytes; 0 lets the server choose
 	// (most of the free disk).
 	MaxStore int64
-	// ServerName names the server in logs and advisories.
+	// ServerName names the server in logs and advisories; the nodes of a
+	// cluster need distinct names.
 	ServerName string
+	// ClusterName, when set, makes the server a node of a JetStream cluster
+	// of that name: it listens for routes on ClusterHost:ClusterPort
+	// (ClusterHost defaults to Host) and connects to Routes, the
+	// nats://host:port cluster URLs of the nodes (its own may be listed too;
+	// the server skips it). Every node of a cluster has the same ClusterName
+	// and Routes and its own ServerName and DataDir.
+	ClusterName string
+	ClusterHost string
+	ClusterPort int
+	Routes      []string
 	// Log receives the server's log lines; the zero Logger drops them.
 	Log zerolog.Logger
 }
@@ -56,6 +68,12 @@ func (c EmbeddedConfig) Validate() error {
 		return fmt.Errorf("embedded nats: negative sync interval %v", c.SyncInterval)
 	case c.MaxStore < 0:
 		return fmt.Errorf("embedded nats: negative max store %d", c.MaxStore)
+	case c.ClusterName == "" && (c.ClusterPort != 0 || len(c.Routes) > 0):
+		return errors.New("embedded nats: cluster port or routes without a cluster name")
+	case c.ClusterName != "" && c.ServerName == "":
+		return errors.New("embedded nats: a cluster node needs a server name")
+	case c.ClusterName != "" && (c.ClusterPort < -1 || c.ClusterPort == 0 || c.ClusterPort > 65535):
+		return fmt.Errorf("embedded nats: cluster port %d out of range", c.ClusterPort)
 	}
 	return nil
 }
@@ -88,16 +106,24 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
 	}
+	if cfg.ClusterName != "" {
+		opts.Cluster = server.ClusterOpts{Name: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort}
+		if opts.Cluster.Host == "" {
+			opts.Cluster.Host = opts.Host
+		}
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	srv.SetLoggerV2(serverLog{cfg.Log}, false, false, false)
+	slog := newServerLog(cfg.Log)
+	srv.SetLoggerV2(slog, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if err := slog.waitReady(srv, 10*time.Second); err != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, errors.New("embedded nats: not ready after 10s")
+		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
@@ -132,13 +158,3 @@ func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 }
-
-// serverLog adapts nats-server's logger to zerolog.
-type serverLog struct{ l zerolog.Logger }
-
-func (s serverLog) Noticef(f string, v ...any) { s.l.Info().Str("component", "nats").Msgf(f, v...) }
-func (s serverLog) Warnf(f string, v ...any)   { s.l.Warn().Str("component", "nats").Msgf(f, v...) }
-func (s serverLog) Fatalf(f string, v ...any)  { s.l.Error().Str("component", "nats").Msgf(f, v...) }
-func (s serverLog) Errorf(f string, v ...any)  { s.l.Error().Str("component", "nats").Msgf(f, v...) }
-func (s serverLog) Debugf(f string, v ...any)  { s.l.Debug().Str("component", "nats").Msgf(f, v...) }
-func (s serverLog) Tracef(f string, v ...any)  { s.l.Trace().Str("component", "nats").Msgf(f, v...) }

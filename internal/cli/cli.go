@@ -2,17 +2,20 @@
 // A binary is a tree of ffcli commands; App runs it so that every binary
 // behaves alike:
 //
-//   - -h and --help print the command's usage, its subcommands and its flags
-//     to stdout and exit 0, at every level;
-//   - --version prints the binary's name, version, commit and Go version;
+//   - -h, --help and the word help print the command's usage, its
+//     subcommands and its flags to stdout and exit 0, at every level ("X
+//     help sub" and "X sub help" are "X sub -h");
+//   - --version prints the binary's name, version, commit and Go version,
+//     and the top level's help lists it;
 //   - a command that needs a subcommand and gets none prints its usage to
 //     stderr and exits 2;
 //   - every flag can be set from the environment: --nats-url is
 //     CSPWATCH_NATS_URL (EnvKey); the command line wins over the
-//     environment, and the environment over the defaults;
-//   - an unknown CSPWATCH_* variable is a warning naming the closest
-//     variable, not an error; a variable of any command of the binary is
-//     known to all of them;
+//     environment, and the environment over the defaults; a destructive
+//     flag marked CommandLineOnly is never read from the environment;
+//   - an unknown CSPWATCH_* variable is a warning, not an error, naming
+//     the closest variable when it is near enough to be a misspelling; a
+//     variable of any command of the binary is known to all of them;
 //   - an invalid value says what is expected ("--since: want a duration
 //     such as 24h, got \"x\"") and exits 2.
 package cli
@@ -117,21 +120,23 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		a.Getenv = func(string) string { return "" }
 	}
 	a.errs = &valueErrors{}
-	if len(args) > 0 && args[0] == "help" {
-		args = append([]string{"-h"}, args[1:]...)
-	}
+	args = helpArgs(a.Root, args)
 	a.prepare(a.Root, a.Root.Name)
 	version := a.Root.FlagSet.Bool("version", false, "print the version and exit")
-	known := map[string]string{}
+	known, cmdLine := map[string]string{}, map[string]string{}
 	a.walk(a.Root, func(c *ffcli.Command) {
 		c.FlagSet.VisitAll(func(f *flag.Flag) {
-			if c != a.Root || f.Name != "version" {
+			switch {
+			case c == a.Root && f.Name == "version":
+			case commandLineOnly(f):
+				cmdLine[EnvKey(a.prefixOf(c), f.Name)] = f.Name
+			default:
 				known[EnvKey(a.prefixOf(c), f.Name)] = f.Name
 			}
 		})
 	})
 	if a.Environ != nil {
-		WarnUnknownEnv(a.Stderr, a.Root.Name, a.prefix(), a.Environ(), a.Getenv, known)
+		warnUnknownEnv(a.Stderr, a.Root.Name, a.prefix(), a.Environ(), a.Getenv, known, cmdLine)
 	}
 
 	err := a.Root.Parse(args)
@@ -169,6 +174,32 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		return a.printHelp()
 	}
 	return err
+}
+
+// helpArgs rewrites the word help, at any level, into -h: "X help" and
+// "X help sub" are "X sub -h", "X sub help" is "X sub -h". Only a help
+// that follows the names of commands counts, so a flag's value or a
+// positional argument after a flag is never taken for it.
+func helpArgs(root *ffcli.Command, args []string) []string {
+	c := root
+	for i, arg := range args {
+		if arg == "help" {
+			out := append([]string{}, args[:i]...)
+			out = append(out, args[i+1:]...)
+			return append(out, "-h")
+		}
+		var next *ffcli.Command
+		for _, s := range c.Subcommands {
+			if s.Name == arg {
+				next = s
+			}
+		}
+		if next == nil {
+			return args
+		}
+		c = next
+	}
+	return args
 }
 
 func (a *App) printHelp() error {
@@ -218,7 +249,11 @@ func (a *App) walk(c *ffcli.Command, fn func(*ffcli.Command)) {
 }
 
 func (a *App) usage(c *ffcli.Command) string {
-	return Usage(c, a.prefixOf(c))
+	u := Usage(c, a.prefixOf(c))
+	if c == a.Root {
+		u += "\nGlobal flags:\n  -version\n    \tprint the version, commit and Go version, and exit\n"
+	}
+	return u
 }
 
 func subcommandNames(c *ffcli.Command) string {

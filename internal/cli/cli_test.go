@@ -5,7 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +23,7 @@ type tree struct {
 	since time.Duration
 	n     int
 	mode  string
+	all   bool
 	ran   []string
 }
 
@@ -29,6 +35,8 @@ func (tr *tree) command() *ffcli.Command {
 	EnumVar(leaf, &tr.mode, "log-format", "log format", "json", "console")
 	top := flag.NewFlagSet("bin top", flag.ContinueOnError)
 	top.String("nats-url", "", "NATS URL")
+	top.BoolVar(&tr.all, "all", false, "every one")
+	CommandLineOnly(top, "all")
 	return &ffcli.Command{
 		Name: "bin",
 		Subcommands: []*ffcli.Command{
@@ -37,7 +45,13 @@ func (tr *tree) command() *ffcli.Command {
 					func(context.Context) error { tr.ran = append(tr.ran, "leaf"); return nil }),
 			}},
 			Leaf(&ffcli.Command{Name: "top", ShortHelp: "the top leaf", FlagSet: top}, nil,
-				func(context.Context) error { tr.ran = append(tr.ran, "top"); return nil }),
+				func(context.Context) error {
+					tr.ran = append(tr.ran, "top")
+					if tr.all {
+						tr.ran = append(tr.ran, "all")
+					}
+					return nil
+				}),
 		},
 	}
 }
@@ -72,6 +86,21 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "help", args: []string{"-h"}, stdout: "Commands:\n  grp  a group\n  top  the top leaf\n"},
 		{name: "help word", args: []string{"help"}, stdout: "  grp  a group"},
+		{name: "help lists version", args: []string{"-h"}, stdout: "  -version\n"},
+		{name: "help word of a group", args: []string{"help", "grp"}, stdout: "usage: bin grp <command>\n"},
+		{name: "help word of a leaf", args: []string{"help", "grp", "leaf"}, stdout: "  -since duration\n"},
+		{name: "group help word", args: []string{"grp", "help"}, stdout: "usage: bin grp <command>\n"},
+		{name: "group help word leaf", args: []string{"grp", "help", "leaf"}, stdout: "  -since duration\n"},
+		{name: "leaf help word", args: []string{"top", "help"}, stdout: "  -nats-url string\n"},
+		{name: "help after a flag is a value", args: []string{"top", "--nats-url", "help"}, ran: "top"},
+		{name: "far unknown env: no suggestion", args: []string{"top"}, env: map[string]string{"CSPWATCH_FOO": "x"},
+			stderr: "bin: warning: CSPWATCH_FOO is not a variable of bin\n", exactStderr: true, ran: "top"},
+		{name: "near unknown env: a suggestion", args: []string{"top"}, env: map[string]string{"CSPWATCH_COUNTT": "x"},
+			stderr: "bin: warning: CSPWATCH_COUNTT is not a variable of bin; did you mean CSPWATCH_COUNT (--count)?\n", exactStderr: true, ran: "top"},
+		{name: "command-line-only flag", args: []string{"top"}, env: map[string]string{"CSPWATCH_ALL": "1"},
+			stderr: "bin: warning: CSPWATCH_ALL is ignored: --all is taken from the command line only\n", exactStderr: true, ran: "top"},
+		{name: "command-line-only help", args: []string{"top", "-h"}, stdout: "  -all\n    \tevery one (command line only: never read from the environment)\n"},
+		{name: "command-line-only flag given", args: []string{"top", "--all"}, ran: "top,all"},
 		{name: "group help", args: []string{"grp", "--help"}, stdout: "usage: bin grp <command>\n"},
 		{name: "leaf help", args: []string{"grp", "leaf", "-h"}, stdout: "  -since duration\n    \thow far back (default 24h0m0s) [CSPWATCH_SINCE]\n"},
 		{name: "version", args: []string{"--version"}, stdout: "bin devel"},
@@ -152,6 +181,28 @@ func TestClosest(t *testing.T) {
 	}
 }
 
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		s    string
+		in   []string
+		want string
+	}{
+		{"NATS_UR", []string{"LISTEN", "NATS_URL"}, "NATS_URL"},
+		{"LISTN", []string{"LISTEN", "NATS_URL"}, "LISTEN"},
+		{"CLICKHOUSE_ADR", []string{"CLICKHOUSE_ADDR", "CLICKHOUSE_USER"}, "CLICKHOUSE_ADDR"},
+		{"FOO", []string{"LISTEN", "NATS_URL"}, ""},
+		{"FOO", []string{"TOP", "LISTEN"}, ""},
+		{"BATCH", []string{"LISTEN", "NATS_URL"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s, func(t *testing.T) {
+			if got := Suggest(tt.s, tt.in); got != tt.want {
+				t.Fatalf("Suggest = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBuild(t *testing.T) {
 	defer func(v, c string) { Version, Commit = v, c }(Version, Commit)
 	Version, Commit = "v1.2.3", "abc1234"
@@ -177,4 +228,82 @@ func TestExitCode(t *testing.T) {
 			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
+}
+
+func TestSignalExit(t *testing.T) {
+	t.Run("first signal: shutdown exits 0", func(t *testing.T) {
+		sigs := make(chan os.Signal, 2)
+		var stderr bytes.Buffer
+		code := mainCode("bin", func(ctx context.Context) error {
+			sigs <- syscall.SIGTERM
+			<-ctx.Done()
+			return fmt.Errorf("clickhouse not reachable: %w", context.Cause(ctx))
+		}, sigs, 0, &stderr, func(int) { t.Error("exit called") })
+		if code != 0 || stderr.Len() != 0 {
+			t.Fatalf("exit %d, stderr %q; want 0 and none", code, stderr.String())
+		}
+	})
+	t.Run("error without a signal", func(t *testing.T) {
+		var stderr bytes.Buffer
+		code := mainCode("bin", func(ctx context.Context) error { return context.Canceled }, make(chan os.Signal), 0, &stderr, func(int) {})
+		if code != 1 || stderr.String() != "bin: context canceled\n" {
+			t.Fatalf("exit %d, stderr %q", code, stderr.String())
+		}
+	})
+	t.Run("second signal forces the exit", func(t *testing.T) {
+		sigs := make(chan os.Signal, 2)
+		var mu sync.Mutex
+		var stderr bytes.Buffer
+		exited := make(chan int, 1)
+		release := make(chan struct{})
+		go mainCode("bin", func(ctx context.Context) error {
+			sigs <- os.Interrupt
+			<-ctx.Done()
+			sigs <- os.Interrupt
+			<-release // a shutdown that hangs
+			return nil
+		}, sigs, 0, lockedWriter{&mu, &stderr}, func(c int) { exited <- c })
+		defer close(release)
+		select {
+		case c := <-exited:
+			if c != 130 {
+				t.Errorf("exit %d, want 130", c)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no exit on the second signal")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(stderr.String(), "second interrupt signal") {
+			t.Errorf("stderr %q", stderr.String())
+		}
+	})
+}
+
+// The same signal delivered twice at once (to the process and to its
+// group) is one request, not two.
+func TestSignalTwiceAtOnceIsOne(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	var stderr bytes.Buffer
+	code := mainCode("bin", func(ctx context.Context) error {
+		sigs <- syscall.SIGTERM
+		sigs <- syscall.SIGTERM
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond) // the copy arrives during the shutdown
+		return ctx.Err()
+	}, sigs, time.Minute, &stderr, func(int) { t.Error("exit called on a copy of the first signal") })
+	if code != 0 || stderr.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

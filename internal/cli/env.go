@@ -24,6 +24,13 @@ var deployment = map[string]bool{
 // to flag name) and that does not belong to another binary's namespace. The
 // warning names the closest known variable and its flag.
 func WarnUnknownEnv(w io.Writer, binary, prefix string, environ []string, getenv func(string) string, known map[string]string) {
+	warnUnknownEnv(w, binary, prefix, environ, getenv, known, nil)
+}
+
+// warnUnknownEnv is WarnUnknownEnv that also warns of the variables of
+// cmdLine (variable to flag name), those of flags taken from the command
+// line only, that they are ignored.
+func warnUnknownEnv(w io.Writer, binary, prefix string, environ []string, getenv func(string) string, known, cmdLine map[string]string) {
 	own := prefix + "_"
 	var unknown []string
 	for _, kv := range environ {
@@ -35,7 +42,9 @@ func WarnUnknownEnv(w io.Writer, binary, prefix string, environ []string, getenv
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		if best := Closest(k, keys(known)); best != "" {
+		if name := cmdLine[k]; name != "" {
+			fmt.Fprintf(w, "%s: warning: %s is ignored: --%s is taken from the command line only\n", binary, k, name)
+		} else if best := suggestKey(k, own, known); best != "" {
 			fmt.Fprintf(w, "%s: warning: %s is not a variable of %s; did you mean %s (--%s)?\n", binary, k, binary, best, known[best])
 		} else {
 			fmt.Fprintf(w, "%s: warning: %s is not a variable of %s\n", binary, k, binary)
@@ -71,6 +80,36 @@ func Closest(s string, candidates []string) string {
 		}
 	}
 	return best
+}
+
+// Suggest returns the candidate Closest to s when it is near enough to be
+// a misspelling of it, at most max(1, len(s)/3) edits away; "" otherwise.
+// Give it names without their shared prefix (NATS_UR, not
+// CSPWATCH_NATS_UR), or every name is near every other.
+func Suggest(s string, candidates []string) string {
+	best := Closest(s, candidates)
+	if best == "" || distance(s, best) > max(1, len(s)/3) {
+		return ""
+	}
+	return best
+}
+
+// suggestKey is the known variable that k, a variable under own
+// ("CSPWATCH_"), misspells, compared without own; "" when none is near.
+func suggestKey(k, own string, known map[string]string) string {
+	byName := map[string]string{}
+	var names []string
+	for _, key := range keys(known) {
+		n := strings.TrimPrefix(key, own)
+		if _, dup := byName[n]; !dup {
+			byName[n] = key
+			names = append(names, n)
+		}
+	}
+	if best := Suggest(strings.TrimPrefix(k, own), names); best != "" {
+		return byName[best]
+	}
+	return ""
 }
 
 // distance is the Levenshtein distance of a and b, in bytes.

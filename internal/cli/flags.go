@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -97,7 +99,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string, prefix string, errs 
 	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || set[f.Name] {
+		if err != nil || set[f.Name] || commandLineOnly(f) {
 			return
 		}
 		key := EnvKey(prefix, f.Name)
@@ -114,6 +116,63 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string, prefix string, errs 
 		}
 	})
 	return err
+}
+
+// CommandLineOnly marks the flags names of fs, destructive ones such as
+// "dlq replay --all", as taken from the command line only: no variable
+// sets them, so a forgotten export cannot turn them on, and their help
+// says so. It panics on a name fs does not define.
+func CommandLineOnly(fs *flag.FlagSet, names ...string) {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil {
+			panic("cli: CommandLineOnly: no flag " + n)
+		}
+		if !commandLineOnly(f) {
+			f.Value = &cmdLineOnly{Value: f.Value}
+			f.Usage += " (command line only: never read from the environment)"
+		}
+	}
+}
+
+// cmdLineOnly is the value of a flag CommandLineOnly marked.
+type cmdLineOnly struct{ flag.Value }
+
+func (c *cmdLineOnly) IsBoolFlag() bool {
+	b, ok := c.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func (c *cmdLineOnly) Get() any {
+	if g, ok := c.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return c.Value.String()
+}
+
+// commandLineOnly reports whether f was marked by CommandLineOnly.
+func commandLineOnly(f *flag.Flag) bool {
+	v := f.Value
+	if d, ok := v.(*described); ok {
+		v = d.Value
+	}
+	_, ok := v.(*cmdLineOnly)
+	return ok
+}
+
+// unwrap is the value a flag was defined with, under the wrappers of this
+// package.
+func unwrap(v flag.Value) flag.Value {
+	for {
+		switch w := v.(type) {
+		case *described:
+			v = w.Value
+		case *cmdLineOnly:
+			v = w.Value
+		default:
+			return v
+		}
+	}
 }
 
 // ValueError is an invalid flag value: it names the flag and says what the
@@ -200,7 +259,7 @@ func (d *described) Get() any {
 // want says what a value of v's type looks like; for the flag package's
 // own types that is a sentence, for the others their error.
 func want(v flag.Value, err error) string {
-	switch fmt.Sprintf("%T", v) {
+	switch fmt.Sprintf("%T", unwrap(v)) {
 	case "*flag.durationValue":
 		return "a duration such as 24h, 90s or 1h30m"
 	case "*flag.intValue", "*flag.int64Value":
@@ -259,11 +318,80 @@ func OneOf(choices []string) string {
 	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
-// CheckAddr reports whether addr is a listen or dial address host:port;
-// the error names the flag and shows an example.
+// CheckAddr reports whether addr is a listen or dial address host:port
+// with a port from 0 to 65535; the error names the flag and shows an
+// example.
 func CheckAddr(name, addr, example string) error {
-	if _, _, err := net.SplitHostPort(addr); err != nil || addr == "" {
-		return fmt.Errorf("--%s: want an address host:port such as %s, got %q", name, example, addr)
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil && addr != "" {
+		if !isDigits(port) {
+			return nil // a named port ("http") is the resolver's to check
+		}
+		if n, err := strconv.Atoi(port); port == "" || err == nil && n <= 65535 {
+			return nil
+		}
+	}
+	return fmt.Errorf("--%s: want an address host:port (port 0 to 65535) such as %s, got %q", name, example, addr)
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckURL reports whether s is an absolute URL of one of schemes
+// ("http", "https") with a host; the error names the flag and shows an
+// example.
+func CheckURL(name, s, example string, schemes ...string) error {
+	u, err := url.Parse(s)
+	if err == nil && u.Host != "" && slices.Contains(schemes, strings.ToLower(u.Scheme)) {
+		return nil
+	}
+	return &ValueError{Flag: name, Value: s, Want: fmt.Sprintf("an absolute URL (%s) such as %s", OneOf(schemeNames(schemes)), example)}
+}
+
+func schemeNames(schemes []string) []string {
+	out := make([]string, len(schemes))
+	for i, s := range schemes {
+		out[i] = s + "://"
+	}
+	return out
+}
+
+// Rule is one check of a flag's value: when OK is false, the flag's value
+// is refused with what it wants ("an integer of 1 or more").
+type Rule struct {
+	Flag string
+	OK   bool
+	Want string
+	// Value is the value quoted in the error; empty takes the flag's
+	// value in the flag set CheckRules is given.
+	Value string
+}
+
+// CheckRules returns, for the first rule of rules that fails, the error
+// "--flag: want ..., got "value"" with the rule's value or else the
+// flag's value in fs (which may be nil when every rule has its value): the
+// semantic checks of a command, made where its flags are known, so that
+// every invalid value names its flag and says what it expects.
+func CheckRules(fs *flag.FlagSet, rules ...Rule) error {
+	for _, r := range rules {
+		if r.OK {
+			continue
+		}
+		v := r.Value
+		if v == "" && fs != nil {
+			f := fs.Lookup(r.Flag)
+			if f == nil {
+				panic("cli: CheckRules: no flag " + r.Flag)
+			}
+			v = f.Value.String()
+		}
+		return &ValueError{Flag: r.Flag, Value: v, Want: r.Want}
 	}
 	return nil
 }

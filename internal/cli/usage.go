@@ -70,10 +70,7 @@ func flagList(fs *flag.FlagSet, prefix string) string {
 		if f.Name == "version" {
 			return
 		}
-		inner := f
-		if d, ok := f.Value.(*described); ok {
-			inner = &flag.Flag{Name: f.Name, Usage: f.Usage, Value: d.Value, DefValue: f.DefValue}
-		}
+		inner := &flag.Flag{Name: f.Name, Usage: f.Usage, Value: unwrap(f.Value), DefValue: f.DefValue}
 		name, usage := flag.UnquoteUsage(inner)
 		if _, isEnum := inner.Value.(*Enum); isEnum {
 			name = "string"
@@ -87,21 +84,21 @@ func flagList(fs *flag.FlagSet, prefix string) string {
 		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
 			fmt.Fprintf(&b, " (default %s)", quoteDefault(f))
 		}
-		fmt.Fprintf(&b, " [%s]\n", EnvKey(prefix, f.Name))
+		if commandLineOnly(f) {
+			b.WriteString("\n")
+		} else {
+			fmt.Fprintf(&b, " [%s]\n", EnvKey(prefix, f.Name))
+		}
 	})
 	return b.String()
 }
 
 func quoteDefault(f *flag.Flag) string {
-	if fmt.Sprintf("%T", f.Value) == "*flag.stringValue" {
+	switch v := unwrap(f.Value); v.(type) {
+	case *Enum:
 		return fmt.Sprintf("%q", f.DefValue)
-	}
-	if d, ok := f.Value.(*described); ok {
-		switch d.Value.(type) {
-		case *Enum:
-			return fmt.Sprintf("%q", f.DefValue)
-		}
-		if fmt.Sprintf("%T", d.Value) == "*flag.stringValue" {
+	default:
+		if fmt.Sprintf("%T", v) == "*flag.stringValue" {
 			return fmt.Sprintf("%q", f.DefValue)
 		}
 	}

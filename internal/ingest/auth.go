@@ -208,12 +208,6 @@ func (c *Credentials) authenticate(h http.Header, pathTenant string, body []byte
 	return "", errNoCredentials
 }
 
-// Sign returns the Standard Webhooks signature header value ("v1,<base64>")
-// of body under the secret (whsec_ form or raw), for clients and tests.
-func Sign(secret, id string, ts int64, body []byte) (string, error) {
-	return webhooksig.SignSecret(secret, id, ts, body)
-}
-
 func bearer(h string) (string, bool) {
 	const p = "Bearer "
 	if len(h) > len(p) && strings.EqualFold(h[:len(p)], p) {

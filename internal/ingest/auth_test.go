@@ -58,7 +58,7 @@ func loadVectors(t *testing.T) []vector {
 func TestSignatureVectorsFromOpenSSL(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		t.Run(v.id, func(t *testing.T) {
-			got, err := Sign(v.secret, v.id, v.ts, v.body)
+			got, err := webhooksig.SignSecret(v.secret, v.id, v.ts, v.body)
 			if err != nil {
 				t.Fatal(err)
 			}

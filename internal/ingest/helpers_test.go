@@ -25,6 +25,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/normalize"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 // Secrets and tokens of testdata/credentials.json.
@@ -115,7 +116,7 @@ func newEnv(t testing.TB, change func(*ingest.Config)) *env {
 // signedHeaders signs body for tenant's path with secret at time ts.
 func signedHeaders(t testing.TB, secret, id string, ts int64, body []byte) http.Header {
 	t.Helper()
-	sig, err := ingest.Sign(secret, id, ts, body)
+	sig, err := webhooksig.SignSecret(secret, id, ts, body)
 	if err != nil {
 		t.Fatal(err)
 	}

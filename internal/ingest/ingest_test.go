@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cspwatch/cspwatch/internal/bus"
+	"github.com/cspwatch/cspwatch/internal/event"
 	"github.com/cspwatch/cspwatch/internal/eventjson"
 	"github.com/cspwatch/cspwatch/internal/ingest"
 	"github.com/cspwatch/cspwatch/internal/normalize"
@@ -351,7 +352,7 @@ func TestInsecureModeIsTenantDefault(t *testing.T) {
 		t.Fatalf("insecure post: %+v", a)
 	}
 	for _, m := range e.streamMsgs() {
-		if !strings.HasPrefix(m.Subject, bus.SubjectPrefix+ingest.InsecureTenant+".") {
+		if !strings.HasPrefix(m.Subject, event.SubjectPrefix+ingest.InsecureTenant+".") {
 			t.Fatalf("subject %q, want tenant %q", m.Subject, ingest.InsecureTenant)
 		}
 	}

@@ -73,7 +73,7 @@ func (f Format) String() string { return string(f) }
 func (f *Format) Set(s string) error {
 	g, err := ParseFormat(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("want table, json or csv, got %q", s)
 	}
 	*f = g
 	return nil

@@ -67,6 +67,9 @@ func Command(binary, def string) *ffcli.Command {
 			if *timeout <= 0 {
 				return cli.Usagef("%s: --timeout: want a positive duration such as 3s, got %v", fs.Name(), *timeout)
 			}
+			if err := cli.CheckURL("url", *url, def, "http", "https"); err != nil {
+				return cli.Usagef("%s: %v", fs.Name(), err)
+			}
 			return Check(ctx, *url, *timeout)
 		},
 	}

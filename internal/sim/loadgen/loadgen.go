@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,9 @@ type Result struct {
 	Errors   int64
 	Retries  int64
 	ByStatus map[int]int64
+	// FirstErrors holds, by the same status, why the first attempt of
+	// that kind failed: the transport error or the answer's body.
+	FirstErrors map[int]string
 	// Latency of the accepted messages' final attempts, either kind, from
 	// when each was due to be sent (so that a saturated server's queueing
 	// counts); the second message of a pair is due when the first is
@@ -270,7 +274,7 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 	close(stopProgress)
 	elapsed := time.Since(start)
 
-	r := Result{Elapsed: elapsed, ByStatus: map[int]int64{}}
+	r := Result{Elapsed: elapsed, ByStatus: map[int]int64{}, FirstErrors: map[int]string{}}
 	var lat []time.Duration
 	for i := range workers {
 		w := &workers[i]
@@ -284,6 +288,11 @@ func Run(ctx context.Context, cfg Config, next Source) (Result, error) {
 		r.BytesSent += w.bytes
 		for s, c := range w.byStatus {
 			r.ByStatus[s] += c
+		}
+		for s, e := range w.firstErr {
+			if _, ok := r.FirstErrors[s]; !ok {
+				r.FirstErrors[s] = e
+			}
 		}
 		lat = append(lat, w.lat...)
 	}
@@ -317,6 +326,7 @@ type workerStats struct {
 	messages, commands, events, errors  atomic.Int64
 	commandEvents, dups, retries, bytes int64
 	byStatus                            map[int]int64
+	firstErr                            map[int]string // by status: the first failure's reason
 	lat                                 []time.Duration
 	raw                                 *rawConn
 	hdrs                                [][2]string
@@ -344,9 +354,15 @@ func (w *workerStats) send(ctx, stop context.Context, c *http.Client, ep endpoin
 			return
 		}
 		if w.byStatus == nil {
-			w.byStatus = map[int]int64{}
+			w.byStatus, w.firstErr = map[int]int64{}, map[int]string{}
 		}
 		w.byStatus[status]++
+		if _, seen := w.firstErr[status]; !seen {
+			if err == nil {
+				err = fmt.Errorf("HTTP %d", status)
+			}
+			w.firstErr[status] = err.Error()
+		}
 		retryable := status == http.StatusServiceUnavailable || status == 0
 		if !retryable || attempt >= cfg.Retries || stop.Err() != nil {
 			w.errors.Add(1)
@@ -415,15 +431,29 @@ func (w *workerStats) post(ctx context.Context, c *http.Client, ep endpoint, cfg
 		status = res.StatusCode
 	}
 	var a answer
-	if status == http.StatusOK {
-		var ok1, ok2 bool
-		a.Events, ok1 = jsonInt(b, `"events":`)
-		a.Duplicates, ok2 = jsonInt(b, `"duplicates":`)
-		if !ok1 || !ok2 {
-			return 0, a, fmt.Errorf("answer %q: no events and duplicates", b)
-		}
+	if status != http.StatusOK {
+		return status, a, fmt.Errorf("HTTP %d: %s", status, snippet(b))
+	}
+	var ok1, ok2 bool
+	a.Events, ok1 = jsonInt(b, `"events":`)
+	a.Duplicates, ok2 = jsonInt(b, `"duplicates":`)
+	if !ok1 || !ok2 {
+		return 0, a, fmt.Errorf("answer %q: no events and duplicates", b)
 	}
 	return status, a, nil
+}
+
+// snippet is the start of an answer's body, for an error message.
+func snippet(b []byte) string {
+	const n = 200
+	t := strings.TrimSpace(string(b[:min(len(b), n)]))
+	if len(b) > n {
+		t += "…"
+	}
+	if t == "" {
+		return "(empty body)"
+	}
+	return t
 }
 
 // jsonInt reads the non-negative integer after key in ingest's flat answer

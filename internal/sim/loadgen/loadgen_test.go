@@ -24,6 +24,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/sim/fleet"
 	"github.com/cspwatch/cspwatch/internal/syncml"
 	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
+	"github.com/cspwatch/cspwatch/internal/webhooksig"
 )
 
 // startIngest runs ingest over an embedded JetStream for tenant BenchTenant.
@@ -182,6 +183,18 @@ func TestRunCountsErrors(t *testing.T) {
 		if r.Messages != 0 || r.Errors != 10 || r.ByStatus[401] != 10 {
 			t.Fatalf("fast client %v: result %+v, want 10 errors, all 401", fast, r)
 		}
+		// Why they failed: the first 401's answer, once.
+		if e := r.FirstErrors[401]; !strings.HasPrefix(e, "HTTP 401: ") || len(r.FirstErrors) != 1 {
+			t.Fatalf("fast client %v: first errors %v, want the 401's answer", fast, r.FirstErrors)
+		}
+	}
+	// A server that does not answer: the transport error, as status 0.
+	r, err := Run(context.Background(), Config{URL: "http://127.0.0.1:1", Workers: 1, Count: 1, Retries: 0}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.FirstErrors[0]; r.Errors != 1 || !strings.Contains(e, "connection refused") {
+		t.Fatalf("result %+v, want the connect error", r)
 	}
 }
 
@@ -307,7 +320,7 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, ts := r.Header.Get(ingest.HeaderWebhookID), r.Header.Get(ingest.HeaderWebhookTimestamp)
 	t, _ := strconv.ParseInt(ts, 10, 64)
-	sig, _ := ingest.Sign(BenchSecret, id, t, raw)
+	sig, _ := webhooksig.SignSecret(BenchSecret, id, t, raw)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Header.Get(ingest.HeaderWebhookSignature) != sig || r.Header.Get("Content-Type") != "application/vnd.syncml.dm+xml" {
