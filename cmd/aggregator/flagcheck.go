@@ -51,6 +51,7 @@ func aggRules(a aggregator.Config) []cli.Rule {
 		{Flag: "batch-size", OK: a.BatchSize >= 1, Want: "an integer of 1 or more"},
 		{Flag: "batch-wait", OK: a.BatchWait > 0, Want: "a duration above 0 such as 1s"},
 		{Flag: "ack-wait", OK: a.AckWait >= time.Second, Want: "a duration of 1s or more such as 30s"},
+		{Flag: "dlq-replicas", OK: a.DeadLetterReplicas >= 1 && a.DeadLetterReplicas <= 5, Want: "an integer from 1 to 5"},
 		{Flag: "max-deliver", OK: a.MaxDeliver == -1 || a.MaxDeliver >= 2, Want: "-1 (unbounded) or an integer of 2 or more, so that a crash between insert and ack is survivable"},
 		{Flag: "max-ack-pending", OK: a.MaxAckPending >= 2*a.BatchSize, Want: fmt.Sprintf("at least two batches (2 x --batch-size = %d)", 2*a.BatchSize)},
 		{Flag: "check-all-lookback", OK: a.CheckAllLookback >= 0, Want: "a duration of 0 or more such as 1h"},

@@ -34,6 +34,8 @@ type chFlags struct {
 	TLS, SkipVerify                bool
 	CA, Cert, Key                  string
 	DialTimeout, ReadTimeout       time.Duration
+	Cluster                        string
+	InsertQuorum                   int
 }
 
 func defaultCHFlags() chFlags {
@@ -69,7 +71,9 @@ func (c *chFlags) register(fs *flag.FlagSet, access chAccess) {
 	fs.StringVar(&c.Key, "clickhouse-key", c.Key, "client key for ClickHouse mutual TLS")
 	fs.BoolVar(&c.SkipVerify, "clickhouse-skip-verify", c.SkipVerify, "do not verify ClickHouse's certificate (development only)")
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "ClickHouse connect timeout")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster NAME (remote_servers) for replicated tables under Distributed ones, created ON CLUSTER; empty for one server (README, Running in production)")
 	if access == chWrite {
+		fs.IntVar(&c.InsertQuorum, "clickhouse-insert-quorum", c.InsertQuorum, "with --clickhouse-cluster: replicas of a shard that must have a batch before it is acknowledged (insert_quorum; 0 = off)")
 	}
 	if access != chRead {
 		fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "longest wait for one ClickHouse answer (keep above the slowest batch insert)")
@@ -105,6 +109,7 @@ func (c *chFlags) config() store.Config {
 	s.Database, s.User, s.Password = c.Database, c.User, c.Password
 	s.TLS, s.TLSCA, s.TLSCert, s.TLSKey, s.TLSSkipVerify = c.TLS, c.CA, c.Cert, c.Key, c.SkipVerify
 	s.DialTimeout, s.ReadTimeout = c.DialTimeout, c.ReadTimeout
+	s.Cluster, s.InsertQuorum = c.Cluster, c.InsertQuorum
 	return s
 }
 
@@ -183,6 +188,7 @@ func runFlags() (*runConfig, *flag.FlagSet) {
 	fs.IntVar(&c.Agg.BatchSize, "batch-size", c.Agg.BatchSize, "events per ClickHouse insert, at most")
 	fs.DurationVar(&c.Agg.BatchWait, "batch-wait", c.Agg.BatchWait, "longest time a batch stays open")
 	fs.DurationVar(&c.Agg.AckWait, "ack-wait", c.Agg.AckWait, "consumer ack wait (InProgress is sent every third of it while a batch is held)")
+	fs.IntVar(&c.Agg.DeadLetterReplicas, "dlq-replicas", c.Agg.DeadLetterReplicas, "replicas of the dead-letter stream (3 in a NATS cluster)")
 	fs.IntVar(&c.Agg.MaxDeliver, "max-deliver", c.Agg.MaxDeliver, "deliveries of one message before the server gives up on it and it is dead-lettered unless ClickHouse holds it; -1 is unbounded")
 	fs.IntVar(&c.Agg.MaxAckPending, "max-ack-pending", c.Agg.MaxAckPending, "unacknowledged messages across all processes (at least 2 x batch size x processes)")
 	fs.BoolVar(&c.Agg.CheckAll, "check-all", c.Agg.CheckAll, "check every chunk against ClickHouse and drop events already stored (storage is idempotent without it; this catches an event republished after the stream's duplicate window)")

@@ -130,11 +130,41 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("migrations: %w", err)
 	}
-	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
+	// tables are the names the migrations create, which cluster mode
+	// qualifies and turns into their local tables.
+	tables := map[string]bool{}
+	run := func(sts ...string) error {
+		for _, st := range sts {
+			if err := s.execStatement(ctx, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if s.cfg.Cluster != "" {
+		run = func(sts ...string) error {
+			var all []string
+			for _, st := range sts {
+				cst, err := ClusterStatements(st, s.cfg.Cluster, s.cfg.Database, tables)
+				if err != nil {
+					return err
+				}
+				all = append(all, cst...)
+			}
+			return s.execClusterStatements(ctx, all)
+		}
+	}
+	if err := run(migrationsTable); err != nil {
 		return res, fmt.Errorf("migrations table: %w", err)
 	}
 	if err := s.checkLayout(ctx); err != nil {
 		return res, err
+	}
+	if s.cfg.Cluster != "" {
+		// Finish what an interrupted run left (see syncDistributed).
+		if err := s.syncDistributed(ctx); err != nil {
+			return res, err
+		}
 	}
 	done, err := s.AppliedMigrations(ctx)
 	if err != nil {
@@ -146,15 +176,35 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	}
 	for _, m := range ms {
 		if _, ok := done[m.Version]; ok {
+			if s.cfg.Cluster != "" {
+				// Learn the names applied migrations created.
+				for _, st := range m.Statements {
+					_, _ = ClusterStatements(st, s.cfg.Cluster, s.cfg.Database, tables)
+				}
+			}
 			continue
 		}
 		if m.Requires != [2]int{} && (major < m.Requires[0] || major == m.Requires[0] && minor < m.Requires[1]) {
 			res.Pending = append(res.Pending, m.Version)
 			continue
 		}
-		for i, st := range m.Statements {
-			if err := s.execStatement(ctx, st); err != nil {
-				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		if s.cfg.Cluster != "" {
+			// One migration at once: its ADD COLUMNs of a table become one
+			// ALTER, as every ON CLUSTER statement costs a round of the
+			// distributed DDL queue.
+			if err := run(m.Statements...); err != nil {
+				return res, fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
+			}
+		} else {
+			for i, st := range m.Statements {
+				if err := run(st); err != nil {
+					return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				}
+			}
+		}
+		if s.cfg.Cluster != "" {
+			if err := s.syncDistributed(ctx); err != nil {
+				return res, fmt.Errorf("migration %03d_%s: %w", m.Version, m.Name, err)
 			}
 		}
 		// INSERT ... SELECT rather than VALUES: clickhouse-go's Exec of an
@@ -174,6 +224,10 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 // database.
 var addColumnRE = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$`)
 
+// clusterAddColumnRE is addColumnRE's cluster form (ClusterStatements):
+// ALTER TABLE t ON CLUSTER c ADD COLUMN IF NOT EXISTS col Type.
+var clusterAddColumnRE = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ON\s+CLUSTER\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$`)
+
 // addColumn is an ALTER TABLE t ADD COLUMN IF NOT EXISTS c ... statement.
 type addColumn struct {
 	table, column string
@@ -188,6 +242,9 @@ type addColumn struct {
 func parseAddColumn(st string) (*addColumn, error) {
 	if !ifNotExistsRE.MatchString(st) {
 		return nil, nil
+	}
+	if m := clusterAddColumnRE.FindStringSubmatch(st); m != nil && !addClauseRE.MatchString(m[4]) {
+		return &addColumn{table: m[1], column: m[3], plain: "ALTER TABLE " + m[1] + " ON CLUSTER " + m[2] + " ADD COLUMN " + m[3] + " " + m[4]}, nil
 	}
 	m := addColumnRE.FindStringSubmatch(st)
 	if m == nil || addClauseRE.MatchString(m[3]) {

@@ -11,7 +11,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,8 +40,17 @@ type Config struct {
 	// the whole batch is written, so keep it well above the slowest insert.
 	ReadTimeout  time.Duration
 	MaxOpenConns int
-	// CreateDatabase issues CREATE DATABASE IF NOT EXISTS before Migrate.
+	// CreateDatabase issues CREATE DATABASE IF NOT EXISTS before Migrate
+	// (ON CLUSTER in cluster mode).
 	CreateDatabase bool
+	// Cluster is the name of the ClickHouse cluster (remote_servers) the
+	// schema lives on; "" for one server. See cluster.go: replicated tables
+	// under Distributed ones, inserts with insert_distributed_sync = 1.
+	Cluster string
+	// InsertQuorum, in cluster mode, is insert_quorum: an INSERT returns
+	// only once that many replicas of the shard have the rows (and fails
+	// after InsertQuorumTimeout while fewer are up); 0 leaves it off.
+	InsertQuorum int
 }
 
 // DefaultConfig is a local server's default user and database.
@@ -70,6 +81,12 @@ func (c Config) Validate() error {
 		return errors.New("clickhouse: timeouts must be positive")
 	case c.MaxOpenConns < 1:
 		return errors.New("clickhouse: max open conns must be at least 1")
+	case c.Cluster != "" && !identRE.MatchString(c.Cluster):
+		return fmt.Errorf("clickhouse: bad cluster name %q", c.Cluster)
+	case c.InsertQuorum < 0:
+		return errors.New("clickhouse: insert quorum must not be negative")
+	case c.InsertQuorum > 0 && c.Cluster == "":
+		return errors.New("clickhouse: insert quorum needs a cluster")
 	}
 	return nil
 }
@@ -133,14 +150,28 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse open: %w", err)
 		}
-		err = c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`")
+		q := "CREATE DATABASE IF NOT EXISTS `" + cfg.Database + "`"
+		if cfg.Cluster != "" {
+			q += " ON CLUSTER " + cfg.Cluster
+		}
+		err = c.Exec(ctx, q)
 		c.Close()
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse create database: %w", err)
 		}
 	}
-	return connect(ctx, cfg, nil)
+	st, err := connect(ctx, cfg, cfg.clusterSettings())
+	if err != nil {
+		return nil, err
+	}
+	if err := st.checkCluster(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // connect opens a connection to cfg.Database with the session settings
 // given (none when nil) and checks that the server answers.
@@ -177,8 +208,15 @@ const ReadOnlySetting = 2
 // Cost: Open plus one query of system.settings.
 func OpenReadOnly(ctx context.Context, cfg Config) (*Store, error) {
 	cfg.CreateDatabase = false
-	st, err := Open(ctx, cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := connect(ctx, cfg, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := st.checkCluster(ctx); err != nil {
+		st.Close()
 		return nil, err
 	}
 	var level string
@@ -226,6 +264,9 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	if configError(err) {
+		return false
+	}
 	var ex *clickhouse.Exception
 	if !errors.As(err, &ex) {
 		// Dial failures, resets, time-outs, io.EOF: the connection, not the data.
@@ -233,6 +274,8 @@ func Retryable(err error) bool {
 	}
 	switch ex.Code {
 	case 3, // UNEXPECTED_END_OF_FILE
+		32,  // ATTEMPT_TO_READ_AFTER_EOF (cluster mode: a shard's replica died during a Distributed INSERT)
+		279, // ALL_CONNECTION_TRIES_FAILED (cluster mode: no replica of a shard reachable)
 		159, // TIMEOUT_EXCEEDED
 		160, // TOO_SLOW
 		164, // READONLY (a replica switching)
@@ -243,10 +286,35 @@ func Retryable(err error) bool {
 		242, // TABLE_IS_READ_ONLY
 		252, // TOO_MANY_PARTS
 		285, // TOO_FEW_LIVE_REPLICAS
+		286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE (insert_quorum: another writer's quorum insert pending)
 		319, // UNKNOWN_STATUS_OF_INSERT
 		425, // SYSTEM_ERROR
 		999: // KEEPER_EXCEPTION
 		return true
 	}
 	return false
+}
+
+// configError reports whether err comes from the configuration rather
+// than from the network: a file that cannot be read (TLS CA, certificate,
+// key), a certificate ClickHouse's does not verify against, or a TLS
+// setting that cannot work. Retrying cannot cure it.
+func configError(err error) bool {
+	var (
+		pathErr   *fs.PathError
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+		header    tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &pathErr), errors.As(err, &unknownCA), errors.As(err, &invalid),
+		errors.As(err, &hostname), errors.As(err, &verify), errors.As(err, &header):
+		return true
+	}
+	// The TLS settings are read before any dial: "clickhouse tls ca: no
+	// certificate in ...", "clickhouse tls cert: tls: failed to find any
+	// PEM data".
+	return strings.Contains(err.Error(), "clickhouse tls ")
 }

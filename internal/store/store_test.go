@@ -237,6 +237,9 @@ func TestRetryable(t *testing.T) {
 		{"unknown table", fmt.Errorf("x: %w", &clickhouse.Exception{Code: 60}), false},
 		{"no such column", &clickhouse.Exception{Code: 16}, false},
 		{"auth", &clickhouse.Exception{Code: 516}, false},
+		{"shard replica died mid-insert", &clickhouse.Exception{Code: 32}, true},
+		{"no replica of a shard", &clickhouse.Exception{Code: 279}, true},
+		{"quorum of a previous write", &clickhouse.Exception{Code: 286}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
