@@ -28,6 +28,11 @@ type Config struct {
 	// on a valid event. With a bound, a message the server gives up on is
 	// dead-lettered unless ClickHouse already holds its event.
 	MaxDeliver int
+	// DeadLetterReplicas is the dead-letter stream's replicas (the
+	// install stream's, 3, in a JetStream cluster, so that a dead letter
+	// outlives the node that holds it). The stream is created or updated
+	// to it at start.
+	DeadLetterReplicas int
 	// MaxAckPending bounds un-acknowledged messages across all processes;
 	// it must cover BatchSize times the processes times two (one batch
 	// committing, one being written), better three (one being acknowledged).
@@ -70,17 +75,18 @@ type Config struct {
 // DefaultConfig returns the defaults: batches of 50,000 events or 1 s.
 func DefaultConfig() Config {
 	return Config{
-		Stream:          bus.StreamName,
-		Durable:         "cspwatch-aggregator",
-		BatchSize:       50_000,
-		BatchWait:       time.Second,
-		AckWait:         30 * time.Second,
-		MaxDeliver:      -1,
-		MaxAckPending:   400_000,
-		BackoffMin:      100 * time.Millisecond,
-		BackoffMax:      30 * time.Second,
-		ShutdownTimeout: 30 * time.Second,
-		ReadyTimeout:    5 * time.Second,
+		Stream:             bus.StreamName,
+		Durable:            "cspwatch-aggregator",
+		BatchSize:          50_000,
+		BatchWait:          time.Second,
+		AckWait:            30 * time.Second,
+		MaxDeliver:         -1,
+		DeadLetterReplicas: 1,
+		MaxAckPending:      400_000,
+		BackoffMin:         100 * time.Millisecond,
+		BackoffMax:         30 * time.Second,
+		ShutdownTimeout:    30 * time.Second,
+		ReadyTimeout:       5 * time.Second,
 		// A week: longer than an MDM server retries a webhook.
 		CheckAllLookback: 7 * 24 * time.Hour,
 	}
@@ -97,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("aggregator: batch wait %v", c.BatchWait)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("aggregator: ack wait %v under 1s", c.AckWait)
+	case c.DeadLetterReplicas < 1 || c.DeadLetterReplicas > 5:
+		return fmt.Errorf("aggregator: dead-letter replicas %d, want 1 to 5", c.DeadLetterReplicas)
 	case c.MaxDeliver != -1 && c.MaxDeliver < 2:
 		return fmt.Errorf("aggregator: max deliver %d, want -1 (unbounded) or at least 2 so a crash between insert and ack is survivable", c.MaxDeliver)
 	case c.ReadyTimeout <= 0:

@@ -41,7 +41,9 @@ type fetched struct {
 // consumer, retrying with back-off until both succeed or ctx ends.
 func (f *fetcher) bind(ctx context.Context) (jetstream.Consumer, error) {
 	cons, err := backoff.Retry(ctx, func() (jetstream.Consumer, error) {
-		if _, err := bus.EnsureStream(ctx, f.js, bus.DeadLetterStreamConfig()); err != nil {
+		dlq := bus.DeadLetterStreamConfig()
+		dlq.Replicas = f.cfg.DeadLetterReplicas
+		if _, err := bus.EnsureStream(ctx, f.js, dlq); err != nil {
 			return nil, err
 		}
 		return f.js.CreateOrUpdateConsumer(ctx, f.cfg.Stream, f.cfg.ConsumerConfig())

@@ -197,7 +197,9 @@ func (e *Engine) settled(now time.Time) time.Time {
 // It may be called again after an error.
 func (e *Engine) start(ctx context.Context) error {
 	if e.state == nil {
-		if _, err := bus.EnsureStream(ctx, e.js, bus.AlertStreamConfig()); err != nil {
+		stream := bus.AlertStreamConfig()
+		stream.Replicas = e.cfg.StateReplicas // the alert history lives as long as the state
+		if _, err := bus.EnsureStream(ctx, e.js, stream); err != nil {
 			return fmt.Errorf("alerts start: %w", err)
 		}
 		st, err := openState(ctx, e.js, e.cfg)

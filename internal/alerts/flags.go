@@ -65,7 +65,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.CodeShare, "alert-code-share", c.CodeShare, "suppress a code-level alert when open product alerts hold this share of its failed attempts")
 	fs.Var(&overrideFlag{dst: &c.Overrides}, "alert-override", `per-code thresholds, e.g. "3010:off" "1603:factor=2,min_devices=3" "msi_status/60:off" (repeatable; replaces the defaults)`)
 	fs.StringVar(&c.StateBucket, "alert-state-bucket", c.StateBucket, "JetStream key-value bucket of alert state shared by replicas")
-	fs.IntVar(&c.StateReplicas, "alert-state-replicas", c.StateReplicas, "replicas of the alert state bucket")
+	fs.IntVar(&c.StateReplicas, "alert-state-replicas", c.StateReplicas, "replicas of the alert state bucket and the alert stream (3 in a NATS cluster)")
 	fs.DurationVar(&c.ClaimLease, "alert-claim-lease", c.ClaimLease, "time a replica has to deliver an alert it claimed before another takes over")
 	fs.DurationVar(&c.Retention, "alert-retention", c.Retention, "how long resolved alert state is kept")
 	fs.StringVar(&c.Replica, "alert-replica", c.Replica, "this replica's name in the alert state")
