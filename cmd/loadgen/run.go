@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -146,7 +147,7 @@ func runCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "loadgen run [flags]",
 		ShortHelp:  "send a synthetic fleet's messages to a running ingest (the devices' and the server's they answer)",
 		FlagSet:    fs,
-	}, func() error { return c.Validate() }, func(ctx context.Context) error {
+	}, func() error { return checkRunFlags(fs, c) }, func(ctx context.Context) error {
 		src, err := ff.source(*commands)
 		if err != nil {
 			return err
@@ -191,6 +192,17 @@ func printResult(w io.Writer, name string, r loadgen.Result) {
 		for _, k := range ks {
 			fmt.Fprintf(w, " %d:%d", k, r.ByStatus[k])
 		}
+		fmt.Fprintln(w)
+		for _, k := range ks {
+			if e := r.FirstErrors[k]; e != "" {
+				kind := fmt.Sprintf("status %d", k)
+				if k == 0 {
+					kind = "no answer"
+				}
+				fmt.Fprintf(w, "  first failure (%s): %s\n", kind, e)
+			}
+		}
+		return
 	}
 	fmt.Fprintln(w)
 }
@@ -212,6 +224,7 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 	o := benchOptions{persist: bus.PersistDefault}
 	fs.IntVar(&o.maxPending, "max-pending", ingest.DefaultConfig().MaxPending, "ingest's --max-pending")
 	cli.EnumVar(fs, &o.persist, "stream-persist", "ingest stream persist mode: default or async", bus.PersistDefault, bus.PersistAsync)
+	fs.IntVar(&o.replicas, "stream-replicas", 1, "replicas of the install stream: above 1, the bench runs twice in this run, against one embedded nats-server with a 1-replica stream and then against an embedded cluster of this many nodes with a stream of this many replicas, and compares ingest's events/s")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the ingest child's CPU profile to this file")
 	fs.IntVar(&o.pregen, "pregenerate", 384, "MB of messages made before the full-load phase, so that making them does not load the machine while it is measured")
 	fs.StringVar(&o.selfprofile, "loadgen-cpuprofile", "", "write the load generator's own CPU profile to this file")
@@ -220,12 +233,18 @@ func benchCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "loadgen bench [flags]",
 		ShortHelp:  "run ingest with embedded NATS in a child process and measure it against the raw JetStream publish rate, in the same run",
 		FlagSet:    fs,
-	}, nil, func(ctx context.Context) error { return bench(ctx, c, ff, o, stdout) })
+	}, func() error {
+		if o.replicas < 1 || o.replicas > 5 {
+			return cli.Usagef("--stream-replicas: want 1 to 5, got %d", o.replicas)
+		}
+		return checkBenchFlags(fs, c, o, ff)
+	}, func(ctx context.Context) error { return bench(ctx, c, ff, o, stdout) })
 }
 
 // benchOptions are the flags of `loadgen bench` beyond its BenchConfig.
 type benchOptions struct {
 	maxPending              int
+	replicas                int
 	persist                 string
 	cpuprofile, selfprofile string
 	pregen                  int
@@ -252,16 +271,40 @@ func bench(ctx context.Context, c loadgen.BenchConfig, ff fleetFlags, o benchOpt
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	c.Child = []string{exe, childCommand, "--data", dir, "--max-pending", fmt.Sprint(*maxPending), "--stream-persist", *persist}
+	child := []string{exe, childCommand, "--max-pending", fmt.Sprint(*maxPending), "--stream-persist", *persist}
 	if *cpuprofile != "" {
-		c.Child = append(c.Child, "--cpuprofile", *cpuprofile)
+		child = append(child, "--cpuprofile", *cpuprofile)
 	}
 	c.Source, c.PoolBytes = src, int64(*pregen)<<20
 	c.Persist = *persist
-	rep, err := loadgen.Bench(ctx, c)
-	if err != nil {
-		return err
+	if o.replicas == 1 {
+		c.Child = append(child, "--data", dir)
+		rep, err := loadgen.Bench(ctx, c)
+		if err != nil {
+			return err
+		}
+		printBench(stdout, c, ff, rep)
+		return nil
 	}
+	// The same bench twice in this run: a 1-replica stream on one server,
+	// then o.replicas replicas on a cluster of o.replicas nodes.
+	var reps [2]loadgen.BenchReport
+	for k, r := range []int{1, o.replicas} {
+		fmt.Fprintf(stdout, "== install stream with %d replica(s) on %d nats-server(s)\n", r, r)
+		c.Child = append(slices.Clone(child), "--stream-replicas", fmt.Sprint(r), "--data", filepath.Join(dir, fmt.Sprintf("r%d", r)))
+		if reps[k], err = loadgen.Bench(ctx, c); err != nil {
+			return err
+		}
+		printBench(stdout, c, ff, reps[k])
+	}
+	r1, rn := reps[0].Full.EventRate(), reps[1].Full.EventRate()
+	fmt.Fprintf(stdout, "replicas: ingest at full load %.0f events/s with 1 replica, %.0f events/s with %d replicas (%.1f%%); p99 at half ingest's own maximum %.2f ms vs %.2f ms; raw baseline (a 1-replica stream) %.0f vs %.0f msgs/s\n",
+		r1, rn, o.replicas, 100*rn/r1, ms(reps[0].Own.P99), ms(reps[1].Own.P99), reps[0].Raw.Rate(), reps[1].Raw.Rate())
+	return nil
+}
+
+// printBench prints the figures of one bench run.
+func printBench(stdout io.Writer, c loadgen.BenchConfig, ff fleetFlags, rep loadgen.BenchReport) {
 	fmt.Fprintf(stdout, "raw    %8d msgs in %5.2fs  %8.0f msgs/s  (JetStream async publish, %d B, Nats-Msg-Id, file stream, %d publisher(s), %d failed)\n",
 		rep.Raw.Acked, rep.Raw.Elapsed.Seconds(), rep.Raw.Rate(), c.RawSize, c.RawConns, rep.Raw.Failed)
 	client := "net/http"
@@ -286,7 +329,6 @@ func bench(ctx context.Context, c loadgen.BenchConfig, ff fleetFlags, o benchOpt
 		rep.Full.EventRate(), rep.Raw.Rate(), 100*rep.Ratio())
 	fmt.Fprintf(stdout, "p99 at half the raw rate (%.0f msgs/s offered): %.2f ms; at half ingest's own maximum (%.0f msgs/s): %.2f ms (target < 50 ms)\n",
 		rep.HalfRate, ms(rep.Half.P99), rep.OwnRate, ms(rep.Own.P99))
-	return nil
 }
 
 // child runs ingest for bench until its stdin closes or ctx ends.
@@ -296,6 +338,7 @@ func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	cfg := ingest.DefaultConfig()
 	fs.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "ingest max pending")
 	persist := fs.String("stream-persist", bus.PersistDefault, "stream persist mode")
+	replicas := fs.Int("stream-replicas", 1, "stream replicas; above 1, on an embedded cluster of that many nodes")
 	cpuprofile := fs.String("cpuprofile", "", "write the child's CPU profile to this file")
 	if err := cli.Parse(fs, args, func(string) string { return "" }, envPrefix, stderr); err != nil {
 		return err
@@ -314,7 +357,7 @@ func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		io.Copy(io.Discard, stdin)
 		cancel()
 	}()
-	return loadgen.ServeIngest(ctx, stdout, *dir, cfg, *persist)
+	return loadgen.ServeIngestReplicas(ctx, stdout, *dir, cfg, *persist, *replicas)
 }
 
 // cpuProfile writes this process's CPU profile to path until stop is

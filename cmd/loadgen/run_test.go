@@ -121,3 +121,15 @@ func TestRunCommand(t *testing.T) {
 		t.Fatalf("run printed %q", out.String())
 	}
 }
+
+// A run line says why requests failed: the first failure of each status.
+func TestPrintResultFirstErrors(t *testing.T) {
+	var b strings.Builder
+	printResult(&b, "run", loadgen.Result{Errors: 3, ByStatus: map[int]int64{0: 1, 401: 2},
+		FirstErrors: map[int]string{0: "dial tcp: connection refused", 401: `HTTP 401: {"error":"bad signature"}`}})
+	for _, want := range []string{" 0:1 401:2\n", "  first failure (no answer): dial tcp: connection refused\n", `  first failure (status 401): HTTP 401: {"error":"bad signature"}` + "\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("result lacks %q:\n%s", want, b.String())
+		}
+	}
+}

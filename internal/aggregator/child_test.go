@@ -20,6 +20,7 @@ import (
 	"github.com/cspwatch/cspwatch/internal/aggregator"
 	"github.com/cspwatch/cspwatch/internal/bus"
 	"github.com/cspwatch/cspwatch/internal/store"
+	"github.com/cspwatch/cspwatch/internal/testkit/natstest"
 )
 
 // The fault tests run nats-server and aggregators as copies of this test
@@ -31,6 +32,7 @@ const (
 
 	childNATS       = "nats"
 	childAggregator = "aggregator"
+	childNATSNode   = "natsnode" // a node of a test cluster: natstest.RunNode, told which by natstest.EnvNode
 
 	envChildNATSPort = "CSPWATCH_TEST_CHILD_NATS_PORT" // childNATS: the fixed client port
 	envChildNATSDir  = "CSPWATCH_TEST_CHILD_NATS_DIR"  // childNATS: the JetStream store directory
@@ -57,6 +59,8 @@ func childMain(role string) int {
 		err = runNATSChild(gone)
 	case childAggregator:
 		err = runAggregatorChild(gone)
+	case childNATSNode:
+		err = natstest.RunNode(gone, func() { fmt.Println(childReadyLine) })
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

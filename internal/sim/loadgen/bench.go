@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,15 +30,22 @@ const (
 // both on free loopback ports, until ctx ends; it is the process the bench
 // measures. Once ready it prints "ready <http url> <nats url>" on stdout.
 func ServeIngest(ctx context.Context, stdout io.Writer, dataDir string, cfg ingest.Config, persist string) error {
-	ec := bus.DefaultEmbeddedConfig()
-	ec.Port, ec.DataDir = -1, dataDir
-	emb, err := bus.StartEmbedded(ec)
+	return ServeIngestReplicas(ctx, stdout, dataDir, cfg, persist, 1)
+}
+
+// ServeIngestReplicas is ServeIngest with the install stream on replicas
+// servers: with more than one, it embeds a cluster of that many nats-servers
+// (routed on free loopback ports, each storing under dataDir) in this
+// process, and ingest connects to all of them. The nats url it prints is the
+// first node's.
+func ServeIngestReplicas(ctx context.Context, stdout io.Writer, dataDir string, cfg ingest.Config, persist string, replicas int) error {
+	urls, stop, err := startBenchNATS(dataDir, replicas)
 	if err != nil {
 		return err
 	}
-	defer emb.Shutdown()
+	defer stop()
 	cc := bus.DefaultConnConfig()
-	cc.URL, cc.Name = emb.ClientURL(), "cspwatch-ingest-bench"
+	cc.URL, cc.Name = strings.Join(urls, ","), "cspwatch-ingest-bench"
 	nc, err := bus.Connect(ctx, cc)
 	if err != nil {
 		return err
@@ -48,7 +57,16 @@ func ServeIngest(ctx context.Context, stdout io.Writer, dataDir string, cfg inge
 	}
 	sc := bus.DefaultStreamConfig()
 	sc.Persist = persist
-	if _, err := bus.EnsureStream(ctx, js, sc); err != nil {
+	sc.Replicas = replicas
+	// A fresh cluster places a stream once it has elected its meta leader.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err = bus.EnsureStream(ctx, js, sc)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
 		return err
 	}
 	creds, err := ingest.ParseCredentials([]byte(`{"tenants":[{"name":"` + BenchTenant + `","secrets":["` + BenchSecret + `"]}]}`))
@@ -63,10 +81,90 @@ func ServeIngest(ctx context.Context, stdout io.Writer, dataDir string, cfg inge
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Fprintf(stdout, "ready http://%s %s\n", ln.Addr(), emb.ClientURL())
+	fmt.Fprintf(stdout, "ready http://%s %s\n", ln.Addr(), urls[0])
 	err = srv.Serve(ctx, ln, nil, 10*time.Second)
 	nc.Drain()
 	return err
+}
+
+// startBenchNATS starts the bench's nats-server, or with n > 1 a cluster of
+// n, and returns their client URLs and what stops them all.
+func startBenchNATS(dataDir string, n int) (urls []string, stop func(), err error) {
+	if n < 1 {
+		return nil, nil, fmt.Errorf("bench: %d stream replicas, want at least 1", n)
+	}
+	ec := bus.DefaultEmbeddedConfig()
+	ec.Port, ec.DataDir = -1, dataDir
+	if n == 1 {
+		emb, err := bus.StartEmbedded(ec)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []string{emb.ClientURL()}, emb.Shutdown, nil
+	}
+	// Fixed ports: every node's routes name every node's cluster port. All
+	// are held until all are chosen, so that none is chosen twice.
+	ports := make([]int, 2*n)
+	lns := make([]net.Listener, 0, 2*n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, nil, fmt.Errorf("bench: %w", err)
+		}
+		lns = append(lns, ln)
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	for _, l := range lns {
+		l.Close()
+	}
+	cfgs := make([]bus.EmbeddedConfig, n)
+	for i := range cfgs {
+		c := ec
+		c.Port, c.ClusterPort = ports[2*i], ports[2*i+1]
+		c.ServerName = fmt.Sprintf("bench-%d", i+1)
+		c.DataDir = filepath.Join(dataDir, c.ServerName)
+		c.ClusterName = "cspwatch-bench"
+		for j := range n {
+			c.Routes = append(c.Routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[2*j+1]))
+		}
+		cfgs[i] = c
+	}
+	return startBenchCluster(cfgs)
+}
+
+// startBenchCluster starts the nodes at once (each waits for the others
+// to form JetStream's meta group) and returns their client URLs.
+func startBenchCluster(cfgs []bus.EmbeddedConfig) ([]string, func(), error) {
+	nodes := make([]*bus.Embedded, len(cfgs))
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i], errs[i] = bus.StartEmbedded(cfgs[i])
+		}()
+	}
+	wg.Wait()
+	stop := func() {
+		for _, e := range nodes {
+			if e != nil {
+				e.Shutdown()
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	urls := make([]string, len(nodes))
+	for i, e := range nodes {
+		urls[i] = e.ClientURL()
+	}
+	return urls, stop, nil
 }
 
 // BenchConfig configures a bench run.
