@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -26,8 +27,7 @@ import (
 //     on every node (a view runs where the INSERT lands, and replication of
 //     the source does not run views);
 //   - a view is created ON CLUSTER over the Distributed tables;
-//   - ALTER ... ADD COLUMN runs on t_local and on t; any other ALTER (an
-//     index) on t_local only;
+//   - any ALTER other than ADD COLUMN (an index) runs on t_local only;
 //   - an INSERT ... SELECT stays as it is (through the Distributed tables);
 //   - ALTER ... ADD COLUMN runs ON CLUSTER on t_local only: 18.16 refuses
 //     ALTER ON CLUSTER of a Distributed table on a cluster with
@@ -68,9 +68,11 @@ import (
 // product_catalog's rows from the events are written by its materialized
 // views on the shard of the device that reported them, so one product may
 // have a row per shard and source; the catalog's readers aggregate by
-// (tenant, csp, target_id) and priority, which merges them (a product
-// renamed at once on devices of two shards may show either name until the
-// next event).
+// (tenant, csp, target_id) and priority, which merges them. Between two
+// rows of equal priority on two shards (devices of both shards reporting
+// different names for one product) the pick is argMax's, not the newest:
+// the older shard's row stays until a device of that shard reports again.
+// Ordering by (priority, updated_at) would fix it; a known limit.
 //
 // ShardingKey returns the Distributed sharding key of a table of the schema
 // in cluster mode: by device for the tables with one (all of a device's
@@ -310,6 +312,11 @@ func (c Config) clusterSettings() clickhouse.Settings {
 	return s
 }
 
+// ErrSetup marks a server or database set up in a way cspwatch cannot
+// work with (an unknown cluster, a profile setting, a database of the other
+// mode): permanent, retrying cannot cure it.
+var ErrSetup = errors.New("clickhouse setup")
+
 // checkCluster verifies, in cluster mode, that the server knows the cluster
 // and runs with a distributed_product_mode the attempt views work with.
 func (s *Store) checkCluster(ctx context.Context) error {
@@ -321,7 +328,7 @@ func (s *Store) checkCluster(ctx context.Context) error {
 		return fmt.Errorf("clickhouse cluster %s: %w", s.cfg.Cluster, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("clickhouse cluster %q: not in the server's remote_servers (system.clusters)", s.cfg.Cluster)
+		return fmt.Errorf("%w: --clickhouse-cluster %q is not in the server's remote_servers (system.clusters)", ErrSetup, s.cfg.Cluster)
 	}
 	var mode string
 	if err := s.conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'distributed_product_mode'").Scan(&mode); err != nil {
@@ -332,5 +339,5 @@ func (s *Store) checkCluster(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("clickhouse cluster mode needs the profile setting distributed_product_mode = 'local' (users.xml: <profiles><default><distributed_product_mode>local</distributed_product_mode>) for the attempt views' subqueries; the user's profile has %q", mode)
+	return fmt.Errorf("%w: clickhouse cluster mode needs the profile setting distributed_product_mode = 'local' (users.xml: <profiles><default><distributed_product_mode>local</distributed_product_mode>) for the attempt views' subqueries; the user's profile has %q", ErrSetup, mode)
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -353,8 +354,43 @@ func TestCluster(t *testing.T) {
 		cfg := store.DefaultConfig()
 		cfg.Addrs, cfg.Database, cfg.Cluster = c.Addrs(), "cw_mode", "nosuchcluster"
 		_, err := store.Open(context.Background(), cfg)
-		if err == nil || !strings.Contains(err.Error(), "nosuchcluster") {
-			t.Errorf("unknown cluster: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "nosuchcluster") || store.Retryable(err) {
+			t.Errorf("unknown cluster: %v (retryable %v), want a permanent error naming it", err, store.Retryable(err))
+		}
+	})
+	// A database migrated for one server, then in cluster mode, and the
+	// reverse: refused, not reported as migrated with tables on one node.
+	t.Run("ModeMismatch", func(t *testing.T) {
+		ctx := context.Background()
+		single := store.DefaultConfig()
+		single.Addrs, single.Database = c.Addrs()[:1], "cw_single"
+		st, err := store.Open(ctx, single)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl := single
+		cl.Cluster = c.Name
+		cst, err := store.Open(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cst.Close()
+		if _, err := cst.Migrate(ctx); !errors.Is(err, store.ErrSetup) || store.Retryable(err) {
+			t.Errorf("cluster mode on a single server's database: %v, want ErrSetup", err)
+		}
+		plain := store.DefaultConfig()
+		plain.Addrs, plain.Database = c.Addrs()[:1], db
+		pst, err := store.Open(ctx, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pst.Close()
+		if _, err := pst.Migrate(ctx); !errors.Is(err, store.ErrSetup) {
+			t.Errorf("one-server mode on a cluster database: %v, want ErrSetup", err)
 		}
 	})
 }

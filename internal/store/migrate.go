@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -153,6 +154,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 			}
 			return s.execClusterStatements(ctx, all)
 		}
+	}
+	if err := s.checkMode(ctx); err != nil {
+		return res, err
 	}
 	if err := run(migrationsTable); err != nil {
 		return res, fmt.Errorf("migrations table: %w", err)
@@ -338,6 +342,30 @@ func (s *Store) checkLayout(ctx context.Context) error {
 	}
 	if engine == "MergeTree" {
 		return ErrOldLayout
+	}
+	return nil
+}
+
+// checkMode refuses a database whose schema was created in the other mode:
+// in cluster mode every CREATE ... IF NOT EXISTS would find the single
+// server's tables on this node and do nothing, leaving the other nodes
+// without tables; on one server, later migrations would reach only the
+// node connected to. schema_migrations tells the mode: Distributed in
+// cluster mode, a MergeTree on one server.
+func (s *Store) checkMode(ctx context.Context) error {
+	var engine string
+	err := s.conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&engine)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && engine == "" {
+		return nil // a new database
+	}
+	if err != nil {
+		return fmt.Errorf("schema mode: %w", err)
+	}
+	switch distributed := engine == "Distributed"; {
+	case s.cfg.Cluster != "" && !distributed:
+		return fmt.Errorf("%w: database %s was created for one server (schema_migrations is %s): --clickhouse-cluster needs a new database, into which the events are copied (README, Running in production)", ErrSetup, s.cfg.Database, engine)
+	case s.cfg.Cluster == "" && distributed:
+		return fmt.Errorf("%w: database %s was created in cluster mode: give --clickhouse-cluster", ErrSetup, s.cfg.Database)
 	}
 	return nil
 }

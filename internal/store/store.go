@@ -264,7 +264,7 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if configError(err) {
+	if configError(err) || errors.Is(err, ErrSetup) {
 		return false
 	}
 	var ex *clickhouse.Exception
