@@ -438,47 +438,18 @@ func (n *Node) Pid() int {
 // Open opens a native-protocol connection to the node (see Open).
 func (n *Node) Open(db string) (driver.Conn, error) { return Open(n.Addr, db) }
 
-// waitReady polls until the server answers SELECT 1 and can read
-// system.zookeeper, the process exits, or ctx ends.
+// waitReady polls until the server can read system.zookeeper, the process
+// exits, or ctx ends.
 func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
-	var last error
-	for {
-		select {
-		case <-exited:
-			return errors.New("clickhouse-server exited during start")
-		default:
+	return chserver.WaitReady(ctx, addr, exited, func(ctx context.Context, conn driver.Conn) error {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var n uint64
+		if err := conn.QueryRow(qctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n); err != nil {
+			return fmt.Errorf("system.zookeeper: %w", err)
 		}
-		last = ping(ctx, addr)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready on %s: %w", addr, last)
-		case <-exited:
-			return errors.New("clickhouse-server exited during start")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func ping(ctx context.Context, addr string) error {
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{addr},
-		Protocol:    clickhouse.Native,
-		DialTimeout: time.Second,
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var n uint64
-	if err := conn.QueryRow(qctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n); err != nil {
-		return fmt.Errorf("system.zookeeper: %w", err)
-	}
-	return nil
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "\\`") + "`" }

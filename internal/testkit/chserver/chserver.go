@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // StartTimeout bounds how long a server may take to answer SELECT 1.
@@ -189,6 +190,16 @@ func (s *Server) tailLog() string {
 
 // waitReady polls SELECT 1 until it answers, the process exits, or ctx ends.
 func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
+	return WaitReady(ctx, addr, exited, func(ctx context.Context, conn driver.Conn) error {
+		var one uint8
+		return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	})
+}
+
+// WaitReady runs probe on a fresh connection to the clickhouse-server at
+// addr every 100 ms until it succeeds, the process exits (exited closes),
+// or ctx ends; the error then carries probe's last error.
+func WaitReady(ctx context.Context, addr string, exited <-chan struct{}, probe func(context.Context, driver.Conn) error) error {
 	var last error
 	for {
 		select {
@@ -196,13 +207,13 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 			return errors.New("clickhouse-server exited during start")
 		default:
 		}
-		last = ping(ctx, addr)
+		last = ping(ctx, addr, probe)
 		if last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no answer to SELECT 1 on %s: %w", addr, last)
+			return fmt.Errorf("not ready on %s: %w", addr, last)
 		case <-exited:
 			return errors.New("clickhouse-server exited during start")
 		case <-time.After(100 * time.Millisecond):
@@ -210,7 +221,7 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 	}
 }
 
-func ping(ctx context.Context, addr string) error {
+func ping(ctx context.Context, addr string, probe func(context.Context, driver.Conn) error) error {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{addr},
 		Protocol:    clickhouse.Native,
@@ -220,8 +231,7 @@ func ping(ctx context.Context, addr string) error {
 		return err
 	}
 	defer conn.Close()
-	var one uint8
-	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+	return probe(ctx, conn)
 }
 
 func freePorts(n int) ([]int, error) {
